@@ -16,12 +16,12 @@ command -v protoc >/dev/null || { echo "gen: protoc missing (apt-get install pro
 #   outputServices=grpc-js    service definitions + clients for @grpc/grpc-js
 #   esModuleInterop=true      matches tsconfig
 #   env=node                  Buffer for bytes fields
-#   forceLong=number          int64 fields as JS numbers (nanosecond timestamps fit in 2^53 until 2255)
+#   forceLong=bigint          int64 fields as bigint: nanosecond timestamps exceed 2^53
 #   useExactTypes=false       lets handlers return plain object literals
 protoc \
   --plugin="$root/node_modules/.bin/protoc-gen-ts_proto" \
   --ts_proto_out="$root/lib/cri/gen" \
-  --ts_proto_opt=outputServices=grpc-js,esModuleInterop=true,env=node,forceLong=number,useExactTypes=false \
+  --ts_proto_opt=outputServices=grpc-js,esModuleInterop=true,env=node,forceLong=bigint,useExactTypes=false \
   -I "$root/proto" "$root/proto/api.proto"
 
 (cd "$schema_dir" && "$root/node_modules/.bin/json2ts" --no-additionalProperties \

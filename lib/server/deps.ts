@@ -1,0 +1,43 @@
+import type { Config } from '../config/config';
+import type { ImageService } from '../image/image-service';
+import type { CniManager } from '../network/cni';
+import type { OciRuntime } from '../oci/runtime';
+import type { ContainerRecord, SandboxRecord } from '../state/records';
+import type { NameRegistry } from '../state/name-registry';
+import type { RecordStore } from '../state/record-store';
+import type { ContainerLayers } from '../storage/container-layers';
+
+/** What the host supports, probed once at start (pure modules take it as input). */
+export interface HostInfo {
+  /** Capability names in the daemon's bounding set (CAP_X form). */
+  capabilities: string[];
+  apparmor: boolean;
+  selinux: boolean;
+  seccomp: boolean;
+  /** Whether a negative oom_score_adj can be set (needs CAP_SYS_RESOURCE). */
+  canLowerOomScoreAdj: boolean;
+}
+
+/** Directories the daemon owns, derived from config once. */
+export interface DaemonPaths {
+  /** Per-pod files (hostname, hosts, resolv.conf, shm): <runroot>/pods/<id>. */
+  podsDir: string;
+  /** OCI bundles and conmon files: <runroot>/containers/<id>. */
+  bundlesDir: string;
+}
+
+/** The daemon's parts, wired in cmd/crio.ts; RPC files receive them. */
+export interface ServerDeps {
+  config: Config;
+  host: HostInfo;
+  paths: DaemonPaths;
+  sandboxes: RecordStore<SandboxRecord>;
+  containers: RecordStore<ContainerRecord>;
+  podNames: NameRegistry;
+  containerNames: NameRegistry;
+  images: ImageService;
+  containerLayers: ContainerLayers;
+  cni: CniManager;
+  /** The OCI runtime for a handler name ('' = default_runtime); InvalidArgumentError if unknown. */
+  runtimeFor(handler: string): OciRuntime;
+}

@@ -1,0 +1,126 @@
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import {
+  Server,
+  ServerCredentials,
+  status,
+  type handleUnaryCall,
+  type ServerWritableStream,
+  type sendUnaryData,
+  type ServerUnaryCall,
+  type UntypedServiceImplementation,
+} from '@grpc/grpc-js';
+import {
+  ImageServiceService,
+  RuntimeServiceService,
+  type ImageServiceServer,
+  type RuntimeServiceServer,
+} from '../cri/gen/api';
+import { errnoCode } from '../errors';
+import type { Logger } from '../log';
+import { unary, type UnaryHandler, type UnaryOptions } from './unary';
+
+// The generated server interfaces extend an index signature; drop it so key mapping works.
+type KnownKeys<S> = keyof { [K in keyof S as string extends K ? never : K]: S[K] };
+type UnaryKeys<S> = { [K in KnownKeys<S>]: S[K] extends handleUnaryCall<infer _Req, infer _Res> ? K : never }[KnownKeys<S>];
+type HandlerFor<M> = M extends handleUnaryCall<infer Req, infer Res> ? UnaryHandler<Req, Res> : never;
+
+/** The unary RPCs crio-ts implements, keyed by ts-proto's method names. */
+export type RuntimeHandlers = { [K in UnaryKeys<RuntimeServiceServer>]?: HandlerFor<RuntimeServiceServer[K]> };
+export type ImageHandlers = { [K in UnaryKeys<ImageServiceServer>]?: HandlerFor<ImageServiceServer[K]> };
+
+/** Per-RPC logging options (e.g. no request dump for PullImage: it carries credentials). */
+export type RpcOptions = Record<string, UnaryOptions>;
+
+interface MethodDefinition {
+  path: string;
+  responseStream: boolean;
+}
+
+function rpcName(def: MethodDefinition): string {
+  return def.path.slice(def.path.lastIndexOf('/') + 1);
+}
+
+function unimplementedMessage(name: string): string {
+  return `${name} is not implemented by crio-ts`;
+}
+
+/** Builds a full service implementation: every method not in `handlers` answers UNIMPLEMENTED naming the RPC. */
+function buildService(
+  definition: Record<string, MethodDefinition>,
+  handlers: Record<string, UnaryHandler<never, unknown> | undefined>,
+  log: Logger,
+  options: RpcOptions,
+): UntypedServiceImplementation {
+  const impl: UntypedServiceImplementation = {};
+  for (const [key, def] of Object.entries(definition)) {
+    const name = rpcName(def);
+    const handler = handlers[key];
+    if (def.responseStream) {
+      impl[key] = (call: ServerWritableStream<unknown, unknown>) => {
+        call.emit('error', { code: status.UNIMPLEMENTED, details: unimplementedMessage(name) });
+      };
+    } else if (handler) {
+      impl[key] = unary(name, log, handler as UnaryHandler<unknown, unknown>, options[name]);
+    } else {
+      impl[key] = (_call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>) => {
+        callback({ code: status.UNIMPLEMENTED, details: unimplementedMessage(name) }, null);
+      };
+    }
+  }
+  return impl;
+}
+
+export interface CriServerOptions {
+  /** Socket path (without unix://). */
+  socketPath: string;
+  runtime: RuntimeHandlers;
+  image: ImageHandlers;
+  rpcOptions?: RpcOptions;
+  maxSendBytes: number;
+  maxRecvBytes: number;
+  log: Logger;
+}
+
+/** A running CRI gRPC server on a unix socket. */
+export interface CriServer {
+  close(): Promise<void>;
+}
+
+/** Binds RuntimeService and ImageService on the unix socket (mode 0600, parent dir created). */
+export async function startCriServer(options: CriServerOptions): Promise<CriServer> {
+  const server = new Server({
+    'grpc.max_send_message_length': options.maxSendBytes,
+    'grpc.max_receive_message_length': options.maxRecvBytes,
+  });
+  const rpcOptions = options.rpcOptions ?? {};
+  server.addService(
+    RuntimeServiceService,
+    buildService(RuntimeServiceService, options.runtime as Record<string, UnaryHandler<never, unknown>>, options.log, rpcOptions),
+  );
+  server.addService(
+    ImageServiceService,
+    buildService(ImageServiceService, options.image as Record<string, UnaryHandler<never, unknown>>, options.log, rpcOptions),
+  );
+  await fs.mkdir(path.dirname(options.socketPath), { recursive: true, mode: 0o755 });
+  try {
+    // A socket file left by a crashed daemon would make bind fail with EADDRINUSE.
+    await fs.unlink(options.socketPath);
+  } catch (err) {
+    if (errnoCode(err) !== 'ENOENT') throw err;
+  }
+  await new Promise<void>((resolve, reject) => {
+    server.bindAsync(`unix://${options.socketPath}`, ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve()));
+  });
+  await fs.chmod(options.socketPath, 0o600);
+  return {
+    close: () =>
+      new Promise<void>((resolve) => {
+        const force = setTimeout(() => server.forceShutdown(), 5000);
+        server.tryShutdown(() => {
+          clearTimeout(force);
+          resolve();
+        });
+      }),
+  };
+}

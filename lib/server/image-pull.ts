@@ -1,0 +1,12 @@
+import type { PullImageRequest, PullImageResponse } from '../cri/gen/api';
+import { withLogFields, type OpContext } from '../context';
+import { InvalidArgumentError } from '../errors';
+import type { ServerDeps } from './deps';
+
+/** PullImage: resolve, verify and store an image; returns its ID (config digest) as image_ref. */
+export async function pullImage(deps: ServerDeps, ctx: OpContext, req: PullImageRequest): Promise<PullImageResponse> {
+  const ref = req.image?.image ?? '';
+  if (ref === '') throw new InvalidArgumentError('PullImage: image reference is empty');
+  const record = await deps.images.pull(ref, req.auth, withLogFields(ctx, { image: ref }));
+  return { imageRef: record.id };
+}

@@ -1,0 +1,19 @@
+import { InvalidArgumentError, NotFoundError } from '../errors';
+import type { ContainerRecord, SandboxRecord } from '../state/records';
+import type { ServerDeps } from './deps';
+
+/** The container with this ID or unique ID prefix; NotFoundError otherwise. */
+export function findContainer(deps: ServerDeps, idOrPrefix: string): ContainerRecord {
+  if (idOrPrefix === '') throw new InvalidArgumentError('container ID is empty');
+  const id = deps.containers.resolveId(idOrPrefix);
+  if (id === undefined) throw new NotFoundError(`container ${JSON.stringify(idOrPrefix)} not found`);
+  return deps.containers.get(id);
+}
+
+/** The pod sandbox with this ID or unique ID prefix; NotFoundError otherwise. */
+export function findSandbox(deps: ServerDeps, idOrPrefix: string): SandboxRecord {
+  if (idOrPrefix === '') throw new InvalidArgumentError('pod sandbox ID is empty');
+  const id = deps.sandboxes.resolveId(idOrPrefix);
+  if (id === undefined) throw new NotFoundError(`pod sandbox ${JSON.stringify(idOrPrefix)} not found`);
+  return deps.sandboxes.get(id);
+}

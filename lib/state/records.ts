@@ -1,0 +1,105 @@
+import type { VersionedRecord } from './record-store';
+
+/**
+ * Persisted shapes of pods and containers. The original CRI config is kept as its proto JSON
+ * (`PodSandboxConfig.toJSON`) so verbose status and later RPCs see exactly what the kubelet
+ * sent; everything crio-ts derived is stored beside it. Timestamps are nanoseconds since the
+ * epoch as decimal strings: JSON has no 64-bit integers.
+ */
+
+export const RECORD_VERSION = 1;
+
+/** READY after RunPodSandbox succeeds, NOTREADY after StopPodSandbox. */
+export type SandboxState = 'ready' | 'notready';
+
+export interface SandboxRecord extends VersionedRecord {
+  version: typeof RECORD_VERSION;
+  id: string;
+  /** Reserved name (k8s_POD_<name>_<namespace>_<uid>_<attempt>). */
+  reservedName: string;
+  metadata: { name: string; uid: string; namespace: string; attempt: number };
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+  state: SandboxState;
+  createdAtNs: string;
+  runtimeHandler: string;
+  hostname: string;
+  logDirectory: string;
+  /** Pinned namespace files; absent for host namespaces. */
+  namespaces: { net?: string; ipc?: string; uts?: string };
+  hostNetwork: boolean;
+  ips: string[];
+  cgroupParent: string;
+  /** Per-pod files (hostname, hosts, resolv.conf, shm) live here, under runroot. */
+  podDir: string;
+  shmPath?: string;
+  /** Whether the network was set up (so stop knows to run CNI DEL). */
+  networkReady: boolean;
+  /** The RunPodSandbox config as proto JSON. */
+  config: unknown;
+}
+
+/** CRI container states; `unknown` is used when the runtime lost track of a container. */
+export type ContainerState = 'created' | 'running' | 'exited' | 'unknown';
+
+export interface ContainerRecord extends VersionedRecord {
+  version: typeof RECORD_VERSION;
+  id: string;
+  podSandboxId: string;
+  reservedName: string;
+  metadata: { name: string; attempt: number };
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+  /** What the kubelet asked for, the image ID it resolved to, and the repo digest reference. */
+  image: { requested: string; id: string; ref: string };
+  state: ContainerState;
+  createdAtNs: string;
+  startedAtNs: string;
+  finishedAtNs: string;
+  exitCode: number;
+  reason: string;
+  message: string;
+  pid: number;
+  logPath: string;
+  bundleDir: string;
+  rootfs: string;
+  /** The CreateContainer config as proto JSON. */
+  config: unknown;
+}
+
+/** Current time in nanoseconds since the epoch, as stored in records. */
+export function nowNs(): string {
+  return (BigInt(Date.now()) * 1_000_000n).toString();
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function requireFields(v: unknown, fields: Record<string, 'string' | 'number' | 'boolean' | 'object'>, kind: string): Record<string, unknown> {
+  if (!isObject(v)) throw new Error(`${kind} record is not an object`);
+  for (const [k, t] of Object.entries(fields)) {
+    if (typeof v[k] !== t || v[k] === null) throw new Error(`${kind} record field ${k} is not a ${t}`);
+  }
+  return v;
+}
+
+/** Checks the shape of a parsed sandbox record. */
+export function validateSandboxRecord(v: unknown): SandboxRecord {
+  const r = requireFields(v, {
+    version: 'number', id: 'string', reservedName: 'string', metadata: 'object', labels: 'object',
+    annotations: 'object', state: 'string', createdAtNs: 'string', podDir: 'string', namespaces: 'object',
+  }, 'sandbox');
+  if (r.state !== 'ready' && r.state !== 'notready') throw new Error(`sandbox record state ${String(r.state)} is invalid`);
+  return r as unknown as SandboxRecord;
+}
+
+/** Checks the shape of a parsed container record. */
+export function validateContainerRecord(v: unknown): ContainerRecord {
+  const r = requireFields(v, {
+    version: 'number', id: 'string', podSandboxId: 'string', reservedName: 'string', metadata: 'object',
+    image: 'object', state: 'string', createdAtNs: 'string', bundleDir: 'string', logPath: 'string',
+  }, 'container');
+  if (!['created', 'running', 'exited', 'unknown'].includes(String(r.state))) throw new Error(`container record state ${String(r.state)} is invalid`);
+  return r as unknown as ContainerRecord;
+}

@@ -1,0 +1,198 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { openSync, closeSync, promises as fs, readFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { runProgram } from '../../lib/process';
+import { connectCri, type CriClients } from './cri-client';
+
+/**
+ * Starts the real crio-ts daemon (build/cmd/crio.js) on a private temp root, runroot, socket,
+ * CNI config and runc root, so tests never touch the host's /var/lib/containers or
+ * /var/run/crio. Like CRI-O's test/helpers.bash: dump the log on failure, keep the dir with
+ * CRIO_TEST_KEEP=1, unmount innermost first on cleanup.
+ */
+
+export interface TestDaemonOptions {
+  /** Extra TOML appended as a drop-in (crio.conf.d/50-test.conf). */
+  dropIn?: string;
+  /** registries.conf content (for redirecting names to the test registry). */
+  registriesConf?: string;
+  /** Index 1..200 used for the test's bridge name and subnet (crts<N>, 10.88.<N>.0/24). */
+  netIndex: number;
+  /** Write no CNI config (to test NetworkReady=false). */
+  noCni?: boolean;
+}
+
+export interface TestDaemon {
+  dir: string;
+  socket: string;
+  bridge: string;
+  subnet: string;
+  cri: CriClients;
+  /** The daemon's log so far. */
+  logs(): string;
+  /** SIGTERM and wait (graceful shutdown). */
+  stop(): Promise<void>;
+  /** SIGKILL and wait (crash). */
+  kill(): Promise<void>;
+  /** Start the daemon again on the same dirs. */
+  restart(): Promise<void>;
+  /** Remove every pod through the CRI, stop the daemon, unmount and delete everything. */
+  cleanup(): Promise<void>;
+}
+
+const CRIO_JS = path.resolve(__dirname, '..', '..', 'cmd', 'crio.js');
+
+function baseConfig(dir: string): string {
+  return `[crio]
+root = "${dir}/root"
+runroot = "${dir}/run"
+log_dir = "${dir}/logs"
+version_file = "${dir}/run/version"
+clean_shutdown_file = "${dir}/root/clean.shutdown"
+
+[crio.api]
+listen = "${dir}/crio.sock"
+
+[crio.runtime]
+default_runtime = "runc"
+container_exits_dir = "${dir}/run/exits"
+container_attach_socket_dir = "${dir}/run"
+namespaces_dir = "${dir}/ns"
+log_level = "debug"
+
+[crio.runtime.runtimes.runc]
+runtime_path = "/usr/sbin/runc"
+runtime_root = "${dir}/runc"
+
+[crio.network]
+network_dir = "${dir}/cni"
+plugin_dirs = ["/usr/lib/cni"]
+`;
+}
+
+function cniConfig(dir: string, bridge: string, subnet: string): string {
+  return JSON.stringify({
+    cniVersion: '1.0.0',
+    name: 'crio-ts-test',
+    plugins: [
+      {
+        type: 'bridge',
+        bridge,
+        isGateway: true,
+        ipMasq: false,
+        hairpinMode: true,
+        ipam: { type: 'host-local', dataDir: `${dir}/ipam`, routes: [{ dst: '0.0.0.0/0' }], ranges: [[{ subnet }]] },
+      },
+      { type: 'portmap', capabilities: { portMappings: true } },
+    ],
+  });
+}
+
+async function waitForSocket(d: { cri: CriClients; child: ChildProcess | undefined; logs: () => string }): Promise<void> {
+  const until = Date.now() + 30_000;
+  for (;;) {
+    if (!d.child || d.child.exitCode !== null) throw new Error(`crio exited during start-up:\n${d.logs()}`);
+    try {
+      await d.cri.runtime.version({}, 1000);
+      return;
+    } catch {
+      if (Date.now() > until) throw new Error(`crio did not answer Version within 30s:\n${d.logs()}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+}
+
+/** Unmounts every mount under `dir`, innermost first. */
+export async function unmountUnder(dir: string): Promise<void> {
+  const mountinfo = readFileSync('/proc/self/mountinfo', 'utf8');
+  const targets = mountinfo
+    .split('\n')
+    .map((l) => l.split(' ')[4] ?? '')
+    .filter((t) => t === dir || t.startsWith(dir + '/'))
+    .sort()
+    .reverse();
+  for (const t of targets) await runProgram('umount', ['-l', t]);
+}
+
+/** Starts a daemon for one test file. */
+export async function startDaemon(options: TestDaemonOptions): Promise<TestDaemon> {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'crio-ts-test-'));
+  const bridge = `crts${options.netIndex}`;
+  const subnet = `10.88.${options.netIndex}.0/24`;
+  await fs.mkdir(path.join(dir, 'crio.conf.d'), { recursive: true });
+  await fs.mkdir(path.join(dir, 'cni'), { recursive: true });
+  await fs.writeFile(path.join(dir, 'crio.conf'), baseConfig(dir));
+  if (options.dropIn) await fs.writeFile(path.join(dir, 'crio.conf.d', '50-test.conf'), options.dropIn);
+  await fs.writeFile(path.join(dir, 'registries.conf'), options.registriesConf ?? '');
+  if (!options.noCni) await fs.writeFile(path.join(dir, 'cni', '10-test.conflist'), cniConfig(dir, bridge, subnet));
+  const logFile = path.join(dir, 'crio.log');
+  const socket = path.join(dir, 'crio.sock');
+  let child: ChildProcess | undefined;
+
+  const launch = (): void => {
+    const fd = openSync(logFile, 'a');
+    child = spawn(
+      process.execPath,
+      [CRIO_JS, '--config', path.join(dir, 'crio.conf'), '--config-dir', path.join(dir, 'crio.conf.d'), '--registries-conf', path.join(dir, 'registries.conf')],
+      { stdio: ['ignore', fd, fd] },
+    );
+    closeSync(fd);
+  };
+  const logs = (): string => {
+    try {
+      return readFileSync(logFile, 'utf8');
+    } catch {
+      return '';
+    }
+  };
+  const waitExit = (signal: NodeJS.Signals): Promise<void> =>
+    new Promise((resolve) => {
+      const c = child;
+      if (!c || c.exitCode !== null || c.signalCode !== null) return resolve();
+      c.once('exit', () => resolve());
+      c.kill(signal);
+    });
+
+  launch();
+  const cri = connectCri(socket);
+  await waitForSocket({ cri, child, logs });
+
+  const daemon: TestDaemon = {
+    dir,
+    socket,
+    bridge,
+    subnet,
+    cri,
+    logs,
+    stop: () => waitExit('SIGTERM'),
+    kill: () => waitExit('SIGKILL'),
+    restart: async () => {
+      await waitExit('SIGTERM');
+      launch();
+      await waitForSocket({ cri, child, logs });
+    },
+    cleanup: async () => {
+      try {
+        if (child && child.exitCode === null) {
+          const pods = await cri.runtime.listPodSandbox({});
+          for (const p of pods.items) {
+            await cri.runtime.stopPodSandbox({ podSandboxId: p.id }).catch(() => undefined);
+            await cri.runtime.removePodSandbox({ podSandboxId: p.id }).catch(() => undefined);
+          }
+        }
+      } finally {
+        cri.close();
+        await waitExit('SIGTERM');
+        await unmountUnder(dir);
+        await runProgram('ip', ['link', 'del', bridge]);
+        if (process.env.CRIO_TEST_KEEP === '1') {
+          process.stderr.write(`CRIO_TEST_KEEP: kept ${dir}\n`);
+        } else {
+          await fs.rm(dir, { recursive: true, force: true });
+        }
+      }
+    },
+  };
+  return daemon;
+}
