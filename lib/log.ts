@@ -91,3 +91,8 @@ export function nullLogger(): Logger {
   };
   return l;
 }
+
+/** Narrows a validated config string to a LogLevel ('info' for anything unknown). */
+export function toLogLevel(level: string): LogLevel {
+  return (LOG_LEVELS as readonly string[]).includes(level) ? (level as LogLevel) : 'info';
+}

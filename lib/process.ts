@@ -87,3 +87,18 @@ export function stderrTail(result: RunResult, n = 400): string {
   const s = result.stderr.toString('utf8').trim();
   return s.length > n ? '…' + s.slice(-n) : s;
 }
+
+/** Finds an executable by name in $PATH (or returns an absolute path as is when executable). */
+export async function findExecutable(name: string, pathEnv = process.env.PATH ?? ''): Promise<string | undefined> {
+  const { access, constants } = await import('node:fs/promises');
+  const candidates = name.includes('/') ? [name] : [...pathEnv.split(':'), '/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin'].filter(Boolean).map((d) => `${d}/${name}`);
+  for (const c of candidates) {
+    try {
+      await access(c, constants.X_OK);
+      return c;
+    } catch {
+      // try the next directory
+    }
+  }
+  return undefined;
+}

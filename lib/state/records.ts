@@ -32,6 +32,8 @@ export interface SandboxRecord extends VersionedRecord {
   cgroupParent: string;
   /** Per-pod files (hostname, hosts, resolv.conf, shm) live here, under runroot. */
   podDir: string;
+  /** hosts, resolv.conf and hostname files bind-mounted into every container. */
+  podFiles: { hostsPath: string; resolvPath: string; hostnamePath: string };
   shmPath?: string;
   /** Whether the network was set up (so stop knows to run CNI DEL). */
   networkReady: boolean;

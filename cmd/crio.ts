@@ -1,0 +1,58 @@
+#!/usr/bin/env node
+import { parseArgs, usage } from '../lib/config/flags';
+import { loadConfig } from '../lib/config/load';
+import { renderConfig } from '../lib/config/render';
+import { asError } from '../lib/errors';
+import { createLogger, toLogLevel } from '../lib/log';
+import { startDaemon } from '../lib/server/daemon';
+import { CRIO_TS_VERSION } from '../lib/server/runtime-version';
+
+/**
+ * The `crio` command: the CRI daemon by default, plus `crio config` (effective config as TOML),
+ * `crio version` and `crio check` (validate config and exit). Composition happens here and in
+ * lib/server/daemon.ts only.
+ */
+async function main(argv: string[]): Promise<number> {
+  const args = parseArgs(argv);
+  if (args.command === 'help') {
+    process.stdout.write(usage());
+    return 0;
+  }
+  if (args.command === 'version') {
+    process.stdout.write(`crio-ts version ${CRIO_TS_VERSION}\nCRI API version: v1\nNode.js: ${process.version}\n`);
+    return 0;
+  }
+  const loaded = await loadConfig({ configFile: args.configFile, configDir: args.configDir, overrides: args.overrides });
+  const log = createLogger({ level: toLogLevel(loaded.config.runtime.log_level) });
+  for (const w of loaded.warnings) log.warn('config warning', { warning: w });
+  if (args.command === 'config') {
+    process.stdout.write(renderConfig(loaded.config));
+    return 0;
+  }
+  if (args.command === 'check') {
+    process.stdout.write(`configuration OK (${loaded.sources.join(', ') || 'built-in defaults'})\n`);
+    return 0;
+  }
+  log.info('configuration loaded', { sources: loaded.sources });
+  const daemon = await startDaemon(loaded.config, log);
+  await new Promise<void>((resolve) => {
+    const stop = (signal: NodeJS.Signals): void => {
+      log.info('shutting down', { signal });
+      daemon.close().then(resolve, (err: unknown) => {
+        log.error('shutdown failed', { err: asError(err).message });
+        resolve();
+      });
+    };
+    process.once('SIGTERM', stop);
+    process.once('SIGINT', stop);
+  });
+  return 0;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    process.stderr.write(`crio: ${asError(err).message}\n`);
+    process.exit(1);
+  },
+);

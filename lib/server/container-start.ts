@@ -1,0 +1,34 @@
+import type { StartContainerRequest, StartContainerResponse } from '../cri/gen/api';
+import { withLogFields, type OpContext } from '../context';
+import { FailedPreconditionError } from '../errors';
+import { nowNs } from '../state/records';
+import type { ServerDeps } from './deps';
+import { findContainer } from './lookup';
+
+/** StartContainer: created → running (`runc start`). */
+export async function startContainer(deps: ServerDeps, ctx: OpContext, req: StartContainerRequest): Promise<StartContainerResponse> {
+  const record = findContainer(deps, req.containerId);
+  const log = withLogFields(ctx, { containerId: record.id, podSandboxId: record.podSandboxId }).log;
+  if (record.state !== 'created') {
+    throw new FailedPreconditionError(`StartContainer: container ${record.id} is ${record.state}, it must be created`);
+  }
+  const pod = deps.sandboxes.get(record.podSandboxId);
+  const runtime = deps.runtimeFor(pod.runtimeHandler);
+  try {
+    await runtime.startContainer(record.id);
+  } catch (err) {
+    // CRI-O records why the start failed so ContainerStatus explains it.
+    await deps.containers.update(record.id, (r) => ({
+      ...r,
+      state: 'exited',
+      reason: 'StartError',
+      message: err instanceof Error ? err.message : String(err),
+      exitCode: 128,
+      finishedAtNs: nowNs(),
+    }));
+    throw err;
+  }
+  await deps.containers.update(record.id, (r) => ({ ...r, state: r.state === 'created' ? 'running' : r.state, startedAtNs: nowNs() }));
+  log.info('container started', { pid: record.pid });
+  return {};
+}

@@ -1,0 +1,26 @@
+import { promises as fs } from 'node:fs';
+import type { RemovePodSandboxRequest, RemovePodSandboxResponse } from '../cri/gen/api';
+import { withLogFields, type OpContext } from '../context';
+import type { ServerDeps } from './deps';
+import { removeContainerRecord } from './container-ops';
+import { stopPodSandbox } from './sandbox-stop';
+
+/** RemovePodSandbox: stops the pod if needed, removes its containers, files and record. Idempotent. */
+export async function removePodSandbox(deps: ServerDeps, ctx: OpContext, req: RemovePodSandboxRequest): Promise<RemovePodSandboxResponse> {
+  const id = deps.sandboxes.resolveId(req.podSandboxId);
+  if (id === undefined) {
+    ctx.log.info('remove of unknown pod sandbox ignored', { podSandboxId: req.podSandboxId });
+    return {};
+  }
+  const log = withLogFields(ctx, { podSandboxId: id }).log;
+  await stopPodSandbox(deps, ctx, { podSandboxId: id });
+  for (const c of deps.containers.list().filter((r) => r.podSandboxId === id)) {
+    await removeContainerRecord(deps, c, log);
+  }
+  const record = deps.sandboxes.get(id);
+  await fs.rm(record.podDir, { recursive: true, force: true });
+  await deps.sandboxes.delete(id);
+  deps.podNames.release(record.reservedName, id);
+  log.info('pod sandbox removed');
+  return {};
+}

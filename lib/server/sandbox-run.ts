@@ -1,0 +1,132 @@
+import { promises as fs } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { NamespaceMode, PodSandboxConfig, Protocol, type RunPodSandboxRequest, type RunPodSandboxResponse } from '../cri/gen/api';
+import { CleanupStack } from '../cleanup';
+import { withLogFields, type OpContext } from '../context';
+import { InvalidArgumentError } from '../errors';
+import { createPodNamespaces, removePodNamespaces } from '../network/namespaces';
+import { writePodFiles } from '../network/pod-files';
+import { podSandboxName } from '../state/name-registry';
+import { nowNs, RECORD_VERSION, type SandboxRecord } from '../state/records';
+import type { ServerDeps } from './deps';
+import { newId } from './ids';
+import { mountPodShm, unmountPodShm } from './sandbox-shm';
+
+/** Where pods go when the kubelet gives no cgroup parent (cgroupfs driver). */
+const DEFAULT_CGROUP_PARENT = '/crio';
+
+function protocolName(p: Protocol): 'tcp' | 'udp' | 'sctp' {
+  return p === Protocol.UDP ? 'udp' : p === Protocol.SCTP ? 'sctp' : 'tcp';
+}
+
+function validate(req: RunPodSandboxRequest): { config: PodSandboxConfig; meta: NonNullable<PodSandboxConfig['metadata']> } {
+  const config = req.config;
+  if (!config) throw new InvalidArgumentError('RunPodSandbox: config is missing');
+  const meta = config.metadata;
+  if (!meta || meta.name === '') throw new InvalidArgumentError('RunPodSandbox: config.metadata.name is empty');
+  if (meta.namespace === '') throw new InvalidArgumentError(`RunPodSandbox: config.metadata.namespace of pod ${meta.name} is empty`);
+  return { config, meta };
+}
+
+function cgroupParent(deps: ServerDeps, config: PodSandboxConfig): string {
+  const parent = config.linux?.cgroupParent ?? '';
+  if (parent === '') return DEFAULT_CGROUP_PARENT;
+  if (deps.config.runtime.cgroup_manager === 'cgroupfs' && parent.endsWith('.slice')) {
+    throw new InvalidArgumentError(
+      `cgroup parent ${JSON.stringify(parent)} is a systemd slice but cgroup_manager is "cgroupfs"; set the kubelet's cgroupDriver to cgroupfs`,
+    );
+  }
+  return parent.startsWith('/') ? parent : `/${parent}`;
+}
+
+/** RunPodSandbox: namespaces, /dev/shm, CNI network, pod files, record — all or nothing. */
+export async function runPodSandbox(deps: ServerDeps, ctx: OpContext, req: RunPodSandboxRequest): Promise<RunPodSandboxResponse> {
+  const { config, meta } = validate(req);
+  deps.runtimeFor(req.runtimeHandler); // fails early on an unknown handler
+  const nsOptions = config.linux?.securityContext?.namespaceOptions;
+  const hostNetwork = nsOptions?.network === NamespaceMode.NODE;
+  const hostIpc = nsOptions?.ipc === NamespaceMode.NODE;
+  const parent = cgroupParent(deps, config);
+  const hostname = config.hostname || (hostNetwork ? os.hostname() : meta.name);
+
+  const id = newId();
+  const log = withLogFields(ctx, { podSandboxId: id }).log;
+  const reservedName = podSandboxName(meta);
+  deps.podNames.reserve(reservedName, id);
+  const cleanup = new CleanupStack();
+  cleanup.add('release pod name', async () => deps.podNames.release(reservedName, id));
+  try {
+    const podDir = path.join(deps.paths.podsDir, id);
+    await fs.mkdir(podDir, { recursive: true, mode: 0o755 });
+    cleanup.add('remove pod dir', () => fs.rm(podDir, { recursive: true, force: true }));
+
+    const namespaces = await createPodNamespaces({
+      namespacesDir: deps.config.runtime.namespaces_dir,
+      podSandboxId: id,
+      net: !hostNetwork,
+      ipc: !hostIpc,
+      uts: !hostNetwork,
+      hostname,
+      log,
+    });
+    cleanup.add('remove pod namespaces', () => removePodNamespaces(namespaces));
+
+    let shmPath = '/dev/shm';
+    if (!hostIpc) {
+      shmPath = await mountPodShm(podDir);
+      cleanup.add('unmount pod shm', () => unmountPodShm(shmPath));
+    }
+
+    let ips: string[] = [];
+    const podInfo = { podSandboxId: id, name: meta.name, namespace: meta.namespace, uid: meta.uid, netnsPath: namespaces.net ?? '' };
+    if (!hostNetwork) {
+      const portMappings = config.portMappings.map((p) => ({
+        hostPort: p.hostPort,
+        containerPort: p.containerPort,
+        protocol: protocolName(p.protocol),
+        hostIP: p.hostIp || undefined,
+      }));
+      const result = await deps.cni.setUpPod({ ...podInfo, portMappings }, { log, signal: ctx.signal });
+      ips = result.ips;
+      cleanup.add('tear down pod network', () => deps.cni.tearDownPod(podInfo, { log, signal: new AbortController().signal }));
+    }
+
+    const podFiles = await writePodFiles(podDir, {
+      hostname,
+      ips,
+      dns: config.dnsConfig ?? { servers: [], searches: [], options: [] },
+      hostNetwork,
+    });
+
+    const record: SandboxRecord = {
+      version: RECORD_VERSION,
+      id,
+      reservedName,
+      metadata: { name: meta.name, uid: meta.uid, namespace: meta.namespace, attempt: meta.attempt },
+      labels: config.labels,
+      annotations: config.annotations,
+      state: 'ready',
+      createdAtNs: nowNs(),
+      runtimeHandler: req.runtimeHandler,
+      hostname,
+      logDirectory: config.logDirectory,
+      namespaces,
+      hostNetwork,
+      ips,
+      cgroupParent: parent,
+      podDir,
+      podFiles,
+      shmPath,
+      networkReady: !hostNetwork,
+      config: PodSandboxConfig.toJSON(config),
+    };
+    await deps.sandboxes.create(record);
+    cleanup.clear();
+    log.info('pod sandbox ready', { name: meta.name, namespace: meta.namespace, ips });
+    return { podSandboxId: id };
+  } catch (err) {
+    await cleanup.run(log);
+    throw err;
+  }
+}
