@@ -1,0 +1,152 @@
+/**
+ * One comment per crio.conf table and key, printed by `crio config` and in conf/crio.conf.
+ * The mapped types make the compiler reject a key without a comment.
+ */
+import type {
+  ApiConfig,
+  ImageConfig,
+  MetricsConfig,
+  NetworkConfig,
+  NriConfig,
+  RootConfig,
+  RuntimeConfig,
+  RuntimeHandler,
+  StatsConfig,
+  TracingConfig,
+} from './config';
+
+/** A comment for every key of T; '\n' separates comment lines. */
+export type KeyDocs<T> = { readonly [K in keyof T]: string };
+
+/** Comments for the keys of [crio]. */
+export const ROOT_DOCS: KeyDocs<RootConfig> = {
+  root: 'Directory holding image layers, container root filesystems and crio-ts records.',
+  runroot: 'Directory for run-time state (bundles, mounts); tmpfs, so it is empty after a reboot.',
+  storage_driver: 'Storage driver; crio-ts implements only "overlay".',
+  storage_option: 'Options for the storage driver, such as "overlay.mountopt=nodev".',
+  log_dir: 'Where pod logs go when the kubelet does not name a log directory.',
+  version_file: 'Marker on tmpfs; when it is missing the node rebooted and old containers are wiped at start.',
+  version_file_persist: 'Persistent marker; when its version differs, images are wiped too. Empty: never wipe images.',
+  clean_shutdown_file: 'Written on a clean shutdown; if absent at start, storage is checked for damage.',
+  internal_repair: 'After an unclean shutdown, check storage and repair or wipe what is damaged.',
+};
+
+/** Comments for the keys of [crio.api]. */
+export const API_DOCS: KeyDocs<ApiConfig> = {
+  listen: 'Unix socket the kubelet connects to for CRI gRPC.',
+  stream_address: 'Address of the streaming server used by exec, attach and port-forward.',
+  stream_port: 'Port of the streaming server; "0" picks a free port.',
+  stream_enable_tls: 'Serve the streaming server over TLS.',
+  stream_tls_cert: 'Certificate file for the streaming server when TLS is enabled.',
+  stream_tls_key: 'Private key file for the streaming server when TLS is enabled.',
+  stream_tls_ca: 'CA file to verify streaming clients; empty: clients are not verified.',
+  stream_idle_timeout: 'Close idle streaming connections after this Go duration; empty: never.',
+  grpc_max_send_msg_size: 'Largest gRPC message sent, in bytes; <= 0 means 80 MiB.',
+  grpc_max_recv_msg_size: 'Largest gRPC message accepted, in bytes; <= 0 means 80 MiB.',
+};
+
+/** Comments for the keys of [crio.runtime]. */
+export const RUNTIME_DOCS: KeyDocs<RuntimeConfig> = {
+  default_runtime:
+    'Handler used when the pod names none; must be a [crio.runtime.runtimes.<name>] table.\n' +
+    'CRI-O defaults to "crun"; crio-ts defaults to "runc", which Debian ships.',
+  runtimes: 'OCI runtime handlers, one table each.',
+  conmon: 'conmon binary; empty: the handler monitor_path, else conmon from $PATH (deprecated).',
+  conmon_cgroup: 'Cgroup for conmon; deprecated in favour of the handler monitor_cgroup.',
+  conmon_env: 'Environment for conmon; deprecated in favour of the handler monitor_env.',
+  cgroup_manager:
+    'Cgroup driver, "cgroupfs" or "systemd"; must match the kubelet cgroupDriver.\n' +
+    'CRI-O defaults to "systemd"; crio-ts defaults to "cgroupfs", which works without systemd.',
+  default_env: 'KEY=VALUE variables added to every container; image and pod values win.',
+  selinux: 'Label containers with SELinux.',
+  seccomp_profile: 'Seccomp profile (JSON file) for RuntimeDefault; empty: the built-in profile.',
+  privileged_seccomp_profile: 'If set, privileged containers run with this profile instead of unconfined.',
+  apparmor_profile: 'AppArmor profile for RuntimeDefault; "unconfined" disables AppArmor.',
+  default_capabilities: 'Capabilities of non-privileged containers unless the pod adds or drops some.',
+  add_inheritable_capabilities: 'Also put the capabilities into the inheritable set.',
+  default_sysctls: 'key=value sysctls (no spaces) applied to every pod.',
+  default_ulimits: 'name=soft:hard rlimits for every container, such as "nofile=1024:2048".',
+  additional_devices: 'host[:container[:rwm]] devices added to every container.',
+  allowed_devices: 'Host devices a pod may request with the devices.crio.io annotation.',
+  pids_limit: 'Maximum processes per container; -1: no limit (prefer kubelet --pod-pids-limit).',
+  log_size_max: 'Maximum container log size in bytes, at least 8192; -1: no limit (the kubelet rotates).',
+  log_level: 'Daemon log level: fatal, panic, error, warn, info, debug or trace.',
+  log_filter: 'Only log daemon messages matching this regular expression; empty: all.',
+  container_exits_dir: 'Where conmon writes a file with the exit code of each container.',
+  container_attach_socket_dir: 'Where conmon creates the attach sockets.',
+  drop_infra_ctr: 'Run no pause container unless the pod shares its PID namespace.',
+  namespaces_dir: 'Where pod namespaces are pinned (netns/, ipcns/, utsns/).',
+  pinns_path: 'pinns binary; empty: from $PATH.',
+  read_only: 'Make every container root filesystem read-only, with tmpfs on /run, /tmp and /var/tmp.',
+  hooks_dir: 'Directories of OCI hook definitions (oci-hooks(5)).',
+  enable_pod_events: 'Serve GetContainerEvents (evented PLEG).',
+  absent_mount_sources_to_reject: 'Host paths that must exist when mounted; otherwise the create fails.',
+  timezone: 'Time zone for containers, "Local" or an IANA name; empty: the image default.',
+  ctr_stop_timeout: 'Minimum container stop timeout in seconds; values below 30 are raised to 30.',
+  infra_ctr_cpuset: 'CPUs for infra containers; empty: no pinning.',
+  seccomp_use_default_when_empty: 'Use RuntimeDefault when the pod asks for no seccomp profile.',
+  no_pivot: 'Create containers with MS_MOVE instead of pivot_root (for ramdisk roots).',
+};
+
+/** Comments for the keys of [crio.runtime.runtimes.<name>]. */
+export const HANDLER_DOCS: KeyDocs<RuntimeHandler> = {
+  runtime_path: 'Runtime binary; empty: the handler name looked up in $PATH.',
+  runtime_type: 'Runtime type; crio-ts supports only "oci".',
+  runtime_root: 'State directory passed to the runtime as --root.',
+  allowed_annotations: 'Experimental annotations this handler may act on; others are ignored.',
+  privileged_without_host_devices: 'Do not give privileged containers the host devices.',
+  monitor_path: 'conmon binary for this handler; empty: conmon from $PATH.',
+  monitor_cgroup: 'Cgroup for conmon; "pod" puts it into the pod cgroup; empty: the daemon cgroup.',
+  monitor_env: 'Environment for conmon and the runtime.',
+  container_min_memory: 'Smallest memory limit a container may have, such as "12MiB".',
+  seccomp_profile: 'RuntimeDefault seccomp profile for this handler; wins over [crio.runtime].',
+};
+
+/** Comments for the keys of [crio.image]. */
+export const IMAGE_DOCS: KeyDocs<ImageConfig> = {
+  default_transport: 'Transport prefix for image names without one.',
+  global_auth_file: 'auth.json-format credentials used for every pull; empty: the usual locations.',
+  pause_image: 'Image of the pause (infra) container; it is never garbage-collected.',
+  pause_image_auth_file: 'Credentials for pulling the pause image.',
+  pause_command: 'Command the pause container runs.',
+  pinned_images: 'Images the kubelet must not garbage-collect: exact names, "prefix*" or "*keyword*".',
+  signature_policy: 'Signature policy file; empty: /etc/containers/policy.json.',
+  signature_policy_dir: 'Per-namespace policies, <dir>/<namespace>.json, used before the global one.',
+  image_volumes: 'Image VOLUMEs: "mkdir" in the rootfs, "bind" from a per-container dir, or "ignore".',
+  insecure_registries: 'Deprecated and ignored; mark registries insecure in registries.conf.',
+  big_files_temporary_dir: 'Where downloads are staged; empty: /var/tmp.',
+  pull_progress_timeout: 'Cancel a pull that makes no progress for this Go duration; "0s": never.',
+  short_name_mode: 'Short image names: "enforcing" fails when ambiguous, "disabled" tries every registry.',
+};
+
+/** Comments for the keys of [crio.network]. */
+export const NETWORK_DOCS: KeyDocs<NetworkConfig> = {
+  cni_default_network: 'CNI network to use; empty: the first configuration found in network_dir.',
+  network_dir: 'Directory of CNI network configurations.',
+  plugin_dirs:
+    'Directories searched for CNI plugin binaries.\n' +
+    'crio-ts adds Debian\'s /usr/lib/cni to CRI-O\'s default ["/opt/cni/bin/"].',
+  cni_status_grace_period: 'Poll CNI status and wait this Go duration before reporting NotReady; "0s": off.',
+};
+
+/** Comments for the keys of [crio.metrics]. */
+export const METRICS_DOCS: KeyDocs<MetricsConfig> = {
+  enable_metrics: 'Serve Prometheus metrics; not supported by crio-ts (a warning is logged).',
+  metrics_host: 'Address of the metrics endpoint.',
+  metrics_port: 'Port of the metrics endpoint.',
+};
+
+/** Comments for the keys of [crio.tracing]. */
+export const TRACING_DOCS: KeyDocs<TracingConfig> = {
+  enable_tracing: 'Export OpenTelemetry traces; not supported by crio-ts (a warning is logged).',
+};
+
+/** Comments for the keys of [crio.stats]. */
+export const STATS_DOCS: KeyDocs<StatsConfig> = {
+  collection_period: 'Seconds between background stats collections; 0: collect on demand.',
+};
+
+/** Comments for the keys of [crio.nri]. */
+export const NRI_DOCS: KeyDocs<NriConfig> = {
+  enable_nri: 'Enable NRI plugins; not supported by crio-ts (CRI-O defaults to true).',
+};
