@@ -1,0 +1,325 @@
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { backgroundContext, type OpContext } from '../context';
+import { InvalidArgumentError, UnavailableError, asError, errnoCode } from '../errors';
+import { pathExists, readJsonIfExists, syncDir, writeJsonAtomic } from '../fsutil';
+import type { Logger } from '../log';
+import { loadCniNetwork, type CniLoadResult, type CniNetwork } from './cni-config';
+import { execCniPlugin } from './cni-exec';
+import {
+  buildCniArgs,
+  buildPluginConfig,
+  delTakesPrevResult,
+  podIpsFromResult,
+  type CniPodInfo,
+  type CniResult,
+  type CniRuntimeConfig,
+} from './cni-request';
+
+/**
+ * The pod network, as CRI-O's ocicni runs it: loopback first, then the default network list
+ * (ADD in order, DEL in reverse). Each attachment is cached on disk with the config it used,
+ * so StopPodSandbox tears down correctly after a restart or a config change.
+ */
+
+/** CRI NetworkReady condition reason when there is no usable network (CRI-O's wording). */
+export const NETWORK_NOT_READY_REASON = 'NetworkPluginNotReady';
+/** Interface name of the pod side of the default network. */
+export const POD_IFNAME = 'eth0';
+/** CNI version of the built-in loopback network (libcni's implemented spec version). */
+export const LOOPBACK_CNI_VERSION = '1.0.0';
+
+/** Construction options of CniManager. */
+export interface CniManagerOptions {
+  networkDir: string;
+  pluginDirs: string[];
+  /** Where attachment results are persisted, e.g. <root>/cni-cache. */
+  cacheDir: string;
+  /** crio.conf `cni_default_network`; empty = first valid file. */
+  defaultNetwork: string;
+  log: Logger;
+}
+
+/** One pod's network request: who it is, its netns and the runtime capabilities to pass. */
+export interface CniPodRequest extends CniPodInfo, CniRuntimeConfig {
+  netnsPath: string;
+}
+
+/** The NetworkReady condition. */
+export interface CniNetworkStatus {
+  ready: boolean;
+  reason?: string;
+  message?: string;
+}
+
+/** What is persisted per pod (<cacheDir>/<podSandboxId>.json). */
+export interface CniCacheRecord {
+  version: 1;
+  podSandboxId: string;
+  /** 'adding' is written before the first ADD so a crash mid-setup is still torn down. */
+  state: 'adding' | 'added';
+  netnsPath: string;
+  ifName: string;
+  network: Pick<CniNetwork, 'name' | 'cniVersion' | 'plugins'>;
+  /** Port mappings etc. as given at ADD: DEL must see the same values (portmap removes its rules by them). */
+  runtimeConfig: CniRuntimeConfig;
+  result?: CniResult;
+}
+
+const ID_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
+
+/** Loads the CNI network and attaches/detaches pods to it. */
+export class CniManager {
+  private loaded: CniLoadResult | undefined;
+  private lastLoadKey = '';
+  private readonly podLocks = new Map<string, Promise<void>>();
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly opts: CniManagerOptions) {}
+
+  /** The NetworkReady condition from the last reload. */
+  status(): CniNetworkStatus {
+    if (this.loaded?.network) return { ready: true };
+    const why = this.loaded?.reason ?? `CNI configuration in ${this.opts.networkDir} not loaded yet`;
+    return { ready: false, reason: NETWORK_NOT_READY_REASON, message: `Network plugin returns error: ${why}` };
+  }
+
+  /** The network pods are attached to now, if any. */
+  network(): CniNetwork | undefined {
+    return this.loaded?.network;
+  }
+
+  /** Re-reads network_dir; logs only when the outcome changed so polling stays quiet. */
+  async reload(): Promise<CniNetworkStatus> {
+    const res = await loadCniNetwork(this.opts.networkDir, this.opts.defaultNetwork, this.opts.pluginDirs);
+    const key = JSON.stringify(res);
+    if (key !== this.lastLoadKey) {
+      for (const s of res.skipped) this.opts.log.warn('cni config skipped', { file: s.file, reason: s.reason });
+      if (res.network) this.opts.log.info('cni network loaded', { network: res.network.name, file: res.network.file });
+      else this.opts.log.warn('cni network not ready', { reason: res.reason });
+    }
+    this.lastLoadKey = key;
+    this.loaded = res;
+    return this.status();
+  }
+
+  /** Re-reads network_dir every intervalMs so a network provider installed later is picked up (ocicni watches the dir). */
+  startAutoReload(intervalMs = 5000): void {
+    if (this.timer) return;
+    this.timer = setInterval(() => {
+      this.reload().catch((err: unknown) => this.opts.log.warn('cni reload failed', { err: asError(err).message }));
+    }, intervalMs);
+    this.timer.unref();
+  }
+
+  /** Stops startAutoReload. */
+  close(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  /** Runs loopback, then ADD through the network list; on failure what was added is deleted again. */
+  setUpPod(req: CniPodRequest, ctx: OpContext): Promise<{ ips: string[] }> {
+    return this.withPodLock(req.podSandboxId, () => this.doSetUp(req, ctx));
+  }
+
+  /** Runs DEL in reverse order with the cached result; ok when nothing is attached or the netns is gone. */
+  tearDownPod(req: CniPodRequest, ctx: OpContext): Promise<void> {
+    return this.withPodLock(req.podSandboxId, () => this.doTearDown(req, ctx));
+  }
+
+  /** Pod IDs that have a cache record (attached, or a setup interrupted by a crash). */
+  async listAttachedPods(): Promise<string[]> {
+    let names: string[];
+    try {
+      names = await fs.readdir(this.opts.cacheDir);
+    } catch (err) {
+      if (errnoCode(err) === 'ENOENT') return [];
+      throw err;
+    }
+    return names
+      .filter((n) => n.endsWith('.json') && !n.startsWith('.'))
+      .map((n) => n.slice(0, -'.json'.length))
+      .sort();
+  }
+
+  private async doSetUp(req: CniPodRequest, ctx: OpContext): Promise<{ ips: string[] }> {
+    const log = ctx.log.child({ podSandboxId: req.podSandboxId });
+    if (!this.loaded?.network) await this.reload();
+    const net = this.loaded?.network;
+    if (!net) throw new UnavailableError(this.status().message ?? 'network not ready');
+    const cacheFile = this.cacheFile(req.podSandboxId);
+    await fs.mkdir(this.opts.cacheDir, { recursive: true, mode: 0o700 });
+    const record: CniCacheRecord = {
+      version: 1,
+      podSandboxId: req.podSandboxId,
+      state: 'adding',
+      netnsPath: req.netnsPath,
+      ifName: POD_IFNAME,
+      network: { name: net.name, cniVersion: net.cniVersion, plugins: net.plugins },
+      runtimeConfig: runtimeConfigOf(req),
+    };
+    await writeJsonAtomic(cacheFile, record, 0o600);
+    const args = buildCniArgs(req);
+    const lo = { name: 'cni-loopback', cniVersion: LOOPBACK_CNI_VERSION };
+    const start = Date.now();
+    try {
+      await execCniPlugin(
+        {
+          ...this.execBase(req, args),
+          command: 'ADD',
+          pluginType: 'loopback',
+          netns: req.netnsPath,
+          ifName: 'lo',
+          config: buildPluginConfig(lo, { type: 'loopback' }, {}),
+        },
+        ctx,
+      );
+    } catch (err) {
+      await this.removeCache(cacheFile);
+      throw err;
+    }
+    let prev: CniResult | undefined;
+    for (let i = 0; i < net.plugins.length; i++) {
+      const plugin = net.plugins[i];
+      try {
+        prev = await execCniPlugin(
+          {
+            ...this.execBase(req, args),
+            command: 'ADD',
+            pluginType: plugin.type,
+            netns: req.netnsPath,
+            config: buildPluginConfig(net, plugin, req, prev),
+          },
+          ctx,
+        );
+      } catch (err) {
+        // Undo through the failed plugin too: it may have half-applied before failing. The
+        // rollback must run even when the request was cancelled, so it gets its own context.
+        const undone = await this.runDel(record.network, i, prev, req, args, req.netnsPath, backgroundContext(log)).then(
+          () => true,
+          (delErr: unknown) => {
+            log.warn('cni rollback failed', { network: net.name, err: asError(delErr).message });
+            return false;
+          },
+        );
+        // A failed rollback keeps the record so StopPodSandbox (or start-up cleanup) retries DEL.
+        if (undone) await this.removeCache(cacheFile);
+        throw err;
+      }
+    }
+    await writeJsonAtomic(cacheFile, { ...record, state: 'added', result: prev }, 0o600);
+    const ips = podIpsFromResult(prev);
+    log.info('pod network attached', { network: net.name, ips, durationMs: Date.now() - start });
+    return { ips };
+  }
+
+  private async doTearDown(req: CniPodRequest, ctx: OpContext): Promise<void> {
+    const cacheFile = this.cacheFile(req.podSandboxId);
+    let raw: unknown;
+    try {
+      raw = await readJsonIfExists(cacheFile);
+    } catch (err) {
+      throw new UnavailableError(`cannot read CNI cache file ${cacheFile}`, { cause: err });
+    }
+    const cached = parseCacheRecord(raw, cacheFile);
+    const network = cached?.network ?? this.loaded?.network;
+    if (!network) return;
+    // The netns may be gone already (node reboot, earlier partial stop): DEL then runs without one.
+    const nsPath = req.netnsPath || cached?.netnsPath || '';
+    const netns = nsPath !== '' && (await pathExists(nsPath)) ? nsPath : '';
+    // Loopback keeps no state outside the netns, which is about to be destroyed: no DEL for it.
+    const delReq: CniPodRequest = cached ? { ...req, ...cached.runtimeConfig } : req;
+    await this.runDel(network, network.plugins.length - 1, cached?.result, delReq, buildCniArgs(req), netns, ctx);
+    await this.removeCache(cacheFile);
+    ctx.log.info('pod network detached', { podSandboxId: req.podSandboxId, network: network.name });
+  }
+
+  /** DEL plugins[last..0], libcni style: the first failure stops and is thrown. */
+  private async runDel(
+    network: Pick<CniNetwork, 'name' | 'cniVersion' | 'plugins'>,
+    last: number,
+    result: CniResult | undefined,
+    req: CniPodRequest,
+    args: string,
+    netns: string,
+    ctx: OpContext,
+  ): Promise<void> {
+    const prev = delTakesPrevResult(network.cniVersion) ? result : undefined;
+    for (let i = last; i >= 0; i--) {
+      const plugin = network.plugins[i];
+      await execCniPlugin(
+        {
+          ...this.execBase(req, args),
+          command: 'DEL',
+          pluginType: plugin.type,
+          netns,
+          config: buildPluginConfig(network, plugin, req, prev),
+        },
+        ctx,
+      );
+    }
+  }
+
+  private execBase(req: CniPodRequest, args: string): { pluginDirs: string[]; containerId: string; ifName: string; args: string } {
+    return { pluginDirs: this.opts.pluginDirs, containerId: req.podSandboxId, ifName: POD_IFNAME, args };
+  }
+
+  private cacheFile(podSandboxId: string): string {
+    if (!ID_RE.test(podSandboxId))
+      throw new InvalidArgumentError(`pod sandbox id ${JSON.stringify(podSandboxId)} is not usable as a file name`);
+    return path.join(this.opts.cacheDir, `${podSandboxId}.json`);
+  }
+
+  private async removeCache(file: string): Promise<void> {
+    try {
+      await fs.unlink(file);
+    } catch (err) {
+      if (errnoCode(err) === 'ENOENT') return;
+      throw err;
+    }
+    await syncDir(path.dirname(file));
+  }
+
+  private async withPodLock<T>(podSandboxId: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.podLocks.get(podSandboxId) ?? Promise.resolve();
+    const run = prev.then(fn);
+    const done = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.podLocks.set(podSandboxId, done);
+    try {
+      return await run;
+    } finally {
+      if (this.podLocks.get(podSandboxId) === done) this.podLocks.delete(podSandboxId);
+    }
+  }
+}
+
+function runtimeConfigOf(req: CniPodRequest): CniRuntimeConfig {
+  const rc: CniRuntimeConfig = {};
+  if (req.portMappings) rc.portMappings = req.portMappings;
+  if (req.bandwidth) rc.bandwidth = req.bandwidth;
+  if (req.ips) rc.ips = req.ips;
+  return rc;
+}
+
+/** Validates a cache file's shape; a corrupt one is an error naming the file (never silently skipped: IPs would leak). */
+export function parseCacheRecord(v: unknown, file: string): CniCacheRecord | undefined {
+  if (v === undefined) return undefined;
+  if (typeof v !== 'object' || v === null) throw new UnavailableError(`CNI cache file ${file} is not a JSON object`);
+  const r = v as Partial<CniCacheRecord>;
+  const n = r.network;
+  if (
+    r.version !== 1 ||
+    typeof r.runtimeConfig !== 'object' ||
+    !n ||
+    typeof n.name !== 'string' ||
+    typeof n.cniVersion !== 'string' ||
+    !Array.isArray(n.plugins)
+  ) {
+    throw new UnavailableError(`CNI cache file ${file} has an unknown format`);
+  }
+  return v as CniCacheRecord;
+}

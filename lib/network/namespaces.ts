@@ -1,0 +1,217 @@
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { InternalError, InvalidArgumentError, UnavailableError, asError, errnoCode } from '../errors';
+import { nullLogger, type Logger } from '../log';
+import { runProgram, stderrTail } from '../process';
+import { readMountPointCounts } from './mountinfo';
+
+/**
+ * Pinned pod namespaces, the way CRI-O's pinns does it: new net/ipc/uts namespaces are
+ * bind-mounted onto files under `namespaces_dir` (`netns/`, `ipcns/`, `utsns/`) so they outlive
+ * the process that created them, and every container of the pod joins them by path.
+ *
+ * The file name is the pod sandbox ID, not a fresh UUID as in CRI-O: the ID is already random
+ * and unique per RunPodSandbox attempt, and a deterministic name lets start-up cleanup find the
+ * namespaces of a sandbox that crashed before its record stored the paths.
+ */
+
+/** Paths of a pod's pinned namespace files; a missing key means the host namespace is used. */
+export interface PodNamespaces {
+  net?: string;
+  ipc?: string;
+  uts?: string;
+}
+
+/** Input of createPodNamespaces. */
+export interface CreatePodNamespacesOptions {
+  /** crio.conf `namespaces_dir` (default /var/run). */
+  namespacesDir: string;
+  podSandboxId: string;
+  net: boolean;
+  ipc: boolean;
+  uts: boolean;
+  /** Set inside the new UTS namespace; ignored when `uts` is false. */
+  hostname?: string;
+  signal?: AbortSignal;
+  log?: Logger;
+}
+
+type Kind = keyof PodNamespaces;
+
+const KINDS: readonly { kind: Kind; dir: string; flag: string }[] = [
+  { kind: 'net', dir: 'netns', flag: '--net' },
+  { kind: 'ipc', dir: 'ipcns', flag: '--ipc' },
+  { kind: 'uts', dir: 'utsns', flag: '--uts' },
+];
+
+const ID_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
+// RFC 1123 host name; a leading '-' would also be parsed as an option by hostname(1).
+const HOSTNAME_RE = /^[A-Za-z0-9]([A-Za-z0-9.-]{0,62})$/;
+const SPAWN_TIMEOUT_MS = 30_000;
+
+/** The namespace file paths a pod would get (pure; used for cleanup after a crash). */
+export function podNamespacePaths(
+  namespacesDir: string,
+  podSandboxId: string,
+  which: { net: boolean; ipc: boolean; uts: boolean },
+): PodNamespaces {
+  const out: PodNamespaces = {};
+  for (const k of KINDS) if (which[k.kind]) out[k.kind] = path.join(namespacesDir, k.dir, podSandboxId);
+  return out;
+}
+
+/** The unshare(1) argv that creates and pins the namespaces and sets the host name (pure). */
+export function unshareArgs(ns: PodNamespaces, hostname?: string): string[] {
+  const args: string[] = [];
+  for (const k of KINDS) {
+    const file = ns[k.kind];
+    if (file !== undefined) args.push(`${k.flag}=${file}`);
+  }
+  // unshare needs a command to exec; setting the host name is the only work left to do inside.
+  if (ns.uts !== undefined && hostname) args.push('hostname', hostname);
+  else args.push('true');
+  return args;
+}
+
+/** Creates the pod's namespaces with one unshare(1) spawn; on failure nothing is left behind. */
+export async function createPodNamespaces(opts: CreatePodNamespacesOptions): Promise<PodNamespaces> {
+  const log = opts.log ?? nullLogger();
+  if (!ID_RE.test(opts.podSandboxId)) {
+    throw new InvalidArgumentError(`pod sandbox id ${JSON.stringify(opts.podSandboxId)} is not usable as a file name`);
+  }
+  if (opts.uts && opts.hostname !== undefined && opts.hostname !== '' && !HOSTNAME_RE.test(opts.hostname)) {
+    throw new InvalidArgumentError(`hostname ${JSON.stringify(opts.hostname)} is not a valid RFC 1123 host name`);
+  }
+  const ns = podNamespacePaths(opts.namespacesDir, opts.podSandboxId, opts);
+  if (Object.keys(ns).length === 0) return ns;
+  try {
+    // A crashed earlier attempt with this ID may have left files behind: they are ours.
+    await removePodNamespaces(ns);
+    for (const k of KINDS) {
+      const file = ns[k.kind];
+      if (file === undefined) continue;
+      await ensureNamespaceDir(path.dirname(file));
+      await fs.writeFile(file, '', { flag: 'wx', mode: 0o444 });
+    }
+    let result;
+    try {
+      result = await runProgram('unshare', unshareArgs(ns, opts.hostname), { signal: opts.signal, timeoutMs: SPAWN_TIMEOUT_MS });
+    } catch (err) {
+      throw new UnavailableError(`cannot run unshare(1) to create namespaces of pod ${opts.podSandboxId}`, { cause: err });
+    }
+    opts.signal?.throwIfAborted();
+    if (result.exitCode !== 0) {
+      throw new InternalError(
+        `unshare for pod ${opts.podSandboxId} failed (exit ${result.exitCode}${result.timedOut ? ', timed out' : ''}): ${stderrTail(result)}`,
+      );
+    }
+    return ns;
+  } catch (err) {
+    try {
+      await removePodNamespaces(ns);
+    } catch (cleanupErr) {
+      log.warn('cleanup of pod namespaces failed', { podSandboxId: opts.podSandboxId, err: asError(cleanupErr).message });
+    }
+    throw err;
+  }
+}
+
+/** Unmounts (lazily) and unlinks each namespace file; files already gone are fine. */
+export async function removePodNamespaces(ns: PodNamespaces): Promise<void> {
+  const files = KINDS.map((k) => ns[k.kind]).filter((f): f is string => f !== undefined);
+  if (files.length === 0) return;
+  // Mounts can be stacked (a crash between two attempts); umount once per layer.
+  for (let pass = 0; pass < 4; pass++) {
+    const mounted = await mountedFiles(files);
+    if (mounted.length === 0) break;
+    const r = await runProgram('umount', ['--lazy', ...mounted], { timeoutMs: SPAWN_TIMEOUT_MS });
+    if (r.exitCode !== 0 && pass === 3) {
+      throw new InternalError(`cannot unmount namespace files ${mounted.join(', ')}: ${stderrTail(r)}`);
+    }
+  }
+  const stillMounted = await mountedFiles(files);
+  if (stillMounted.length > 0) throw new InternalError(`namespace files still mounted: ${stillMounted.join(', ')}`);
+  for (const f of files) {
+    try {
+      await fs.unlink(f);
+    } catch (err) {
+      if (errnoCode(err) !== 'ENOENT') throw new InternalError(`cannot remove namespace file ${f}`, { cause: err });
+    }
+  }
+}
+
+/**
+ * Names with a pinned namespace file under namespacesDir (for start-up cleanup). With the
+ * default /var/run this includes `ip netns add` names too: only remove IDs you own.
+ */
+export async function listPodNamespaceIds(namespacesDir: string): Promise<string[]> {
+  const ids = new Set<string>();
+  for (const k of KINDS) {
+    let names: string[];
+    try {
+      names = await fs.readdir(path.join(namespacesDir, k.dir));
+    } catch (err) {
+      if (errnoCode(err) === 'ENOENT') continue;
+      throw err;
+    }
+    for (const n of names) if (ID_RE.test(n)) ids.add(n);
+  }
+  return [...ids].sort();
+}
+
+/** Undo ensureNamespaceDir for tests and uninstall: unmounts the self-bind of each kind dir. */
+export async function unmountNamespaceDirs(namespacesDir: string): Promise<void> {
+  const dirs = KINDS.map((k) => path.join(namespacesDir, k.dir));
+  for (const d of dirs) dirSetup.delete(d);
+  for (let pass = 0; pass < 4; pass++) {
+    const mounted = await mountedFiles(dirs);
+    if (mounted.length === 0) return;
+    await runProgram('umount', ['--lazy', ...mounted], { timeoutMs: SPAWN_TIMEOUT_MS });
+  }
+  const left = await mountedFiles(dirs);
+  if (left.length > 0) throw new InternalError(`cannot unmount namespace directories ${left.join(', ')}`);
+}
+
+/** The subset of paths that are mount points now (resolved through symlinks such as /var/run). */
+async function mountedFiles(files: readonly string[]): Promise<string[]> {
+  const existing: { file: string; real: string }[] = [];
+  for (const file of files) {
+    try {
+      existing.push({ file, real: await fs.realpath(file) });
+    } catch (err) {
+      if (errnoCode(err) !== 'ENOENT') throw err;
+    }
+  }
+  // Only read mountinfo (large on busy nodes) when there is something to look up.
+  if (existing.length === 0) return [];
+  const counts = await readMountPointCounts();
+  return existing.filter((e) => (counts.get(e.real) ?? 0) > 0).map((e) => e.file);
+}
+
+// One setup per directory per process; a failed setup is forgotten so the next call retries.
+const dirSetup = new Map<string, Promise<void>>();
+
+/**
+ * Makes `dir` exist and be a shared mount point (a bind mount of itself when needed), as
+ * `ip netns` does for /run/netns: unmounting a namespace file then propagates into mount
+ * namespaces copied from ours (runc makes them slaves), so they do not keep the namespace alive.
+ */
+function ensureNamespaceDir(dir: string): Promise<void> {
+  let p = dirSetup.get(dir);
+  if (!p) {
+    p = setUpNamespaceDir(dir);
+    dirSetup.set(dir, p);
+    p.catch(() => dirSetup.delete(dir));
+  }
+  return p;
+}
+
+async function setUpNamespaceDir(dir: string): Promise<void> {
+  await fs.mkdir(dir, { recursive: true, mode: 0o755 });
+  if ((await mountedFiles([dir])).length === 0) {
+    const bind = await runProgram('mount', ['--bind', dir, dir], { timeoutMs: SPAWN_TIMEOUT_MS });
+    if (bind.exitCode !== 0) throw new InternalError(`cannot bind-mount namespace directory ${dir} onto itself: ${stderrTail(bind)}`);
+  }
+  const shared = await runProgram('mount', ['--make-shared', dir], { timeoutMs: SPAWN_TIMEOUT_MS });
+  if (shared.exitCode !== 0) throw new InternalError(`cannot make namespace directory ${dir} shared: ${stderrTail(shared)}`);
+}
