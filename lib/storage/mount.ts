@@ -1,0 +1,82 @@
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { InternalError, errnoCode } from '../errors';
+import { runProgram, stderrTail } from '../process';
+import { parseMountInfo } from './mountinfo';
+
+/**
+ * The only module that runs mount(8)/umount(8). Everything else builds MountSpec values
+ * (overlay.ts) and hands them here, as containerd's snapshotters return mounts as data.
+ */
+
+/** A mount described as data: what `mount -t <fstype> <source> -o <options> <target>` needs. */
+export interface MountSpec {
+  source: string;
+  fstype: string;
+  target: string;
+  options: string[];
+  /** Directory mount(8) runs in, so relative paths inside `options` resolve (overlay `l/<short>`). */
+  cwd?: string;
+}
+
+/** Options for unmount. */
+export interface UnmountOptions {
+  /** MNT_DETACH (`umount -l`): detach now, let the kernel finish when the last user goes. */
+  detach?: boolean;
+}
+
+const MOUNT_TIMEOUT_MS = 60_000;
+const MOUNTINFO = '/proc/self/mountinfo';
+
+/** Performs the mount; InternalError carrying mount's stderr on failure. */
+export async function mount(spec: MountSpec): Promise<void> {
+  // -i: never hand over to a /sbin/mount.<type> helper; what runs must be exactly this.
+  const args = ['-i', '-t', spec.fstype, spec.source];
+  if (spec.options.length > 0) args.push('-o', spec.options.join(','));
+  args.push(spec.target);
+  const res = await runProgram('mount', args, { cwd: spec.cwd, timeoutMs: MOUNT_TIMEOUT_MS });
+  if (res.exitCode !== 0) {
+    throw new InternalError(`mount ${spec.fstype} on ${spec.target} failed (exit ${res.exitCode}): ${stderrTail(res)}`);
+  }
+}
+
+/** Unmounts `target`; a target that is not mounted (or does not exist) is fine. */
+export async function unmount(target: string, options: UnmountOptions = {}): Promise<void> {
+  const args = options.detach ? ['-l', target] : [target];
+  const res = await runProgram('umount', args, { timeoutMs: MOUNT_TIMEOUT_MS });
+  if (res.exitCode === 0) return;
+  // umount's wording for "not mounted" varies by version; the mount table is the truth.
+  if (!(await isMounted(target))) return;
+  throw new InternalError(`umount ${target} failed (exit ${res.exitCode}): ${stderrTail(res)}`);
+}
+
+/** True when something is mounted exactly at `target`. */
+export async function isMounted(target: string): Promise<boolean> {
+  const canonical = await canonicalPath(target);
+  if (canonical === undefined) return false;
+  const mounts = parseMountInfo(await fs.readFile(MOUNTINFO, 'utf8'));
+  return mounts.some((m) => m.mountPoint === canonical);
+}
+
+/**
+ * Mount points at or below `prefix`, deepest first (the order to unmount them in). A point
+ * mounted over several times appears once per mount, so unmounting each entry clears it.
+ */
+export async function listMountsUnder(prefix: string): Promise<string[]> {
+  const canonical = await canonicalPath(prefix);
+  if (canonical === undefined) return [];
+  const under = canonical === '/' ? '/' : canonical + '/';
+  const mounts = parseMountInfo(await fs.readFile(MOUNTINFO, 'utf8'));
+  const points = mounts.map((m) => m.mountPoint).filter((p) => p === canonical || p.startsWith(under));
+  return points.sort((a, b) => (a < b ? 1 : a > b ? -1 : 0));
+}
+
+/** mountinfo lists resolved paths, so compare against the realpath; undefined if it is gone. */
+async function canonicalPath(p: string): Promise<string | undefined> {
+  try {
+    return await fs.realpath(path.resolve(p));
+  } catch (err) {
+    if (errnoCode(err) === 'ENOENT' || errnoCode(err) === 'ENOTDIR') return undefined;
+    throw err;
+  }
+}
