@@ -126,6 +126,8 @@ export async function startDaemon(options: TestDaemonOptions): Promise<TestDaemo
   if (options.dropIn) await fs.writeFile(path.join(dir, 'crio.conf.d', '50-test.conf'), options.dropIn);
   await fs.writeFile(path.join(dir, 'registries.conf'), options.registriesConf ?? '');
   if (!options.noCni) await fs.writeFile(path.join(dir, 'cni', '10-test.conflist'), cniConfig(dir, bridge, subnet));
+  // The bridge plugin (isGateway) turns on IPv4 forwarding; put the host's setting back afterwards.
+  const ipForward = readFileSync('/proc/sys/net/ipv4/ip_forward', 'utf8');
   const logFile = path.join(dir, 'crio.log');
   const socket = path.join(dir, 'crio.sock');
   let child: ChildProcess | undefined;
@@ -186,6 +188,7 @@ export async function startDaemon(options: TestDaemonOptions): Promise<TestDaemo
         await waitExit('SIGTERM');
         await unmountUnder(dir);
         await runProgram('ip', ['link', 'del', bridge]);
+        await fs.writeFile('/proc/sys/net/ipv4/ip_forward', ipForward).catch(() => undefined);
         if (process.env.CRIO_TEST_KEEP === '1') {
           process.stderr.write(`CRIO_TEST_KEEP: kept ${dir}\n`);
         } else {

@@ -1,0 +1,134 @@
+import { promises as fs } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { NamespaceMode } from '../lib/cri/gen/api';
+import { runProgram } from '../lib/process';
+import { startDaemon, unmountUnder } from '../test/harness/daemon';
+import { startRegistry } from '../test/harness/registry';
+import { buildBusyboxImage } from '../test/harness/test-images';
+import { row, percentile, timeMs } from './stats';
+
+/**
+ * Pod + container start: RunPodSandbox + CreateContainer + StartContainer through the CRI,
+ * next to the floor measured by this same script: `ip netns add` + CNI bridge ADD + overlay
+ * mount + `runc run true`, with the same rootfs and the same bridge plugin.
+ * Usage: node build/bench/pod-start.js [iterations=20]
+ */
+
+const N = Number(process.argv[2] ?? 20);
+const NET_INDEX = 231;
+
+async function must(file: string, args: string[], opts: { input?: string; env?: NodeJS.ProcessEnv } = {}): Promise<string> {
+  const r = await runProgram(file, args, opts);
+  if (r.exitCode !== 0) throw new Error(`${file} ${args.join(' ')}: ${r.stderr.toString()} ${r.stdout.toString()}`);
+  return r.stdout.toString();
+}
+
+async function floor(dir: string, lowerDir: string): Promise<number[]> {
+  const bridgeConf = (ipamDir: string) =>
+    JSON.stringify({
+      cniVersion: '1.0.0',
+      name: 'bench-floor',
+      type: 'bridge',
+      bridge: `crts${NET_INDEX + 1}`,
+      isGateway: true,
+      ipMasq: false,
+      ipam: { type: 'host-local', dataDir: ipamDir, ranges: [[{ subnet: `10.88.${NET_INDEX + 1}.0/24` }]] },
+    });
+  const template = path.join(dir, 'template');
+  await fs.mkdir(template, { recursive: true });
+  await runProgram('runc', ['spec', '-b', template]);
+  const spec = JSON.parse(await fs.readFile(path.join(template, 'config.json'), 'utf8')) as {
+    process: { args: string[]; terminal: boolean };
+    root: { path: string; readonly: boolean };
+    linux: { namespaces: { type: string; path?: string }[] };
+  };
+  const times: number[] = [];
+  for (let i = 0; i < N; i++) {
+    const id = `crts-floor-${process.pid}-${i}`;
+    const base = path.join(dir, id);
+    const env = {
+      ...process.env,
+      CNI_COMMAND: 'ADD',
+      CNI_CONTAINERID: id,
+      CNI_NETNS: `/var/run/netns/${id}`,
+      CNI_IFNAME: 'eth0',
+      CNI_PATH: '/usr/lib/cni',
+    };
+    const t = await timeMs(async () => {
+      await must('ip', ['netns', 'add', id]);
+      await must('/usr/lib/cni/bridge', [], { input: bridgeConf(path.join(dir, 'ipam')), env });
+      for (const d of ['upper', 'work', 'merged']) await fs.mkdir(path.join(base, d), { recursive: true });
+      await must('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${lowerDir},upperdir=${base}/upper,workdir=${base}/work`, `${base}/merged`]);
+      spec.process.args = ['true'];
+      spec.process.terminal = false;
+      spec.root = { path: `${base}/merged`, readonly: false };
+      spec.linux.namespaces = spec.linux.namespaces.map((n) => (n.type === 'network' ? { type: 'network', path: `/var/run/netns/${id}` } : n));
+      await fs.writeFile(path.join(base, 'config.json'), JSON.stringify(spec));
+      await must('runc', ['--root', path.join(dir, 'runc'), 'run', '-b', base, id]);
+    });
+    times.push(t);
+    await runProgram('runc', ['--root', path.join(dir, 'runc'), 'delete', '-f', id]);
+    await runProgram('umount', [`${base}/merged`]);
+    await runProgram('/usr/lib/cni/bridge', [], { input: bridgeConf(path.join(dir, 'ipam')), env: { ...env, CNI_COMMAND: 'DEL' } });
+    await runProgram('ip', ['netns', 'del', id]);
+  }
+  await runProgram('ip', ['link', 'del', `crts${NET_INDEX + 1}`]);
+  return times;
+}
+
+async function main(): Promise<void> {
+  const registry = await startRegistry();
+  await registry.push('library/busybox', 'latest', await buildBusyboxImage());
+  const daemon = await startDaemon({
+    netIndex: NET_INDEX,
+    dropIn: '[crio.runtime]\nlog_level = "warn"\n',
+    registriesConf: `[[registry]]\nprefix = "docker.io/library/busybox"\nlocation = "${registry.host}/library/busybox"\ninsecure = true\n`,
+  });
+  const work = await fs.mkdtemp(path.join(os.tmpdir(), 'crio-ts-bench-'));
+  try {
+    const { runtime: rt, image: im } = daemon.cri;
+    await im.pullImage({ image: { image: 'busybox' } });
+    const ours: number[] = [];
+    for (let i = 0; i < N + 2; i++) {
+      const config = {
+        metadata: { name: `bench-${i}`, namespace: 'bench', uid: `u${i}`, attempt: 0 },
+        hostname: `bench-${i}`,
+        logDirectory: path.join(daemon.dir, 'logs', `bench-${i}`),
+        linux: { securityContext: { namespaceOptions: { pid: NamespaceMode.CONTAINER } } },
+      };
+      let podSandboxId = '';
+      const t = await timeMs(async () => {
+        podSandboxId = (await rt.runPodSandbox({ config })).podSandboxId;
+        const { containerId } = await rt.createContainer({
+          podSandboxId,
+          sandboxConfig: config,
+          config: { metadata: { name: 'c', attempt: 0 }, image: { image: 'busybox' }, command: ['true'], logPath: 'c.log' },
+        });
+        await rt.startContainer({ containerId });
+      });
+      if (i >= 2) ours.push(t); // the first two warm caches (JIT, page cache)
+      await rt.stopPodSandbox({ podSandboxId });
+      await rt.removePodSandbox({ podSandboxId });
+    }
+    const layers = path.join(daemon.dir, 'root', 'crio-layers');
+    const layerId = (await fs.readdir(layers)).find((n) => /^[0-9a-f]{64}$/.test(n));
+    if (!layerId) throw new Error('no layer found for the floor rootfs');
+    const floorTimes = await floor(work, path.join(layers, layerId, 'diff'));
+    const ratio = percentile(ours, 50) / percentile(floorTimes, 50);
+    process.stdout.write(`pod + container start, ${N} iterations on ${os.cpus().length} cores\n`);
+    process.stdout.write(row('floor: netns + CNI bridge + overlay + runc run', floorTimes) + '\n');
+    process.stdout.write(row('crio-ts: RunPodSandbox + Create + Start', ours) + '\n');
+    process.stdout.write(`ratio p50 crio-ts / floor: ${ratio.toFixed(2)}x (target <= 1.4x; CRI-O 1.8x, containerd 2.6x)\n`);
+  } finally {
+    await daemon.cleanup();
+    await registry.stop();
+    await unmountUnder(work);
+    await fs.rm(work, { recursive: true, force: true });
+  }
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`bench failed: ${err instanceof Error ? err.stack : String(err)}\n`);
+  process.exit(1);
+});
