@@ -12,8 +12,9 @@ cd "$(dirname "$0")/.."
 # unshare/mount/nsenter (util-linux, mount), ip (iproute2).
 RUNTIME_PKGS=(runc conmon containernetworking-plugins iptables iproute2 util-linux mount)
 # What the tests and code generation need: a real registry, the busybox the test images are built
-# from, setfattr for layer xattrs/whiteouts, ping, protoc and the runtime-spec JSON schema.
-TEST_PKGS=(docker-registry busybox-static attr iputils-ping protobuf-compiler golang-github-opencontainers-specs-dev git)
+# from, htpasswd for the auth tests, setfattr for xattrs/whiteouts, ping, protoc and the
+# runtime-spec JSON schema.
+TEST_PKGS=(docker-registry busybox-static apache2-utils attr iputils-ping protobuf-compiler golang-github-opencontainers-specs-dev git)
 
 need_root() {
   if [ "$(id -u)" != 0 ]; then echo "setup.sh: run as root (containers need it)" >&2; exit 1; fi

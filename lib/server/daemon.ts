@@ -58,7 +58,13 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
   await layerStore.init();
   const containerLayers = new ContainerLayers({ root: layout.containerLayers, layerStore, log });
   await containerLayers.init();
-  const images = new ImageService({ root: layout.images, registriesConfFile: config.registries_conf, layerSink: layerStore, log });
+  const images = new ImageService({
+    root: layout.images,
+    registriesConfFile: config.registries_conf,
+    shortNameMode: config.image.short_name_mode,
+    layerSink: layerStore,
+    log,
+  });
   await images.init();
   const cni = new CniManager({
     networkDir: config.network.network_dir,

@@ -91,7 +91,8 @@ test('pull, run a pod and a container, exec, logs, stop, restart, remove', async
     config: {
       metadata: { name: 'main', attempt: 0 },
       image: { image: 'busybox' },
-      command: ['sh', '-c', 'echo hello from crio-ts; echo to-stderr >&2; exec sleep 1000'],
+      // PID 1 of its own PID namespace: it must handle SIGTERM itself to stop gracefully.
+      command: ['sh', '-c', 'trap "exit 0" TERM; echo hello from crio-ts; echo to-stderr >&2; while :; do sleep 1 & wait $!; done'],
       logPath: 'main/0.log',
       labels: { tier: 'web' },
     },
@@ -128,8 +129,8 @@ test('pull, run a pod and a container, exec, logs, stop, restart, remove', async
   await rt.stopContainer({ containerId, timeout: 5n });
   cs = await rt.containerStatus({ containerId });
   assert.equal(cs.status?.state, ContainerState.CONTAINER_EXITED);
-  assert.equal(cs.status?.exitCode, 143); // sleep killed by SIGTERM
-  assert.equal(cs.status?.reason, 'Error');
+  assert.equal(cs.status?.exitCode, 0); // the trap ran: a graceful stop
+  assert.equal(cs.status?.reason, 'Completed');
   await rt.stopContainer({ containerId, timeout: 5n }); // idempotent
 
   await daemon.restart();
@@ -137,7 +138,7 @@ test('pull, run a pod and a container, exec, logs, stop, restart, remove', async
   assert.deepEqual(pods.items.map((p) => p.id), [podSandboxId]);
   const after = await rt.containerStatus({ containerId });
   assert.equal(after.status?.state, ContainerState.CONTAINER_EXITED);
-  assert.equal(after.status?.exitCode, 143);
+  assert.equal(after.status?.exitCode, 0);
   assert.equal(after.status?.createdAt, cs.status?.createdAt);
 
   await rt.removeContainer({ containerId });

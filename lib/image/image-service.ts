@@ -1,0 +1,174 @@
+import path from 'node:path';
+import type { OpContext } from '../context';
+import { InternalError, NotFoundError } from '../errors';
+import type { Logger } from '../log';
+import { ContentStore } from './content-store';
+import { dirUsage, type DirUsage } from './dir-usage';
+import { ImageStore, type ImageRecord } from './image-store';
+import type { LayerSink } from './layer-sink';
+import { hostPlatform, type Platform } from './manifest';
+import { ImagePuller } from './pull';
+import { resolveShortName } from './pull-sources';
+import { formatReference, isShortName } from './reference';
+import { loadRegistriesConf, type RegistriesConf, type ShortNameMode } from './registries-conf';
+import type { AuthConfig } from './registry-auth';
+import { RegistryClient } from './registry-client';
+
+/**
+ * The image side of the CRI as one façade: pull, list, status, remove, resolve and disk usage
+ * over the content store (`<root>/content`), the image records (`<root>/images`) and the
+ * registry client. Layers live in the LayerSink (lib/storage).
+ */
+
+/** Construction options for ImageService. */
+export interface ImageServiceOptions {
+  /** Directory for content and image records. */
+  root: string;
+  /** registries.conf path; '' = /etc/containers/registries.conf (absent = empty). */
+  registriesConfFile: string;
+  /** registries.conf.d directory; default: beside the file. */
+  registriesConfDir?: string;
+  layerSink: LayerSink;
+  /** Platform picked from image indexes; default: this host. */
+  platform?: Platform;
+  /** `[crio.image] short_name_mode`; overrides registries.conf when set. */
+  shortNameMode?: ShortNameMode;
+  log: Logger;
+  /** Registry socket idle timeout. */
+  registryTimeoutMs?: number;
+}
+
+/** What remove() did. */
+export interface ImageRemoval {
+  image: ImageRecord;
+  /** False when only the named tag was removed and the image stays. */
+  deleted: boolean;
+  /** Chain IDs of the deleted image that no remaining image uses (for the layer store to release). */
+  unusedChainIds: string[];
+}
+
+/** The image service the CRI server uses. */
+export class ImageService {
+  private readonly content: ContentStore;
+  private readonly images: ImageStore;
+  private readonly client: RegistryClient;
+  private readonly puller: ImagePuller;
+  private registries: RegistriesConf | undefined;
+
+  constructor(private readonly options: ImageServiceOptions) {
+    this.content = new ContentStore(path.join(options.root, 'content'));
+    this.images = new ImageStore(options.root);
+    this.client = new RegistryClient({ timeoutMs: options.registryTimeoutMs });
+    this.puller = new ImagePuller({
+      content: this.content,
+      images: this.images,
+      layerSink: options.layerSink,
+      client: this.client,
+      registries: () => this.registriesConf(),
+      platform: options.platform ?? hostPlatform(),
+      shortNameMode: options.shortNameMode,
+    });
+  }
+
+  /** Loads records and registries.conf; drops interrupted ingests and blobs no image references. */
+  async init(): Promise<void> {
+    await this.content.init();
+    await this.images.load();
+    await this.reloadRegistries();
+    const referenced = new Set(this.images.list().flatMap(blobsOf));
+    for (const digest of await this.content.list()) {
+      if (!referenced.has(digest)) await this.content.delete(digest);
+    }
+    this.options.log.info('image store loaded', { images: this.images.list().length });
+  }
+
+  /** Re-reads registries.conf (and drop-ins); the next pull uses the new configuration. */
+  async reloadRegistries(): Promise<void> {
+    this.registries = await loadRegistriesConf(this.options.registriesConfFile, this.options.registriesConfDir);
+  }
+
+  /** Pulls an image (see ImagePuller); resolves to the stored record. */
+  pull(ref: string, auth: AuthConfig | undefined, ctx: OpContext): Promise<ImageRecord> {
+    return this.puller.pull(ref, auth, ctx);
+  }
+
+  /** Every image, or the one `filterImage` names (none when it names nothing). */
+  list(filterImage?: string): ImageRecord[] {
+    if (filterImage === undefined || filterImage === '') return this.images.list();
+    const hit = this.status(filterImage);
+    return hit ? [hit] : [];
+  }
+
+  /** The image `nameOrId` names, or undefined (not an error: the kubelet probes with it). */
+  status(nameOrId: string): ImageRecord | undefined {
+    return this.find(nameOrId)?.image;
+  }
+
+  /** Like status, but NotFoundError naming the image when absent (CreateContainer). */
+  resolve(nameOrId: string): ImageRecord {
+    const image = this.status(nameOrId);
+    if (!image) throw new NotFoundError(`image ${nameOrId} not found`);
+    return image;
+  }
+
+  /** Removes a tag (the image goes with its last tag) or, by ID/digest, the image; missing → undefined. */
+  async remove(nameOrId: string, ctx: OpContext): Promise<ImageRemoval | undefined> {
+    const hit = this.find(nameOrId);
+    if (!hit) return undefined;
+    const removed = await this.images.remove(hit.key);
+    if (!removed) return undefined;
+    if (!removed.deleted) {
+      ctx.log.info('image untagged', { imageId: removed.image.id, name: hit.key });
+      return { ...removed, unusedChainIds: [] };
+    }
+    const remaining = this.images.list();
+    const blobsInUse = new Set(remaining.flatMap(blobsOf));
+    for (const digest of blobsOf(removed.image)) if (!blobsInUse.has(digest)) await this.content.delete(digest);
+    const chainsInUse = this.chainIdsInUse();
+    const unusedChainIds = removed.image.layers.map((l) => l.chainId).filter((c) => !chainsInUse.has(c));
+    ctx.log.info('image removed', { imageId: removed.image.id });
+    return { ...removed, unusedChainIds };
+  }
+
+  /** Chain IDs used by any stored image (layers the layer store must keep). */
+  chainIdsInUse(): Set<string> {
+    return new Set(this.images.list().flatMap((i) => i.layers.map((l) => l.chainId)));
+  }
+
+  /** Disk use of the image service's own directories (content + records; layers are counted by storage). */
+  fsUsage(): Promise<DirUsage> {
+    return dirUsage(this.options.root);
+  }
+
+  /**
+   * Short names are looked up through the same candidates a pull would use (local only, never
+   * ambiguous); anything else — IDs, prefixes, qualified names — goes to the store directly.
+   * `key` is the string that identifies the match for remove().
+   */
+  private find(nameOrId: string): { image: ImageRecord; key: string } | undefined {
+    if (isShortName(nameOrId)) {
+      let candidates: string[] = [];
+      try {
+        candidates = resolveShortName(this.registriesConf(), nameOrId, 'disabled').map(formatReference);
+      } catch {
+        candidates = []; // not a name (e.g. an ID prefix); the store lookup below handles it
+      }
+      for (const key of candidates) {
+        const image = this.images.lookup(key);
+        if (image) return { image, key };
+      }
+    }
+    const image = this.images.lookup(nameOrId);
+    return image ? { image, key: nameOrId } : undefined;
+  }
+
+  private registriesConf(): RegistriesConf {
+    if (!this.registries) throw new InternalError('ImageService used before init()');
+    return this.registries;
+  }
+}
+
+/** Content-store blobs an image record points at: manifests (incl. index) and config. */
+function blobsOf(image: ImageRecord): string[] {
+  return [image.manifestDigest, image.configDigest, ...image.repoDigests.map((d) => d.slice(d.indexOf('@') + 1))];
+}

@@ -1,0 +1,30 @@
+import type { Readable } from 'node:stream';
+import type { OpContext } from '../context';
+
+/**
+ * Where pulled layers go. lib/image only downloads and verifies; unpacking into the layer store
+ * (overlay directories, whiteouts) belongs to lib/storage, which implements this interface.
+ */
+
+/** One layer to unpack, identified by its OCI chain ID. */
+export interface ApplyLayerParams {
+  chainId: string;
+  /** Chain ID of the layer below; undefined for the base layer. */
+  parentChainId: string | undefined;
+  /** Digest of the uncompressed tar (the config's rootfs.diff_ids entry). */
+  diffId: string;
+  /** The uncompressed layer tar. It errors at EOF when its DiffID does not match. */
+  tar: NodeJS.ReadableStream & Readable;
+}
+
+/** The layer store as the puller sees it. */
+export interface LayerSink {
+  /** True when the layer `chainId` (and so its whole chain) is already unpacked. */
+  hasLayer(chainId: string): Promise<boolean>;
+  /**
+   * Unpacks an uncompressed layer tar as the layer `chainId` on top of `parentChainId`;
+   * idempotent; rejects if the stream errors. Must read `tar` to its end and make the layer
+   * visible only after the stream ended cleanly: the DiffID check happens at EOF.
+   */
+  applyLayer(params: ApplyLayerParams, ctx: OpContext): Promise<void>;
+}

@@ -1,0 +1,172 @@
+import type { OpContext } from '../context';
+import { FailedPreconditionError } from '../errors';
+import type { ContentStore } from './content-store';
+import type { ImageRecord, ImageStore } from './image-store';
+import { LayerUnpacker } from './layer-unpack';
+import type { LayerSink } from './layer-sink';
+import { parseImageConfig, parseManifest, selectPlatform, type ImageConfig, type ImageManifest, type Platform } from './manifest';
+import { resolvePullSources, resolveShortName, type PullSource } from './pull-sources';
+import { formatReference, repositoryName, type ImageReference } from './reference';
+import type { RegistriesConf, ShortNameMode } from './registries-conf';
+import { credentialKey, type AuthConfig } from './registry-auth';
+import type { FetchedManifest, RegistryClient } from './registry-client';
+
+/**
+ * PullImage end to end (CRI-O's pullImage over c/image's copy.Image): short-name candidates →
+ * pull sources (mirrors first) → manifest (platform picked from an index) → config blob into
+ * the content store → layers into the layer sink → image record, written last so a failed
+ * pull leaves no image behind. Identical concurrent pulls share one promise.
+ */
+
+/** Dependencies of ImagePuller. */
+export interface ImagePullerOptions {
+  content: ContentStore;
+  images: ImageStore;
+  layerSink: LayerSink;
+  client: RegistryClient;
+  /** The current registries.conf (a function so a reload takes effect on the next pull). */
+  registries: () => RegistriesConf;
+  platform: Platform;
+  /** CRI-O's `[crio.image] short_name_mode`, overriding registries.conf when set. */
+  shortNameMode?: ShortNameMode;
+  maxConcurrentDownloads?: number;
+}
+
+/** The manifest chosen for a reference and where it came from. */
+interface ResolvedImage {
+  source: PullSource;
+  auth: AuthConfig | undefined;
+  /** What the reference pointed at: the manifest, or the index it was picked from. */
+  top: FetchedManifest;
+  instance: FetchedManifest;
+  manifest: ImageManifest;
+}
+
+/** Pulls images from registries into the local stores. */
+export class ImagePuller {
+  private readonly inFlight = new Map<string, Promise<ImageRecord>>();
+  private readonly unpacker: LayerUnpacker;
+
+  constructor(private readonly options: ImagePullerOptions) {
+    this.unpacker = new LayerUnpacker({
+      content: options.content,
+      client: options.client,
+      sink: options.layerSink,
+      maxConcurrentDownloads: options.maxConcurrentDownloads,
+    });
+  }
+
+  /** Pulls `refString`; callers asking for the same name with the same credentials share the result. */
+  pull(refString: string, auth: AuthConfig | undefined, ctx: OpContext): Promise<ImageRecord> {
+    // Credentials are part of the key (CRI-O's pullArguments): another user's pull may be refused.
+    const key = `${refString}\u0000${credentialKey(auth)}`;
+    const running = this.inFlight.get(key);
+    if (running) return running;
+    const p = this.pullCandidates(refString, auth, ctx).finally(() => this.inFlight.delete(key));
+    this.inFlight.set(key, p);
+    return p;
+  }
+
+  private async pullCandidates(refString: string, auth: AuthConfig | undefined, ctx: OpContext): Promise<ImageRecord> {
+    const conf = this.options.registries();
+    const candidates = resolveShortName(conf, refString, this.options.shortNameMode ?? conf.shortNameMode);
+    let lastErr: unknown;
+    for (const candidate of candidates) {
+      try {
+        return await this.pullOne(candidate, auth, conf, ctx);
+      } catch (err) {
+        if (ctx.signal.aborted || candidates.length === 1) throw err;
+        ctx.log.info('pull candidate failed', { image: formatReference(candidate), err: errorMessage(err) });
+        lastErr = err;
+      }
+    }
+    throw lastErr;
+  }
+
+  private async pullOne(ref: ImageReference, auth: AuthConfig | undefined, conf: RegistriesConf, ctx: OpContext): Promise<ImageRecord> {
+    const started = Date.now();
+    const name = formatReference(ref);
+    const resolved = await this.resolveManifest(ref, resolvePullSources(conf, ref), auth, ctx);
+    const { manifest } = resolved;
+    const config = await this.fetchConfig(resolved, ctx);
+    const unpacked = await this.unpacker.unpack(
+      { name, source: resolved.source, auth: resolved.auth, layers: manifest.layers, diffIds: config.diffIds },
+      ctx,
+    );
+    // Keep the exact manifest bytes, so digests stay checkable after the pull.
+    for (const m of new Set([resolved.top, resolved.instance])) {
+      await this.options.content.put({ digest: m.digest, size: m.bytes.length }, m.bytes, ctx.signal);
+    }
+    const repo = repositoryName(ref);
+    const record: ImageRecord = {
+      id: manifest.config.digest.slice('sha256:'.length),
+      repoTags: ref.digest === undefined && ref.tag !== undefined ? [name] : [],
+      repoDigests: [...new Set([`${repo}@${resolved.top.digest}`, `${repo}@${resolved.instance.digest}`])],
+      size: resolved.instance.bytes.length + manifest.config.size + manifest.layers.reduce((n, l) => n + l.size, 0),
+      manifestDigest: resolved.instance.digest,
+      configDigest: manifest.config.digest,
+      layers: unpacked.layers,
+      config: config.config,
+      pulledAt: Date.now(),
+    };
+    const stored = await this.options.images.add(record);
+    ctx.log.info('image pulled', {
+      image: name,
+      digest: resolved.top.digest,
+      imageId: stored.id,
+      bytes: unpacked.downloadedBytes,
+      appliedLayers: unpacked.appliedLayers,
+      durationMs: Date.now() - started,
+    });
+    return stored;
+  }
+
+  /** Tries each source in order (mirrors first); the first that serves the manifest wins. */
+  private async resolveManifest(ref: ImageReference, sources: PullSource[], auth: AuthConfig | undefined, ctx: OpContext): Promise<ResolvedImage> {
+    let lastErr: unknown;
+    for (const source of sources) {
+      // c/image: request credentials are not sent to a host other than the name's registry.
+      const sourceAuth = source.endpoint.host === ref.domain ? auth : undefined;
+      try {
+        const top = await this.options.client.getManifest(source, sourceAuth, ctx);
+        const parsed = parseManifest(top.bytes, top.contentType);
+        let instance = top;
+        let manifest: ImageManifest;
+        if (parsed.kind === 'index') {
+          const desc = selectPlatform(parsed.index, this.options.platform);
+          instance = await this.options.client.getManifest({ ...source, reference: desc.digest }, sourceAuth, ctx);
+          if (instance.bytes.length !== desc.size) {
+            throw new FailedPreconditionError(`manifest ${desc.digest} of ${formatReference(ref)}: size ${instance.bytes.length}, index says ${desc.size}`);
+          }
+          const inner = parseManifest(instance.bytes, instance.contentType);
+          if (inner.kind !== 'manifest') throw new FailedPreconditionError(`manifest ${desc.digest} of ${formatReference(ref)} is itself an index`);
+          manifest = inner.manifest;
+        } else {
+          manifest = parsed.manifest;
+        }
+        if (source.mirror) ctx.log.info('pulling image from mirror', { image: formatReference(ref), registry: source.endpoint.host });
+        return { source, auth: sourceAuth, top, instance, manifest };
+      } catch (err) {
+        if (ctx.signal.aborted) throw err;
+        if (source.mirror) ctx.log.debug('mirror failed', { registry: source.endpoint.host, err: errorMessage(err) });
+        lastErr = err;
+      }
+    }
+    throw lastErr;
+  }
+
+  /** Fetches (unless present) and verifies the config blob, then parses it. */
+  private async fetchConfig(resolved: ResolvedImage, ctx: OpContext): Promise<ImageConfig> {
+    const desc = resolved.manifest.config;
+    const { content, client } = this.options;
+    if (!(await content.has(desc.digest))) {
+      const body = await client.getBlob(resolved.source, desc.digest, resolved.auth, ctx);
+      await content.put({ digest: desc.digest, size: desc.size }, body, ctx.signal);
+    }
+    return parseImageConfig(await content.read(desc.digest));
+  }
+}
+
+function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
