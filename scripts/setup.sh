@@ -9,12 +9,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # What the daemon runs: the OCI runtime, its monitor, CNI plugins, iptables for portmap/masquerade,
-# unshare/mount/nsenter (util-linux, mount), ip (iproute2).
-RUNTIME_PKGS=(runc conmon containernetworking-plugins iptables iproute2 util-linux mount)
+# unshare/mount/nsenter (util-linux, mount), ip (iproute2), setfattr for layer xattrs and
+# opaque whiteouts (attr).
+RUNTIME_PKGS=(runc conmon containernetworking-plugins iptables iproute2 util-linux mount attr)
 # What the tests and code generation need: a real registry, the busybox the test images are built
-# from, htpasswd for the auth tests, setfattr for xattrs/whiteouts, ping, protoc and the
-# runtime-spec JSON schema.
-TEST_PKGS=(docker-registry busybox-static apache2-utils attr iputils-ping protobuf-compiler golang-github-opencontainers-specs-dev git)
+# from, htpasswd for the auth tests, ping, protoc and the runtime-spec JSON schema (gen:check).
+TEST_PKGS=(docker-registry busybox-static apache2-utils iputils-ping protobuf-compiler golang-github-opencontainers-specs-dev git)
 
 need_root() {
   if [ "$(id -u)" != 0 ]; then echo "setup.sh: run as root (containers need it)" >&2; exit 1; fi

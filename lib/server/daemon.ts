@@ -61,7 +61,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
   const images = new ImageService({
     root: layout.images,
     registriesConfFile: config.registries_conf,
-    shortNameMode: config.image.short_name_mode,
+    shortNameMode: config.image.short_name_mode === 'disabled' ? 'disabled' : 'enforcing',
     layerSink: layerStore,
     log,
   });
