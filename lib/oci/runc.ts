@@ -1,0 +1,99 @@
+import { InternalError, NotFoundError } from '../errors';
+import type { Logger } from '../log';
+import { runProgram, type RunResult } from '../process';
+import { isRuncNotFound, runcDeleteArgs, runcErrorMessage, runcKillArgs, runcStartArgs, runcStateArgs } from './runc-args';
+
+/** The short-lived runc subcommands (state/start/kill/delete); long-lived ones live in conmon.ts/exec-sync.ts. */
+
+/** runc failed; carries what was run and why. */
+export class RuncError extends InternalError {
+  constructor(
+    readonly argv: readonly string[],
+    readonly exitCode: number,
+    readonly stderr: string,
+  ) {
+    // argv starts with the global `--root <dir>`, which only adds noise to the message.
+    super(`runc ${argv.slice(2).join(' ')} failed (exit ${exitCode}): ${runcErrorMessage(stderr)}`);
+  }
+}
+
+/** Status runc reports for a container. */
+export type RuncStatus = 'created' | 'running' | 'stopped' | 'paused';
+
+/** The part of `runc state` output crio-ts uses. */
+export interface RuncState {
+  status: RuncStatus;
+  /** Init PID in the host PID namespace (0 once stopped). */
+  pid: number;
+  bundle: string;
+}
+
+const STATUSES: readonly RuncStatus[] = ['created', 'running', 'stopped', 'paused'];
+
+/** Parses `runc state` JSON. */
+export function parseRuncState(text: string): RuncState {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    throw new InternalError(`runc state printed invalid JSON: ${text.slice(0, 200)}`, { cause: err });
+  }
+  const record = (typeof value === 'object' && value !== null ? value : {}) as Record<string, unknown>;
+  const status = record['status'];
+  const pid = record['pid'];
+  const bundle = record['bundle'];
+  if (typeof status !== 'string' || !STATUSES.includes(status as RuncStatus) || typeof pid !== 'number' || typeof bundle !== 'string') {
+    throw new InternalError(`runc state printed an unexpected document: ${text.slice(0, 200)}`);
+  }
+  return { status: status as RuncStatus, pid, bundle };
+}
+
+/** Thin runc client bound to one binary and one state root. */
+export class Runc {
+  constructor(
+    readonly path: string,
+    readonly root: string,
+    private readonly log: Logger,
+  ) {}
+
+  private async run(args: string[], timeoutMs = 60_000): Promise<RunResult> {
+    this.log.debug('running runc', { argv: args });
+    return runProgram(this.path, args, { timeoutMs, env: { PATH: process.env['PATH'] ?? '/usr/sbin:/usr/bin:/sbin:/bin' } });
+  }
+
+  private fail(args: string[], result: RunResult): never {
+    const stderr = result.stderr.toString('utf8');
+    if (isRuncNotFound(stderr)) throw new NotFoundError(`container ${args[args.length - 1] ?? ''} not found by runc: ${runcErrorMessage(stderr)}`);
+    throw new RuncError(args, result.exitCode, result.timedOut ? `${stderr}\n(timed out)` : stderr);
+  }
+
+  /** `runc state`; undefined when runc does not know the container. */
+  async state(containerId: string): Promise<RuncState | undefined> {
+    const args = runcStateArgs(this.root, containerId);
+    const result = await this.run(args);
+    if (result.exitCode === 0) return parseRuncState(result.stdout.toString('utf8'));
+    if (isRuncNotFound(result.stderr.toString('utf8'))) return undefined;
+    return this.fail(args, result);
+  }
+
+  /** `runc start`: lets the created container's init exec the user process. */
+  async start(containerId: string): Promise<void> {
+    const args = runcStartArgs(this.root, containerId);
+    const result = await this.run(args);
+    if (result.exitCode !== 0) this.fail(args, result);
+  }
+
+  /** `runc kill`; throws NotFoundError for unknown containers, RuncError otherwise. */
+  async kill(containerId: string, signal: string | number, all = false): Promise<void> {
+    const args = runcKillArgs(this.root, containerId, signal, all);
+    const result = await this.run(args);
+    if (result.exitCode !== 0) this.fail(args, result);
+  }
+
+  /** `runc delete`; a container runc does not know counts as deleted. */
+  async delete(containerId: string, force: boolean): Promise<void> {
+    const args = runcDeleteArgs(this.root, containerId, force);
+    const result = await this.run(args);
+    if (result.exitCode !== 0 && !isRuncNotFound(result.stderr.toString('utf8'))) this.fail(args, result);
+  }
+}

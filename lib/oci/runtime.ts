@@ -1,0 +1,299 @@
+import { mkdirSync, promises as fs } from 'node:fs';
+import path from 'node:path';
+import type { OpContext } from '../context';
+import { InternalError, NotFoundError } from '../errors';
+import type { Logger } from '../log';
+import { moveToCgroup } from './cgroupfs';
+import { conmonLogLevel, conmonPidFile, containerPidFile } from './conmon-args';
+import { spawnConmon } from './conmon';
+import { buildExecProcess, type ExecProcessOptions } from './exec-process';
+import { runExecSync, type ExecSyncResult } from './exec-sync';
+import { type ExitInfo, readExitFile, watchExitFiles } from './exit-files';
+import { pidAlive, processStartTime, readPidFile, sameProcessAlive } from './pids';
+import { Runc, type RuncStatus } from './runc';
+import { isRuncNotRunning } from './runc-args';
+import type { Spec, SpecProcess } from './spec-input';
+import { StopOperation } from './stop-loop';
+
+/** Options of OciRuntime (one per runtime handler). */
+export interface OciRuntimeOptions {
+  runtimePath: string;
+  /** runc `--root`: where runc keeps its state. */
+  runtimeRoot: string;
+  conmonPath: string;
+  /** conmon writes `<exitsDir>/<id>` when a container exits. */
+  exitsDir: string;
+  /** Root of per-container runtime dirs (`<persistDir>/<id>`: conmon's exit/oom files, exec temp files). */
+  persistDir: string;
+  /** conmon `--socket-dir-path`; defaults to persistDir. */
+  socketDir?: string;
+  cgroupManager: 'cgroupfs';
+  /** conmon cgroup (cgroupfs path) set before conmon forks, e.g. the pod cgroup; omitted = stay in the daemon's. */
+  conmonCgroup?: string;
+  logLevel: string;
+  log: Logger;
+  /** conmon --log-size-max; omitted or negative = unlimited. */
+  logSizeMax?: number;
+  /** How long runc create may take (CRI-O: 240 s). */
+  createTimeoutMs?: number;
+}
+
+/** What createContainer needs about one container. */
+export interface CreateContainerOptions {
+  containerId: string;
+  name: string;
+  /** Holds config.json. */
+  bundleDir: string;
+  /** CRI log path; conmon writes the k8s-file format into it. */
+  logPath: string;
+  terminal: boolean;
+  stdin: boolean;
+  stdinOnce: boolean;
+}
+
+/** Options of execSync (user overrides the container's process user). */
+export interface ExecSyncOptions extends Omit<ExecProcessOptions, 'cmd'> {
+  cmd: string[];
+  /** 0 = no timeout. */
+  timeoutSec: number;
+}
+
+/** Container state as runc reports it. */
+export interface ContainerRuntimeState {
+  status: RuncStatus;
+  pid: number;
+}
+
+interface ContainerInfo {
+  bundleDir: string;
+  /** Init PID while it may still run; undefined once runc reports the container stopped. */
+  pid?: number;
+  /** Start time of `pid`, so a reused PID is not mistaken for the container. */
+  pidStartTime?: string;
+  conmonPid?: number;
+  conmonStartTime?: string;
+  process?: SpecProcess;
+}
+
+/** The runtime driver: the only code that runs runc and conmon. */
+export class OciRuntime {
+  private readonly runc: Runc;
+  private readonly info = new Map<string, ContainerInfo>();
+  private readonly stops = new Map<string, StopOperation>();
+
+  constructor(private readonly options: OciRuntimeOptions) {
+    this.runc = new Runc(options.runtimePath, options.runtimeRoot, options.log);
+  }
+
+  private containerDir(containerId: string): string {
+    return path.join(this.options.persistDir, containerId);
+  }
+
+  /** Cached facts about a container, loaded from runc state and the bundle after a daemon restart. */
+  private async containerInfo(containerId: string): Promise<ContainerInfo> {
+    const cached = this.info.get(containerId);
+    if (cached) return cached;
+    const state = await this.runc.state(containerId);
+    if (!state) throw new NotFoundError(`container ${containerId} is not known to runc`);
+    // runc checks the init PID's start time itself, so its pid is trustworthy right now; a stopped
+    // container's old PID may already belong to someone else.
+    const pid = state.status === 'stopped' || state.pid <= 0 ? undefined : state.pid;
+    const conmonPid = await readPidFile(conmonPidFile(state.bundle));
+    const info: ContainerInfo = {
+      bundleDir: state.bundle,
+      pid,
+      pidStartTime: pid === undefined ? undefined : await processStartTime(pid),
+      conmonPid,
+      conmonStartTime: conmonPid === undefined ? undefined : await processStartTime(conmonPid),
+    };
+    this.info.set(containerId, info);
+    return info;
+  }
+
+  /** Creates the container via conmon + `runc create`; the process waits for startContainer. */
+  async createContainer(opts: CreateContainerOptions, ctx: OpContext): Promise<{ pid: number; conmonPid: number }> {
+    const o = this.options;
+    const dir = this.containerDir(opts.containerId);
+    await fs.mkdir(o.exitsDir, { recursive: true, mode: 0o700 });
+    await fs.mkdir(dir, { recursive: true, mode: 0o700 });
+    await fs.mkdir(path.dirname(opts.logPath), { recursive: true });
+    // Leftovers of an earlier attempt would make the new container look exited at once, or make the
+    // failure cleanup below kill whatever process now has an old conmon PID.
+    await Promise.all(
+      [path.join(o.exitsDir, opts.containerId), containerPidFile(opts.bundleDir), conmonPidFile(opts.bundleDir)].map((f) => fs.rm(f, { force: true })),
+    );
+    const started = Date.now();
+    try {
+      const result = await spawnConmon({
+        conmonPath: o.conmonPath,
+        args: {
+          containerId: opts.containerId,
+          name: opts.name,
+          runtimePath: o.runtimePath,
+          runtimeRoot: o.runtimeRoot,
+          bundleDir: opts.bundleDir,
+          logPath: opts.logPath,
+          exitsDir: o.exitsDir,
+          persistDir: dir,
+          socketDir: o.socketDir ?? o.persistDir,
+          logLevel: conmonLogLevel(o.logLevel),
+          terminal: opts.terminal,
+          stdin: opts.stdin,
+          stdinOnce: opts.stdinOnce,
+          logSizeMax: o.logSizeMax,
+        },
+        beforeStart: o.conmonCgroup === undefined ? undefined : (pid) => moveToCgroup(pid, o.conmonCgroup as string),
+        timeoutMs: o.createTimeoutMs ?? 240_000,
+        signal: ctx.signal,
+      });
+      this.info.set(opts.containerId, {
+        bundleDir: opts.bundleDir,
+        ...result,
+        pidStartTime: await processStartTime(result.pid),
+        conmonStartTime: await processStartTime(result.conmonPid),
+      });
+      ctx.log.info('container created', { containerId: opts.containerId, pid: result.pid, conmonPid: result.conmonPid, durationMs: Date.now() - started });
+      return result;
+    } catch (err) {
+      await this.cleanupFailedCreate(opts, ctx.log);
+      // Keep the caller's AbortError as is, so the server can answer CANCELLED/DEADLINE_EXCEEDED.
+      if (err instanceof InternalError || ctx.signal.aborted) throw err;
+      throw new InternalError(`create container ${opts.containerId}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    }
+  }
+
+  private async cleanupFailedCreate(opts: CreateContainerOptions, log: Logger): Promise<void> {
+    const conmonPid = await readPidFile(conmonPidFile(opts.bundleDir)).catch(() => undefined);
+    if (conmonPid !== undefined && (await pidAlive(conmonPid))) {
+      try {
+        process.kill(conmonPid, 'SIGKILL');
+      } catch {
+        // gone meanwhile
+      }
+    }
+    await this.runc.delete(opts.containerId, true).catch((err: unknown) => log.warn('cleanup step failed', { step: 'runc delete', containerId: opts.containerId, err: String(err) }));
+    // CRI-O removes the log of a container that never came to be.
+    await fs.rm(opts.logPath, { force: true });
+    this.info.delete(opts.containerId);
+  }
+
+  /** `runc start`. */
+  async startContainer(containerId: string): Promise<void> {
+    await this.runc.start(containerId);
+  }
+
+  /** Status and init PID, or undefined when runc does not know the container. */
+  async state(containerId: string): Promise<ContainerRuntimeState | undefined> {
+    const st = await this.runc.state(containerId);
+    return st && { status: st.status, pid: st.pid };
+  }
+
+  /** Sends a signal (name like "TERM"/"SIGTERM" or number); `all` = every process in the container. */
+  async kill(containerId: string, signal: string | number, all = false): Promise<void> {
+    await this.runc.kill(containerId, signal, all);
+  }
+
+  /** `runc delete`; a container runc does not know counts as deleted. */
+  async delete(containerId: string, force: boolean): Promise<void> {
+    await this.runc.delete(containerId, force);
+    this.info.delete(containerId);
+  }
+
+  /** Removes crio-ts's own files of a container (exit file, per-container dir); for RemoveContainer. */
+  async removeContainerFiles(containerId: string): Promise<void> {
+    await fs.rm(path.join(this.options.exitsDir, containerId), { force: true });
+    await fs.rm(this.containerDir(containerId), { recursive: true, force: true });
+    this.info.delete(containerId);
+  }
+
+  /** conmon's record of the container's exit, if it has exited. */
+  readExitFile(containerId: string): Promise<ExitInfo | undefined> {
+    return readExitFile(this.options.exitsDir, containerId);
+  }
+
+  /** True once the container has exited and conmon has recorded it (or conmon is gone too). */
+  private async isGone(containerId: string): Promise<boolean> {
+    if (await this.readExitFile(containerId)) return true;
+    let info: ContainerInfo;
+    try {
+      info = await this.containerInfo(containerId);
+    } catch (err) {
+      if (err instanceof NotFoundError) return true;
+      throw err;
+    }
+    if (info.pid !== undefined && (await sameProcessAlive(info.pid, info.pidStartTime))) return false;
+    // The process is gone; wait for conmon to write the exit file unless conmon itself is gone.
+    return info.conmonPid === undefined || !(await sameProcessAlive(info.conmonPid, info.conmonStartTime));
+  }
+
+  /**
+   * Stops a container: stop signal, up to `timeoutSec` of grace, then SIGKILL with backoff until it is
+   * gone. Idempotent; a concurrent call joins the running stop and can only shorten its timeout.
+   * If `ctx` is aborted the call rejects but the stop keeps going in the background.
+   */
+  async stopContainer(containerId: string, timeoutSec: number, stopSignal: string | number, ctx?: OpContext): Promise<void> {
+    let op = this.stops.get(containerId);
+    if (op) {
+      op.shorten(timeoutSec * 1000);
+    } else {
+      const log = (ctx?.log ?? this.options.log).child({ containerId });
+      const ignoreNotRunning = async (fn: () => Promise<void>): Promise<void> => {
+        try {
+          await fn();
+        } catch (err) {
+          if (err instanceof NotFoundError || (err instanceof Error && isRuncNotRunning(err.message))) return;
+          throw err;
+        }
+      };
+      const created = new StopOperation(
+        {
+          sendStopSignal: () => ignoreNotRunning(() => this.runc.kill(containerId, stopSignal)),
+          kill: () => ignoreNotRunning(() => this.runc.kill(containerId, 'KILL', true)),
+          isGone: () => this.isGone(containerId),
+        },
+        timeoutSec * 1000,
+        log,
+      );
+      op = created;
+      this.stops.set(containerId, created);
+      void created.done.finally(() => this.stops.delete(containerId)).catch(() => undefined);
+    }
+    if (!ctx) return op.done;
+    const signal = ctx.signal;
+    await new Promise<void>((resolve, reject) => {
+      const onAbort = (): void => reject(signal.reason instanceof Error ? signal.reason : new InternalError(`stop of container ${containerId} cancelled`));
+      if (signal.aborted) return onAbort();
+      signal.addEventListener('abort', onAbort, { once: true });
+      (op as StopOperation).done.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+    });
+  }
+
+  /** Runs a command in the running container (`runc exec`) and returns its output; a timeout yields exit -1. */
+  async execSync(containerId: string, opts: ExecSyncOptions, ctx: OpContext): Promise<ExecSyncResult> {
+    const info = await this.containerInfo(containerId);
+    if (info.process === undefined) {
+      const configPath = path.join(info.bundleDir, 'config.json');
+      const spec = JSON.parse(await fs.readFile(configPath, 'utf8')) as Spec;
+      if (!spec.process) throw new InternalError(`${configPath} has no process`);
+      info.process = spec.process;
+    }
+    return runExecSync({
+      runtimePath: this.options.runtimePath,
+      conmonPath: this.options.conmonPath,
+      conmonLogLevel: conmonLogLevel(this.options.logLevel),
+      runtimeRoot: this.options.runtimeRoot,
+      containerId,
+      process: buildExecProcess(info.process, opts),
+      workDir: this.containerDir(containerId),
+      timeoutSec: opts.timeoutSec,
+      signal: ctx.signal,
+      log: ctx.log,
+    });
+  }
+
+  /** Calls `onExit(id)` when conmon records a container exit; returns the unsubscribe function. */
+  watchExits(onExit: (containerId: string) => void): () => void {
+    mkdirSync(this.options.exitsDir, { recursive: true, mode: 0o700 });
+    return watchExitFiles(this.options.exitsDir, onExit, this.options.log);
+  }
+}

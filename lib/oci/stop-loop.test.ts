@@ -1,0 +1,61 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { nullLogger } from '../log';
+import { type StopDriver, StopOperation } from './stop-loop';
+
+const FAST = { pollMs: 1, initialBackoffMs: 1, maxBackoffMs: 4 };
+
+/** A fake container: `exitOn` decides which call makes it exit. */
+function fakeContainer(exitOn: 'already' | 'stop-signal' | 'kill' | 'third-kill', failSignals = false): { driver: StopDriver; calls: string[] } {
+  const calls: string[] = [];
+  let gone = exitOn === 'already';
+  let kills = 0;
+  const driver: StopDriver = {
+    sendStopSignal: async () => {
+      calls.push('stop');
+      if (failSignals) throw new Error('runc broke');
+      if (exitOn === 'stop-signal') gone = true;
+    },
+    kill: async () => {
+      calls.push('kill');
+      kills++;
+      if (failSignals && kills < 3) throw new Error('runc broke');
+      if (exitOn === 'kill' || (exitOn === 'third-kill' && kills === 3)) gone = true;
+    },
+    isGone: async () => gone,
+  };
+  return { driver, calls };
+}
+
+const cases: { name: string; exitOn: Parameters<typeof fakeContainer>[0]; timeoutMs: number; failSignals?: boolean; want: string[] }[] = [
+  { name: 'already stopped: nothing is sent', exitOn: 'already', timeoutMs: 1000, want: [] },
+  { name: 'exits on the stop signal: no SIGKILL', exitOn: 'stop-signal', timeoutMs: 60_000, want: ['stop'] },
+  { name: 'ignores the stop signal: SIGKILL after the timeout', exitOn: 'kill', timeoutMs: 5, want: ['stop', 'kill'] },
+  { name: 'timeout 0: straight to SIGKILL', exitOn: 'kill', timeoutMs: 0, want: ['kill'] },
+  { name: 'SIGKILL retried until gone', exitOn: 'third-kill', timeoutMs: 0, want: ['kill', 'kill', 'kill'] },
+  { name: 'failing signals do not stop the loop', exitOn: 'third-kill', timeoutMs: 2, failSignals: true, want: ['stop', 'kill', 'kill', 'kill'] },
+];
+for (const c of cases) {
+  test(`StopOperation: ${c.name}`, async () => {
+    const { driver, calls } = fakeContainer(c.exitOn, c.failSignals);
+    await new StopOperation(driver, c.timeoutMs, nullLogger(), FAST).done;
+    assert.deepEqual(calls, c.want);
+  });
+}
+
+test('StopOperation: a shorter timeout from a second caller ends the wait', async () => {
+  const { driver, calls } = fakeContainer('kill');
+  const op = new StopOperation(driver, 3_600_000, nullLogger(), { ...FAST, pollMs: 3_600_000 });
+  await new Promise((r) => setImmediate(r));
+  op.shorten(0);
+  await op.done; // would hang for an hour without shorten()
+  assert.deepEqual(calls, ['stop', 'kill']);
+});
+
+test('StopOperation: a longer timeout never extends the wait', async () => {
+  const { driver, calls } = fakeContainer('kill');
+  const op = new StopOperation(driver, 5, nullLogger(), FAST);
+  op.shorten(3_600_000);
+  await op.done;
+  assert.deepEqual(calls, ['stop', 'kill']);
+});
