@@ -8,14 +8,17 @@ import { errnoCode } from './errors';
  * content, never a torn write (write temp → fsync → rename → fsync directory).
  */
 
-/** Writes `data` to `file` atomically and durably. */
-export async function writeFileAtomic(file: string, data: string | Uint8Array, mode = 0o644): Promise<void> {
+/**
+ * Writes `data` to `file` atomically (readers never see a torn file) and, unless `durable` is
+ * false, durably. Non-durable writes suit files on tmpfs or files rebuilt after a reboot anyway.
+ */
+export async function writeFileAtomic(file: string, data: string | Uint8Array, mode = 0o644, durable = true): Promise<void> {
   const dir = path.dirname(file);
   const tmp = path.join(dir, `.${path.basename(file)}.tmp-${randomBytes(6).toString('hex')}`);
   const fh = await fs.open(tmp, 'wx', mode);
   try {
     await fh.writeFile(data);
-    await fh.sync();
+    if (durable) await fh.sync();
   } finally {
     await fh.close();
   }
@@ -25,7 +28,7 @@ export async function writeFileAtomic(file: string, data: string | Uint8Array, m
     await fs.rm(tmp, { force: true });
     throw err;
   }
-  await syncDir(dir);
+  if (durable) await syncDir(dir);
 }
 
 /** JSON variant of writeFileAtomic. */

@@ -10,6 +10,7 @@ import {
   buildCniArgs,
   buildPluginConfig,
   delTakesPrevResult,
+  pluginsForPod,
   podIpsFromResult,
   type CniPodInfo,
   type CniResult,
@@ -37,6 +38,11 @@ export interface CniManagerOptions {
   cacheDir: string;
   /** crio.conf `cni_default_network`; empty = first valid file. */
   defaultNetwork: string;
+  /**
+   * The runtime brings `lo` up itself when it creates the pod namespaces (one spawn fewer per
+   * pod); the loopback plugin is then not run.
+   */
+  loopbackUpByRuntime?: boolean;
   log: Logger;
 }
 
@@ -156,32 +162,35 @@ export class CniManager {
       state: 'adding',
       netnsPath: req.netnsPath,
       ifName: POD_IFNAME,
-      network: { name: net.name, cniVersion: net.cniVersion, plugins: net.plugins },
+      network: { name: net.name, cniVersion: net.cniVersion, plugins: pluginsForPod(net.plugins, runtimeConfigOf(req)) },
       runtimeConfig: runtimeConfigOf(req),
     };
     await writeJsonAtomic(cacheFile, record, 0o600);
     const args = buildCniArgs(req);
     const lo = { name: 'cni-loopback', cniVersion: LOOPBACK_CNI_VERSION };
     const start = Date.now();
-    try {
-      await execCniPlugin(
-        {
-          ...this.execBase(req, args),
-          command: 'ADD',
-          pluginType: 'loopback',
-          netns: req.netnsPath,
-          ifName: 'lo',
-          config: buildPluginConfig(lo, { type: 'loopback' }, {}),
-        },
-        ctx,
-      );
-    } catch (err) {
-      await this.removeCache(cacheFile);
-      throw err;
+    if (!this.opts.loopbackUpByRuntime) {
+      try {
+        await execCniPlugin(
+          {
+            ...this.execBase(req, args),
+            command: 'ADD',
+            pluginType: 'loopback',
+            netns: req.netnsPath,
+            ifName: 'lo',
+            config: buildPluginConfig(lo, { type: 'loopback' }, {}),
+          },
+          ctx,
+        );
+      } catch (err) {
+        await this.removeCache(cacheFile);
+        throw err;
+      }
     }
     let prev: CniResult | undefined;
-    for (let i = 0; i < net.plugins.length; i++) {
-      const plugin = net.plugins[i];
+    const plugins = record.network.plugins;
+    for (let i = 0; i < plugins.length; i++) {
+      const plugin = plugins[i];
       try {
         prev = await execCniPlugin(
           {
@@ -189,7 +198,7 @@ export class CniManager {
             command: 'ADD',
             pluginType: plugin.type,
             netns: req.netnsPath,
-            config: buildPluginConfig(net, plugin, req, prev),
+            config: buildPluginConfig(record.network, plugin, req, prev),
           },
           ctx,
         );

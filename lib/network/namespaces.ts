@@ -32,6 +32,13 @@ export interface CreatePodNamespacesOptions {
   uts: boolean;
   /** Set inside the new UTS namespace; ignored when `uts` is false. */
   hostname?: string;
+  /** Bring `lo` up inside the new network namespace (instead of a CNI loopback plugin exec). */
+  loopbackUp?: boolean;
+  /**
+   * Mount the pod's /dev/shm tmpfs in the same spawn (the IPC namespace's shared memory). The
+   * caller owns the mount afterwards and unmounts it on stop.
+   */
+  shm?: { path: string; sizeBytes: number };
   signal?: AbortSignal;
   log?: Logger;
 }
@@ -60,16 +67,39 @@ export function podNamespacePaths(
   return out;
 }
 
-/** The unshare(1) argv that creates and pins the namespaces and sets the host name (pure). */
-export function unshareArgs(ns: PodNamespaces, hostname?: string): string[] {
+/** Work done inside the new namespaces by the one spawn that creates them. */
+export interface NamespaceSetup {
+  hostname?: string;
+  loopbackUp?: boolean;
+  shm?: { path: string; sizeBytes: number };
+}
+
+/** Quotes one word for /bin/sh. */
+function shellQuote(word: string): string {
+  return `'${word.replace(/'/g, `'\\''`)}'`;
+}
+
+/**
+ * The unshare(1) argv that creates and pins the namespaces and does the setup inside them
+ * (pure). One spawn for all of it: from a Node daemon each spawn costs ~8 ms of pod start.
+ */
+export function unshareArgs(ns: PodNamespaces, setup: NamespaceSetup = {}): string[] {
   const args: string[] = [];
   for (const k of KINDS) {
     const file = ns[k.kind];
     if (file !== undefined) args.push(`${k.flag}=${file}`);
   }
-  // unshare needs a command to exec; setting the host name is the only work left to do inside.
-  if (ns.uts !== undefined && hostname) args.push('hostname', hostname);
-  else args.push('true');
+  const steps: string[][] = [];
+  if (ns.uts !== undefined && setup.hostname) steps.push(['hostname', setup.hostname]);
+  if (ns.net !== undefined && setup.loopbackUp) steps.push(['ip', 'link', 'set', 'lo', 'up']);
+  if (setup.shm) {
+    const opts = `rw,nosuid,nodev,noexec,mode=1777,size=${Math.floor(setup.shm.sizeBytes)}`;
+    steps.push(['mount', '-i', '-t', 'tmpfs', '-o', opts, 'shm', setup.shm.path]);
+  }
+  const [first, ...rest] = steps;
+  if (!first) args.push('true');
+  else if (rest.length === 0) args.push(...first);
+  else args.push('/bin/sh', '-ec', steps.map((st) => st.map(shellQuote).join(' ')).join('\n'));
   return args;
 }
 
@@ -95,7 +125,7 @@ export async function createPodNamespaces(opts: CreatePodNamespacesOptions): Pro
     }
     let result;
     try {
-      result = await runProgram('unshare', unshareArgs(ns, opts.hostname), { signal: opts.signal, timeoutMs: SPAWN_TIMEOUT_MS });
+      result = await runProgram('unshare', unshareArgs(ns, opts), { signal: opts.signal, timeoutMs: SPAWN_TIMEOUT_MS });
     } catch (err) {
       throw new UnavailableError(`cannot run unshare(1) to create namespaces of pod ${opts.podSandboxId}`, { cause: err });
     }

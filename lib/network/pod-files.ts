@@ -102,8 +102,9 @@ export async function writePodFiles(dir: string, input: PodFilesInput, host: Hos
     hostnamePath: path.join(dir, 'hostname'),
   };
   await fs.mkdir(dir, { recursive: true });
-  await writeFileAtomic(paths.hostsPath, hostHosts ?? renderHosts(input));
-  await writeFileAtomic(paths.resolvPath, renderResolvConf(input.dns, hostResolv));
-  await writeFileAtomic(paths.hostnamePath, renderHostname(input.hostname));
+  // Pod files live in runroot (tmpfs, gone at reboot with the pod): atomic, but no fsync.
+  await writeFileAtomic(paths.hostsPath, hostHosts ?? renderHosts(input), 0o644, false);
+  await writeFileAtomic(paths.resolvPath, renderResolvConf(input.dns, hostResolv), 0o644, false);
+  await writeFileAtomic(paths.hostnamePath, renderHostname(input.hostname), 0o644, false);
   return paths;
 }

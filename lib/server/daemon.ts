@@ -71,6 +71,8 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
     pluginDirs: config.network.plugin_dirs,
     cacheDir: layout.cniCache,
     defaultNetwork: config.network.cni_default_network,
+    // RunPodSandbox brings lo up in the spawn that creates the namespaces.
+    loopbackUpByRuntime: true,
     log,
   });
   await cni.reload();

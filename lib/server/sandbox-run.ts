@@ -11,7 +11,7 @@ import { podSandboxName } from '../state/name-registry';
 import { nowNs, RECORD_VERSION, type SandboxRecord } from '../state/records';
 import type { ServerDeps } from './deps';
 import { newId } from './ids';
-import { mountPodShm, unmountPodShm } from './sandbox-shm';
+import { DEFAULT_SHM_SIZE, preparePodShmDir, unmountPodShm } from './sandbox-shm';
 
 /** Where pods go when the kubelet gives no cgroup parent (cgroupfs driver). */
 const DEFAULT_CGROUP_PARENT = '/crio';
@@ -61,6 +61,8 @@ export async function runPodSandbox(deps: ServerDeps, ctx: OpContext, req: RunPo
     await fs.mkdir(podDir, { recursive: true, mode: 0o755 });
     cleanup.add('remove pod dir', () => fs.rm(podDir, { recursive: true, force: true }));
 
+    // A private /dev/shm per pod, shared by its containers; host-IPC pods use the host's.
+    const shmPath = hostIpc ? '/dev/shm' : await preparePodShmDir(podDir);
     const namespaces = await createPodNamespaces({
       namespacesDir: deps.config.runtime.namespaces_dir,
       podSandboxId: id,
@@ -68,15 +70,12 @@ export async function runPodSandbox(deps: ServerDeps, ctx: OpContext, req: RunPo
       ipc: !hostIpc,
       uts: !hostNetwork,
       hostname,
+      loopbackUp: true,
+      shm: hostIpc ? undefined : { path: shmPath, sizeBytes: DEFAULT_SHM_SIZE },
       log,
     });
     cleanup.add('remove pod namespaces', () => removePodNamespaces(namespaces));
-
-    let shmPath = '/dev/shm';
-    if (!hostIpc) {
-      shmPath = await mountPodShm(podDir);
-      cleanup.add('unmount pod shm', () => unmountPodShm(shmPath));
-    }
+    if (!hostIpc) cleanup.add('unmount pod shm', () => unmountPodShm(shmPath));
 
     let ips: string[] = [];
     const podInfo = { podSandboxId: id, name: meta.name, namespace: meta.namespace, uid: meta.uid, netnsPath: namespaces.net ?? '' };

@@ -1,20 +1,17 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { mount, unmount } from '../storage/mount';
+import { unmount } from '../storage/mount';
 
 /** CRI-O's default /dev/shm size for a pod (64 MiB). */
 export const DEFAULT_SHM_SIZE = 64 * 1024 * 1024;
 
-/** Mounts the pod's private /dev/shm (a tmpfs shared by its containers) under the pod dir. */
-export async function mountPodShm(podDir: string, sizeBytes = DEFAULT_SHM_SIZE): Promise<string> {
+/**
+ * Creates the mount point of the pod's /dev/shm under the pod dir. The tmpfs itself is mounted
+ * by the spawn that creates the pod namespaces (one process instead of two).
+ */
+export async function preparePodShmDir(podDir: string): Promise<string> {
   const target = path.join(podDir, 'shm');
   await fs.mkdir(target, { recursive: true, mode: 0o1777 });
-  await mount({
-    source: 'shm',
-    fstype: 'tmpfs',
-    target,
-    options: ['rw', 'nosuid', 'nodev', 'noexec', 'mode=1777', `size=${sizeBytes}`],
-  });
   return target;
 }
 
