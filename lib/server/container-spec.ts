@@ -1,12 +1,12 @@
 import { promises as fs } from 'node:fs';
-import { MountPropagation, NamespaceMode, SecurityProfile_ProfileType, SupplementalGroupsPolicy, type ContainerConfig, type Mount } from '../cri/gen/api';
+import { MountPropagation, NamespaceMode, SupplementalGroupsPolicy, type ContainerConfig, type Mount } from '../cri/gen/api';
 import { InvalidArgumentError, NotFoundError, errnoCode } from '../errors';
 import type { ImageRecord } from '../image/image-store';
 import { readUserDb } from '../oci/passwd';
 import { clampOomScoreAdj, mergeEnv, resolveProcessArgs, resolveUser } from '../oci/process-args';
 import type { NamespaceSetting, SpecInput, SpecMountInput, SpecResources } from '../oci/spec-input';
-import { resolveSecurity } from '../security/security';
 import type { SandboxRecord } from '../state/records';
+import { containerSecurity } from './container-security';
 import type { ServerDeps } from './deps';
 
 /**
@@ -21,12 +21,6 @@ export interface SpecSources {
   config: ContainerConfig;
   image: ImageRecord;
   rootfs: string;
-}
-
-function profileTypeName(t: SecurityProfile_ProfileType): 'RuntimeDefault' | 'Unconfined' | 'Localhost' {
-  if (t === SecurityProfile_ProfileType.Unconfined) return 'Unconfined';
-  if (t === SecurityProfile_ProfileType.Localhost) return 'Localhost';
-  return 'RuntimeDefault';
 }
 
 function joinOrHost(path: string | undefined): NamespaceSetting {
@@ -122,21 +116,7 @@ export async function buildSpecInput(deps: ServerDeps, src: SpecSources): Promis
   if (!env.some((e) => e.startsWith('HOSTNAME='))) env.push(`HOSTNAME=${pod.hostname}`);
   if (!env.some((e) => e.startsWith('HOME='))) env.push(`HOME=${user.home}`);
 
-  const { security, warnings: secWarnings } = resolveSecurity({
-    privileged: sc?.privileged ?? false,
-    capabilities: { add: sc?.capabilities?.addCapabilities ?? [], drop: sc?.capabilities?.dropCapabilities ?? [] },
-    defaultCapabilities: deps.config.runtime.default_capabilities,
-    addInheritableCapabilities: deps.config.runtime.add_inheritable_capabilities,
-    hostCapabilities: deps.host.capabilities,
-    noNewPrivileges: sc?.noNewPrivs ?? false,
-    readonlyRootfs: (sc?.readonlyRootfs ?? false) || deps.config.runtime.read_only,
-    maskedPaths: sc?.maskedPaths ?? [],
-    readonlyPaths: sc?.readonlyPaths ?? [],
-    apparmor: sc?.apparmor ? { profileType: profileTypeName(sc.apparmor.profileType), localhostRef: sc.apparmor.localhostRef } : undefined,
-    apparmorProfileDeprecated: sc?.apparmorProfile,
-    defaultApparmorProfile: deps.config.runtime.apparmor_profile,
-    hostFeatures: { apparmor: deps.host.apparmor, selinux: deps.host.selinux, seccomp: deps.host.seccomp },
-  });
+  const { security, warnings: secWarnings } = containerSecurity(deps, config);
   warnings.push(...secWarnings);
   const { resources: res, oomScoreAdj } = resources(deps, config, warnings);
 
