@@ -34,6 +34,11 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   log.info('configuration loaded', { sources: loaded.sources });
+  // A stray rejected promise must not take the node's runtime down: log it loudly and go on.
+  // State is persisted before every in-memory change, so nothing depends on the lost promise.
+  process.on('unhandledRejection', (reason: unknown) => {
+    log.error('unhandled promise rejection', { err: asError(reason).message, stack: asError(reason).stack });
+  });
   const daemon = await startDaemon(loaded.config, log);
   await new Promise<void>((resolve) => {
     const stop = (signal: NodeJS.Signals): void => {

@@ -38,5 +38,11 @@ const argCases: { name: string; ns: PodNamespaces; setup?: NamespaceSetup; want:
       "'hostname' 'web-0'\n'ip' 'link' 'set' 'lo' 'up'\n'mount' '-i' '-t' 'tmpfs' '-o' 'rw,nosuid,nodev,noexec,mode=1777,size=65536' 'shm' '/run/pods/it'\\''s/shm'",
     ],
   },
+  {
+    name: 'sysctls are written inside the namespaces through /proc/sys',
+    ns: { net: '/r/netns/p', ipc: '/r/ipcns/p' },
+    setup: { sysctls: [{ path: 'net/ipv4/ip_unprivileged_port_start', value: '0' }] },
+    want: ['--net=/r/netns/p', '--ipc=/r/ipcns/p', '/bin/sh', '-ec', "'printf' '%s\\n' '0' > '/proc/sys/net/ipv4/ip_unprivileged_port_start'"],
+  },
 ];
 for (const c of argCases) test(`unshareArgs: ${c.name}`, () => assert.deepEqual(unshareArgs(c.ns, c.setup), c.want));

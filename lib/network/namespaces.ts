@@ -39,6 +39,8 @@ export interface CreatePodNamespacesOptions {
    * caller owns the mount afterwards and unmounts it on stop.
    */
   shm?: { path: string; sizeBytes: number };
+  /** Namespaced sysctls written inside the new namespaces (validated by resolvePodSysctls). */
+  sysctls?: { path: string; value: string }[];
   signal?: AbortSignal;
   log?: Logger;
 }
@@ -72,6 +74,7 @@ export interface NamespaceSetup {
   hostname?: string;
   loopbackUp?: boolean;
   shm?: { path: string; sizeBytes: number };
+  sysctls?: { path: string; value: string }[];
 }
 
 /** Quotes one word for /bin/sh. */
@@ -89,17 +92,24 @@ export function unshareArgs(ns: PodNamespaces, setup: NamespaceSetup = {}): stri
     const file = ns[k.kind];
     if (file !== undefined) args.push(`${k.flag}=${file}`);
   }
-  const steps: string[][] = [];
-  if (ns.uts !== undefined && setup.hostname) steps.push(['hostname', setup.hostname]);
-  if (ns.net !== undefined && setup.loopbackUp) steps.push(['ip', 'link', 'set', 'lo', 'up']);
+  // Each step is an argv, optionally with its stdout redirected to a file (sysctl writes).
+  const steps: { argv: string[]; to?: string }[] = [];
+  const argvStep = (argv: string[]) => steps.push({ argv });
+  if (ns.uts !== undefined && setup.hostname) argvStep(['hostname', setup.hostname]);
+  if (ns.net !== undefined && setup.loopbackUp) argvStep(['ip', 'link', 'set', 'lo', 'up']);
+  // /proc/sys shows the namespaces of the writing process: these land in the pod's.
+  for (const s of setup.sysctls ?? []) steps.push({ argv: ['printf', '%s\\n', s.value], to: `/proc/sys/${s.path}` });
   if (setup.shm) {
     const opts = `rw,nosuid,nodev,noexec,mode=1777,size=${Math.floor(setup.shm.sizeBytes)}`;
-    steps.push(['mount', '-i', '-t', 'tmpfs', '-o', opts, 'shm', setup.shm.path]);
+    argvStep(['mount', '-i', '-t', 'tmpfs', '-o', opts, 'shm', setup.shm.path]);
   }
   const [first, ...rest] = steps;
   if (!first) args.push('true');
-  else if (rest.length === 0) args.push(...first);
-  else args.push('/bin/sh', '-ec', steps.map((st) => st.map(shellQuote).join(' ')).join('\n'));
+  else if (rest.length === 0 && first.to === undefined) args.push(...first.argv);
+  else {
+    const line = (st: { argv: string[]; to?: string }) => st.argv.map(shellQuote).join(' ') + (st.to === undefined ? '' : ` > ${shellQuote(st.to)}`);
+    args.push('/bin/sh', '-ec', steps.map(line).join('\n'));
+  }
   return args;
 }
 

@@ -3,6 +3,7 @@ import type { RemovePodSandboxRequest, RemovePodSandboxResponse } from '../cri/g
 import { withLogFields, type OpContext } from '../context';
 import type { ServerDeps } from './deps';
 import { removeContainerRecord } from './container-ops';
+import { removeInfraContainer } from './sandbox-infra';
 import { stopPodSandbox } from './sandbox-stop';
 
 /** RemovePodSandbox: stops the pod if needed, removes its containers, files and record. Idempotent. */
@@ -18,6 +19,7 @@ export async function removePodSandbox(deps: ServerDeps, ctx: OpContext, req: Re
     await removeContainerRecord(deps, c, log);
   }
   const record = deps.sandboxes.get(id);
+  await removeInfraContainer(deps, record);
   await fs.rm(record.podDir, { recursive: true, force: true });
   await deps.sandboxes.delete(id);
   deps.podNames.release(record.reservedName, id);

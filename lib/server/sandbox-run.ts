@@ -7,11 +7,15 @@ import { withLogFields, type OpContext } from '../context';
 import { InvalidArgumentError } from '../errors';
 import { createPodNamespaces, removePodNamespaces } from '../network/namespaces';
 import { writePodFiles } from '../network/pod-files';
+import { parseSysctlList, resolvePodSysctls } from '../network/sysctls';
 import { podSandboxName } from '../state/name-registry';
 import { nowNs, RECORD_VERSION, type SandboxRecord } from '../state/records';
+import { allowedAnnotationsOnly } from './container-security';
 import type { ServerDeps } from './deps';
 import { newId } from './ids';
-import { DEFAULT_SHM_SIZE, preparePodShmDir, unmountPodShm } from './sandbox-shm';
+import { needsInfraContainer, removeInfraContainer, startInfraContainer } from './sandbox-infra';
+import { podBandwidth, podShmSize } from './sandbox-options';
+import { preparePodShmDir, unmountPodShm } from './sandbox-shm';
 
 /** Where pods go when the kubelet gives no cgroup parent (cgroupfs driver). */
 const DEFAULT_CGROUP_PARENT = '/crio';
@@ -43,6 +47,7 @@ function cgroupParent(deps: ServerDeps, config: PodSandboxConfig): string {
 /** RunPodSandbox: namespaces, /dev/shm, CNI network, pod files, record — all or nothing. */
 export async function runPodSandbox(deps: ServerDeps, ctx: OpContext, req: RunPodSandboxRequest): Promise<RunPodSandboxResponse> {
   const { config, meta } = validate(req);
+  config.annotations = allowedAnnotationsOnly(deps, req.runtimeHandler, config.annotations);
   deps.runtimeFor(req.runtimeHandler); // fails early on an unknown handler
   const nsOptions = config.linux?.securityContext?.namespaceOptions;
   const hostNetwork = nsOptions?.network === NamespaceMode.NODE;
@@ -63,6 +68,11 @@ export async function runPodSandbox(deps: ServerDeps, ctx: OpContext, req: RunPo
 
     // A private /dev/shm per pod, shared by its containers; host-IPC pods use the host's.
     const shmPath = hostIpc ? '/dev/shm' : await preparePodShmDir(podDir);
+    const sysctls = resolvePodSysctls(parseSysctlList(deps.config.runtime.default_sysctls), config.linux?.sysctls ?? {}, {
+      network: hostNetwork,
+      ipc: hostIpc,
+    });
+    if (sysctls.skipped.length > 0) log.warn('sysctls of host namespaces skipped', { sysctls: sysctls.skipped });
     const namespaces = await createPodNamespaces({
       namespacesDir: deps.config.runtime.namespaces_dir,
       podSandboxId: id,
@@ -71,7 +81,8 @@ export async function runPodSandbox(deps: ServerDeps, ctx: OpContext, req: RunPo
       uts: !hostNetwork,
       hostname,
       loopbackUp: true,
-      shm: hostIpc ? undefined : { path: shmPath, sizeBytes: DEFAULT_SHM_SIZE },
+      shm: hostIpc ? undefined : { path: shmPath, sizeBytes: podShmSize(deps, req.runtimeHandler, config.annotations) },
+      sysctls: sysctls.apply,
       log,
     });
     cleanup.add('remove pod namespaces', () => removePodNamespaces(namespaces));
@@ -86,7 +97,8 @@ export async function runPodSandbox(deps: ServerDeps, ctx: OpContext, req: RunPo
         protocol: protocolName(p.protocol),
         hostIP: p.hostIp || undefined,
       }));
-      const result = await deps.cni.setUpPod({ ...podInfo, portMappings }, { log, signal: ctx.signal });
+      const bandwidth = podBandwidth(config.annotations);
+      const result = await deps.cni.setUpPod({ ...podInfo, portMappings, bandwidth }, { log, signal: ctx.signal });
       ips = result.ips;
       cleanup.add('tear down pod network', () => deps.cni.tearDownPod(podInfo, { log, signal: new AbortController().signal }));
     }
@@ -97,6 +109,18 @@ export async function runPodSandbox(deps: ServerDeps, ctx: OpContext, req: RunPo
       dns: config.dnsConfig ?? { servers: [], searches: [], options: [] },
       hostNetwork,
     });
+
+    let infra: SandboxRecord['infra'];
+    if (needsInfraContainer(deps, nsOptions?.pid)) {
+      infra = await startInfraContainer(
+        deps,
+        { id, namespaces, hostname, cgroupParent: parent, podDir, podFiles, shmPath, runtimeHandler: req.runtimeHandler },
+        nsOptions?.pid === NamespaceMode.NODE,
+        { log, signal: ctx.signal },
+      );
+      const started = { id, runtimeHandler: req.runtimeHandler, infra };
+      cleanup.add('remove infra container', () => removeInfraContainer(deps, started));
+    }
 
     const record: SandboxRecord = {
       version: RECORD_VERSION,
@@ -117,6 +141,7 @@ export async function runPodSandbox(deps: ServerDeps, ctx: OpContext, req: RunPo
       podDir,
       podFiles,
       shmPath,
+      infra,
       networkReady: !hostNetwork,
       config: PodSandboxConfig.toJSON(config),
     };

@@ -3,6 +3,7 @@ import { withLogFields, type OpContext } from '../context';
 import { removePodNamespaces } from '../network/namespaces';
 import type { ServerDeps } from './deps';
 import { stopContainerRecord } from './container-ops';
+import { stopInfraContainer } from './sandbox-infra';
 import { unmountPodShm } from './sandbox-shm';
 
 /** How long containers get to stop when the pod is stopped without a deadline (CRI-O: 10 s). */
@@ -22,6 +23,8 @@ export async function stopPodSandbox(deps: ServerDeps, ctx: OpContext, req: Stop
   const record = deps.sandboxes.get(id);
   const containers = deps.containers.list().filter((c) => c.podSandboxId === id);
   await Promise.all(containers.map((c) => stopContainerRecord(deps, c, POD_STOP_TIMEOUT_SEC, log)));
+  // The pause process goes last: the containers share its PID namespace.
+  await stopInfraContainer(deps, record);
   if (record.networkReady) {
     await deps.cni.tearDownPod(
       { podSandboxId: id, name: record.metadata.name, namespace: record.metadata.namespace, uid: record.metadata.uid, netnsPath: record.namespaces.net ?? '' },

@@ -35,10 +35,17 @@ export interface SandboxRecord extends VersionedRecord {
   /** hosts, resolv.conf and hostname files bind-mounted into every container. */
   podFiles: { hostsPath: string; resolvPath: string; hostnamePath: string };
   shmPath?: string;
+  /**
+   * The infra (pause) container, when the pod needs one: PID namespace shared by the pod
+   * (PID mode POD) or drop_infra_ctr = false. Its ID is the pod's ID, as in CRI-O.
+   */
+  infra?: { pid: number; bundleDir: string; image: string };
   /** Whether the network was set up (so stop knows to run CNI DEL). */
   networkReady: boolean;
   /** The RunPodSandbox config as proto JSON. */
   config: unknown;
+  /** requestFingerprint of the RunPodSandbox request, so an identical retry gets this ID (absent in older records). */
+  requestHash?: string;
 }
 
 /** CRI container states; `unknown` is used when the runtime lost track of a container. */
@@ -65,8 +72,16 @@ export interface ContainerRecord extends VersionedRecord {
   logPath: string;
   bundleDir: string;
   rootfs: string;
-  /** The CreateContainer config as proto JSON. */
+  /** The CreateContainer config as proto JSON; UpdateContainerResources rewrites `linux.resources`. */
   config: unknown;
+  /** requestFingerprint of the CreateContainer request, so an identical retry gets this ID (absent in older records). */
+  requestHash?: string;
+  /** The process identity the spec got (ContainerStatus.user). */
+  user?: { uid: number; gid: number; supplementalGroups: number[] };
+  /** cgroupfs path of the container (`<pod cgroup parent>/crio-<id>`). */
+  cgroupsPath?: string;
+  /** Host file behind the termination-message path; read into `message` when the container exits. */
+  terminationLogPath?: string;
 }
 
 /** Current time in nanoseconds since the epoch, as stored in records. */
