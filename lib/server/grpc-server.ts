@@ -1,9 +1,11 @@
 import { promises as fs } from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import {
   Server,
   ServerCredentials,
   status,
+  type handleServerStreamingCall,
   type handleUnaryCall,
   type ServerWritableStream,
   type sendUnaryData,
@@ -18,16 +20,23 @@ import {
 } from '../cri/gen/api';
 import { errnoCode } from '../errors';
 import type { Logger } from '../log';
+import { withAuthorityFix } from './grpc-uds-authority';
+import { serverStream, type StreamHandler } from './server-stream';
 import { unary, type UnaryHandler, type UnaryOptions } from './unary';
 
 // The generated server interfaces extend an index signature; drop it so key mapping works.
 type KnownKeys<S> = keyof { [K in keyof S as string extends K ? never : K]: S[K] };
 type UnaryKeys<S> = { [K in KnownKeys<S>]: S[K] extends handleUnaryCall<infer _Req, infer _Res> ? K : never }[KnownKeys<S>];
+type StreamKeys<S> = { [K in KnownKeys<S>]: S[K] extends handleServerStreamingCall<infer _Req, infer _Res> ? K : never }[KnownKeys<S>];
 type HandlerFor<M> = M extends handleUnaryCall<infer Req, infer Res> ? UnaryHandler<Req, Res> : never;
+type StreamHandlerFor<M> = M extends handleServerStreamingCall<infer Req, infer Res> ? StreamHandler<Req, Res> : never;
+type Handlers<S> = { [K in UnaryKeys<S>]?: HandlerFor<S[K]> } & { [K in StreamKeys<S>]?: StreamHandlerFor<S[K]> };
 
-/** The unary RPCs crio-ts implements, keyed by ts-proto's method names. */
-export type RuntimeHandlers = { [K in UnaryKeys<RuntimeServiceServer>]?: HandlerFor<RuntimeServiceServer[K]> };
-export type ImageHandlers = { [K in UnaryKeys<ImageServiceServer>]?: HandlerFor<ImageServiceServer[K]> };
+/** The RPCs crio-ts implements (unary and server-streaming), keyed by ts-proto's method names. */
+export type RuntimeHandlers = Handlers<RuntimeServiceServer>;
+export type ImageHandlers = Handlers<ImageServiceServer>;
+
+type AnyHandler = UnaryHandler<never, unknown> | StreamHandler<never, unknown>;
 
 /** Per-RPC logging options (e.g. no request dump for PullImage: it carries credentials). */
 export type RpcOptions = Record<string, UnaryOptions>;
@@ -45,10 +54,10 @@ function unimplementedMessage(name: string): string {
   return `${name} is not implemented by crio-ts`;
 }
 
-/** Builds a full service implementation: every method not in `handlers` answers UNIMPLEMENTED naming the RPC. */
+/** Builds a full service implementation (unary and server-streaming); every method not in `handlers` answers UNIMPLEMENTED naming the RPC. */
 function buildService(
   definition: Record<string, MethodDefinition>,
-  handlers: Record<string, UnaryHandler<never, unknown> | undefined>,
+  handlers: Record<string, AnyHandler | undefined>,
   log: Logger,
   options: RpcOptions,
 ): UntypedServiceImplementation {
@@ -56,7 +65,9 @@ function buildService(
   for (const [key, def] of Object.entries(definition)) {
     const name = rpcName(def);
     const handler = handlers[key];
-    if (def.responseStream) {
+    if (def.responseStream && handler) {
+      impl[key] = serverStream(name, log, handler as StreamHandler<unknown, unknown>);
+    } else if (def.responseStream) {
       impl[key] = (call: ServerWritableStream<unknown, unknown>) => {
         call.emit('error', { code: status.UNIMPLEMENTED, details: unimplementedMessage(name) });
       };
@@ -87,7 +98,7 @@ export interface CriServer {
   close(): Promise<void>;
 }
 
-/** Binds RuntimeService and ImageService on the unix socket (mode 0600, parent dir created). */
+/** Serves RuntimeService and ImageService on the unix socket (mode 0600, parent dir created). */
 export async function startCriServer(options: CriServerOptions): Promise<CriServer> {
   const server = new Server({
     'grpc.max_send_message_length': options.maxSendBytes,
@@ -96,11 +107,11 @@ export async function startCriServer(options: CriServerOptions): Promise<CriServ
   const rpcOptions = options.rpcOptions ?? {};
   server.addService(
     RuntimeServiceService,
-    buildService(RuntimeServiceService, options.runtime as Record<string, UnaryHandler<never, unknown>>, options.log, rpcOptions),
+    buildService(RuntimeServiceService, options.runtime as Record<string, AnyHandler>, options.log, rpcOptions),
   );
   server.addService(
     ImageServiceService,
-    buildService(ImageServiceService, options.image as Record<string, UnaryHandler<never, unknown>>, options.log, rpcOptions),
+    buildService(ImageServiceService, options.image as Record<string, AnyHandler>, options.log, rpcOptions),
   );
   await fs.mkdir(path.dirname(options.socketPath), { recursive: true, mode: 0o755 });
   try {
@@ -109,13 +120,24 @@ export async function startCriServer(options: CriServerOptions): Promise<CriServ
   } catch (err) {
     if (errnoCode(err) !== 'ENOENT') throw err;
   }
+  // Our own listener hands connections to grpc-js, so old gRPC-Go clients' socket-path
+  // :authority can be fixed up on the way in (see grpc-uds-authority.ts).
+  const injector = server.createConnectionInjector(ServerCredentials.createInsecure());
+  const listener = net.createServer((socket) => injector.injectConnection(withAuthorityFix(socket)));
   await new Promise<void>((resolve, reject) => {
-    server.bindAsync(`unix://${options.socketPath}`, ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve()));
+    listener.once('error', reject);
+    // Created 0600 from the start: no window in which another user could connect.
+    const oldMask = process.umask(0o177);
+    listener.listen(options.socketPath, () => {
+      process.umask(oldMask);
+      listener.off('error', reject);
+      resolve();
+    });
   });
-  await fs.chmod(options.socketPath, 0o600);
   return {
     close: () =>
       new Promise<void>((resolve) => {
+        listener.close();
         const force = setTimeout(() => server.forceShutdown(), 5000);
         server.tryShutdown(() => {
           clearTimeout(force);

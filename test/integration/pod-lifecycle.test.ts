@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { promises as fs, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { status as grpcStatus } from '@grpc/grpc-js';
-import { CgroupDriver, ContainerState, NamespaceMode, PodSandboxState } from '../../lib/cri/gen/api';
+import { credentials, status as grpcStatus } from '@grpc/grpc-js';
+import { CgroupDriver, ContainerState, NamespaceMode, PodSandboxState, RuntimeServiceClient, VersionRequest, type VersionResponse } from '../../lib/cri/gen/api';
 import { startDaemon, type TestDaemon } from '../harness/daemon';
 import { startRegistry, type TestRegistry } from '../harness/registry';
 import { buildBusyboxImage } from '../harness/test-images';
@@ -64,6 +64,20 @@ test('runtime reports version, readiness and the cgroupfs driver', async () => {
   assert.deepEqual(cond, { RuntimeReady: true, NetworkReady: true });
   const rc = await daemon.cri.runtime.runtimeConfig({});
   assert.equal(rc.linux?.cgroupDriver, CgroupDriver.CGROUPFS);
+});
+
+test('clients sending the socket path as :authority (kubelet/crictl <= 1.26) are served', async () => {
+  const client = new RuntimeServiceClient(`unix://${daemon.socket}`, credentials.createInsecure(), { 'grpc.default_authority': daemon.socket });
+  try {
+    for (let i = 0; i < 3; i++) {
+      const v = await new Promise<VersionResponse>((resolve, reject) =>
+        client.version(VersionRequest.fromPartial({}), (err, res) => (err ? reject(err) : resolve(res))),
+      );
+      assert.equal(v.runtimeName, 'crio-ts');
+    }
+  } finally {
+    client.close();
+  }
 });
 
 test('unimplemented RPCs answer UNIMPLEMENTED naming the RPC', async () => {
