@@ -1,0 +1,130 @@
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { test } from 'node:test';
+
+/**
+ * Keeps the dependency direction of DEVELOPERS.md true by reading every import of lib/**:
+ * cmd → lib/server → domain modules → leaf utilities; only the server knows gRPC; pure modules
+ * do no I/O; third-party packages stay at their edges.
+ */
+
+const ROOT = path.resolve(__dirname, '..', '..');
+const LIB = path.join(ROOT, 'lib');
+
+interface Import {
+  file: string;
+  spec: string;
+  typeOnly: boolean;
+}
+
+function walk(dir: string, out: string[] = []): string[] {
+  for (const name of readdirSync(dir)) {
+    const p = path.join(dir, name);
+    if (statSync(p).isDirectory()) walk(p, out);
+    else if (p.endsWith('.ts') && !p.endsWith('.test.ts') && !p.endsWith('.d.ts')) out.push(p);
+  }
+  return out;
+}
+
+function importsOf(file: string): Import[] {
+  const text = readFileSync(file, 'utf8');
+  const out: Import[] = [];
+  const re = /^\s*(import|export)\s+(type\s+)?[^'";]*?from\s+'([^']+)'/gm;
+  for (let m = re.exec(text); m; m = re.exec(text)) out.push({ file: path.relative(ROOT, file), spec: m[3] ?? '', typeOnly: Boolean(m[2]) });
+  for (const m of text.matchAll(/(?:require|import)\(\s*'([^']+)'\s*\)/g)) out.push({ file: path.relative(ROOT, file), spec: m[1] ?? '', typeOnly: false });
+  return out;
+}
+
+/** The lib/ module an import lands in ('server', 'image', 'errors.ts', ...), if it is one. */
+function target(imp: Import): string | undefined {
+  if (!imp.spec.startsWith('.')) return undefined;
+  const abs = path.resolve(ROOT, path.dirname(imp.file), imp.spec);
+  if (!abs.startsWith(LIB + path.sep)) return undefined;
+  return path.relative(LIB, abs).split(path.sep)[0];
+}
+
+function moduleOf(file: string): string {
+  return path.relative(LIB, path.join(ROOT, file)).split(path.sep)[0] ?? '';
+}
+
+const files = walk(LIB).filter((f) => !f.includes(`${path.sep}cri${path.sep}gen${path.sep}`));
+const imports = files.flatMap(importsOf);
+const DOMAIN = ['image', 'storage', 'oci', 'security', 'network', 'state', 'config', 'streaming'];
+const LEAVES = ['errors', 'log', 'context', 'fsutil', 'process', 'cleanup', 'quantity'];
+
+/** Modules whose job is spawning programs; everything else goes through lib/process.ts. */
+const SPAWNERS = new Set([
+  'lib/process.ts',
+  'lib/oci/conmon.ts',
+  'lib/oci/conmon-exec.ts',
+  'lib/oci/exec-sync.ts',
+  'lib/oci/exec-stream.ts',
+  'lib/streaming/netns-forward.ts',
+]);
+
+/** Pure modules: data in, data out; unit-tested without touching the host. */
+const PURE = new Set([
+  'lib/oci/spec.ts',
+  'lib/oci/spec-input.ts',
+  'lib/oci/spec-mounts.ts',
+  'lib/oci/defaults.ts',
+  'lib/oci/process-args.ts',
+  'lib/oci/conmon-args.ts',
+  'lib/oci/runc-args.ts',
+  'lib/oci/exec-process.ts',
+  'lib/security/security.ts',
+  'lib/security/capabilities.ts',
+  'lib/security/apparmor.ts',
+  'lib/network/sysctls.ts',
+  'lib/network/cni-request.ts',
+  'lib/image/reference.ts',
+  'lib/storage/overlay.ts',
+  'lib/quantity.ts',
+]);
+const IO_BUILTINS = /^node:(fs|fs\/promises|child_process|net|dgram|http|https|http2)$/;
+
+function violations(pred: (i: Import) => boolean): string[] {
+  return imports.filter(pred).map((i) => `${i.file} imports ${i.spec}`);
+}
+
+test('only lib/server imports @grpc/grpc-js or lib/server', () => {
+  assert.deepEqual(
+    violations((i) => moduleOf(i.file) !== 'server' && (i.spec === '@grpc/grpc-js' || target(i) === 'server')),
+    [],
+  );
+});
+
+test('outside lib/server the generated CRI code is imported for types only', () => {
+  assert.deepEqual(
+    violations((i) => moduleOf(i.file) !== 'server' && !i.typeOnly && /cri\/gen\/api$/.test(i.spec)),
+    [],
+  );
+});
+
+test('leaf utilities import no domain module', () => {
+  assert.deepEqual(
+    violations((i) => LEAVES.includes(moduleOf(i.file).replace(/\.ts$/, '')) && DOMAIN.includes(target(i) ?? '')),
+    [],
+  );
+});
+
+test('lib/storage depends on no other domain module', () => {
+  assert.deepEqual(
+    violations((i) => moduleOf(i.file) === 'storage' && !i.typeOnly && DOMAIN.filter((d) => d !== 'storage').includes(target(i) ?? '')),
+    [],
+  );
+});
+
+test('winston only in lib/log.ts; child_process only in the spawner modules', () => {
+  assert.deepEqual(violations((i) => i.spec === 'winston' && i.file !== 'lib/log.ts'), []);
+  assert.deepEqual(violations((i) => /^(node:)?child_process$/.test(i.spec) && !SPAWNERS.has(i.file)), []);
+});
+
+test('pure modules do no I/O', () => {
+  for (const f of PURE) assert.ok(files.includes(path.join(ROOT, f)), `${f} is listed as pure but does not exist`);
+  assert.deepEqual(
+    violations((i) => PURE.has(i.file) && (IO_BUILTINS.test(i.spec) || ['process.ts', 'fsutil.ts'].includes(target(i) ?? '') || /\/(process|fsutil)$/.test(i.spec))),
+    [],
+  );
+});
