@@ -11,7 +11,8 @@ import { row, percentile, timeMs } from './stats';
 /**
  * Pod + container start: RunPodSandbox + CreateContainer + StartContainer through the CRI,
  * next to the floor measured by this same script: `ip netns add` + CNI bridge ADD + overlay
- * mount + `runc run true`, with the same rootfs and the same bridge plugin.
+ * mount + `runc run true`, with the same rootfs and the same bridge plugin. Also RunPodSandbox
+ * alone next to its own floor (`ip netns add` + CNI bridge ADD).
  * Usage: node build/bench/pod-start.js [iterations=20]
  */
 
@@ -24,7 +25,13 @@ async function must(file: string, args: string[], opts: { input?: string; env?: 
   return r.stdout.toString();
 }
 
-async function floor(dir: string, lowerDir: string): Promise<number[]> {
+interface FloorTimes {
+  total: number[];
+  /** netns + CNI ADD only: the floor of RunPodSandbox. */
+  sandbox: number[];
+}
+
+async function floor(dir: string, lowerDir: string): Promise<FloorTimes> {
   const bridgeConf = (ipamDir: string) =>
     JSON.stringify({
       cniVersion: '1.0.0',
@@ -44,6 +51,7 @@ async function floor(dir: string, lowerDir: string): Promise<number[]> {
     linux: { namespaces: { type: string; path?: string }[] };
   };
   const times: number[] = [];
+  const sandboxTimes: number[] = [];
   for (let i = 0; i < N; i++) {
     const id = `crts-floor-${process.pid}-${i}`;
     const base = path.join(dir, id);
@@ -55,9 +63,12 @@ async function floor(dir: string, lowerDir: string): Promise<number[]> {
       CNI_IFNAME: 'eth0',
       CNI_PATH: '/usr/lib/cni',
     };
+    let sandboxDone = 0;
+    const started = process.hrtime.bigint();
     const t = await timeMs(async () => {
       await must('ip', ['netns', 'add', id]);
       await must('/usr/lib/cni/bridge', [], { input: bridgeConf(path.join(dir, 'ipam')), env });
+      sandboxDone = Number(process.hrtime.bigint() - started) / 1e6;
       for (const d of ['upper', 'work', 'merged']) await fs.mkdir(path.join(base, d), { recursive: true });
       await must('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${lowerDir},upperdir=${base}/upper,workdir=${base}/work`, `${base}/merged`]);
       spec.process.args = ['true'];
@@ -68,13 +79,14 @@ async function floor(dir: string, lowerDir: string): Promise<number[]> {
       await must('runc', ['--root', path.join(dir, 'runc'), 'run', '-b', base, id]);
     });
     times.push(t);
+    sandboxTimes.push(sandboxDone);
     await runProgram('runc', ['--root', path.join(dir, 'runc'), 'delete', '-f', id]);
     await runProgram('umount', [`${base}/merged`]);
     await runProgram('/usr/lib/cni/bridge', [], { input: bridgeConf(path.join(dir, 'ipam')), env: { ...env, CNI_COMMAND: 'DEL' } });
     await runProgram('ip', ['netns', 'del', id]);
   }
   await runProgram('ip', ['link', 'del', `crts${NET_INDEX + 1}`]);
-  return times;
+  return { total: times, sandbox: sandboxTimes };
 }
 
 async function main(): Promise<void> {
@@ -90,6 +102,7 @@ async function main(): Promise<void> {
     const { runtime: rt, image: im } = daemon.cri;
     await im.pullImage({ image: { image: 'busybox' } });
     const ours: number[] = [];
+    const oursSandbox: number[] = [];
     for (let i = 0; i < N + 2; i++) {
       const config = {
         metadata: { name: `bench-${i}`, namespace: 'bench', uid: `u${i}`, attempt: 0 },
@@ -98,8 +111,11 @@ async function main(): Promise<void> {
         linux: { securityContext: { namespaceOptions: { pid: NamespaceMode.CONTAINER } } },
       };
       let podSandboxId = '';
+      let sandboxMs = 0;
       const t = await timeMs(async () => {
-        podSandboxId = (await rt.runPodSandbox({ config })).podSandboxId;
+        sandboxMs = await timeMs(async () => {
+          podSandboxId = (await rt.runPodSandbox({ config })).podSandboxId;
+        });
         const { containerId } = await rt.createContainer({
           podSandboxId,
           sandboxConfig: config,
@@ -107,19 +123,27 @@ async function main(): Promise<void> {
         });
         await rt.startContainer({ containerId });
       });
-      if (i >= 2) ours.push(t); // the first two warm caches (JIT, page cache)
+      if (i >= 2) {
+        // the first two warm caches (JIT, page cache)
+        ours.push(t);
+        oursSandbox.push(sandboxMs);
+      }
       await rt.stopPodSandbox({ podSandboxId });
       await rt.removePodSandbox({ podSandboxId });
     }
     const layers = path.join(daemon.dir, 'root', 'crio-layers');
     const layerId = (await fs.readdir(layers)).find((n) => /^[0-9a-f]{64}$/.test(n));
     if (!layerId) throw new Error('no layer found for the floor rootfs');
-    const floorTimes = await floor(work, path.join(layers, layerId, 'diff'));
-    const ratio = percentile(ours, 50) / percentile(floorTimes, 50);
+    const f = await floor(work, path.join(layers, layerId, 'diff'));
+    const ratio = percentile(ours, 50) / percentile(f.total, 50);
+    const sandboxRatio = percentile(oursSandbox, 50) / percentile(f.sandbox, 50);
     process.stdout.write(`pod + container start, ${N} iterations on ${os.cpus().length} cores\n`);
-    process.stdout.write(row('floor: netns + CNI bridge + overlay + runc run', floorTimes) + '\n');
+    process.stdout.write(row('floor: netns + CNI bridge + overlay + runc run', f.total) + '\n');
     process.stdout.write(row('crio-ts: RunPodSandbox + Create + Start', ours) + '\n');
     process.stdout.write(`ratio p50 crio-ts / floor: ${ratio.toFixed(2)}x (target <= 1.4x; CRI-O 1.8x, containerd 2.6x)\n`);
+    process.stdout.write(row('floor: netns + CNI bridge ADD', f.sandbox) + '\n');
+    process.stdout.write(row('crio-ts: RunPodSandbox', oursSandbox) + '\n');
+    process.stdout.write(`ratio p50 RunPodSandbox / floor: ${sandboxRatio.toFixed(2)}x\n`);
   } finally {
     await daemon.cleanup();
     await registry.stop();
