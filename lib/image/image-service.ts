@@ -2,15 +2,16 @@ import path from 'node:path';
 import type { OpContext } from '../context';
 import { InternalError, NotFoundError } from '../errors';
 import type { Logger } from '../log';
+import { AuthFiles, type AuthFileLocations } from './auth-file';
 import { ContentStore } from './content-store';
 import { dirUsage, type DirUsage } from './dir-usage';
 import { ImageStore, type ImageRecord } from './image-store';
 import type { LayerSink } from './layer-sink';
 import { hostPlatform, type Platform } from './manifest';
-import { ImagePuller } from './pull';
+import { ImagePuller, type ImageTrust, type PullOptions } from './pull';
 import { resolveShortName } from './pull-sources';
 import { formatReference, isShortName } from './reference';
-import { loadRegistriesConf, type RegistriesConf, type ShortNameMode } from './registries-conf';
+import { DEFAULT_SHORT_NAME_ALIASES_FILE, loadRegistriesConf, loadShortNameAliasCache, type RegistriesConf, type ShortNameMode } from './registries-conf';
 import type { AuthConfig } from './registry-auth';
 import { RegistryClient } from './registry-client';
 
@@ -36,6 +37,25 @@ export interface ImageServiceOptions {
   log: Logger;
   /** Registry socket idle timeout. */
   registryTimeoutMs?: number;
+  /** `[crio.image] global_auth_file`; '' / unset = the usual auth.json locations. */
+  globalAuthFile?: string;
+  /** Overrides for where auth files are looked for (tests). */
+  authFileLocations?: AuthFileLocations;
+  /** Machine-recorded short-name aliases (c/image's cache); default /var/cache/containers/short-name-aliases.conf. */
+  shortNameAliasesFile?: string;
+  /** `pull_progress_timeout` in ms; 0/unset = never. */
+  pullProgressTimeoutMs?: number;
+  /** How often a running pull logs `pull progress`; default 10 s, 0 = never. */
+  pullProgressLogIntervalMs?: number;
+  /** Parallel layer downloads per pull (default 3). */
+  maxConcurrentDownloads?: number;
+  /** Signature policy (policy.json); unset = accept everything. */
+  trust?: ImageTrust;
+  /**
+   * Top chain IDs of container layers that exist: their layers are never deleted with an
+   * image (the layer store also refuses to delete a layer something sits on).
+   */
+  layersInUse?: () => Iterable<string>;
 }
 
 /** What remove() did. */
@@ -43,8 +63,10 @@ export interface ImageRemoval {
   image: ImageRecord;
   /** False when only the named tag was removed and the image stays. */
   deleted: boolean;
-  /** Chain IDs of the deleted image that no remaining image uses (for the layer store to release). */
+  /** Chain IDs of the deleted image that no remaining image uses. */
   unusedChainIds: string[];
+  /** Of those, the layers deleted from the layer sink (top first); the rest are used by containers. */
+  removedChainIds: string[];
 }
 
 /** The image service the CRI server uses. */
@@ -59,6 +81,8 @@ export class ImageService {
     this.content = new ContentStore(path.join(options.root, 'content'));
     this.images = new ImageStore(options.root);
     this.client = new RegistryClient({ timeoutMs: options.registryTimeoutMs });
+    const authLocations: AuthFileLocations = { ...options.authFileLocations };
+    if (options.globalAuthFile) authLocations.globalAuthFile = options.globalAuthFile;
     this.puller = new ImagePuller({
       content: this.content,
       images: this.images,
@@ -67,6 +91,11 @@ export class ImageService {
       registries: () => this.registriesConf(),
       platform: options.platform ?? hostPlatform(),
       shortNameMode: options.shortNameMode,
+      authFiles: new AuthFiles(authLocations),
+      trust: options.trust,
+      progressTimeoutMs: options.pullProgressTimeoutMs,
+      progressLogIntervalMs: options.pullProgressLogIntervalMs,
+      maxConcurrentDownloads: options.maxConcurrentDownloads,
     });
   }
 
@@ -84,12 +113,16 @@ export class ImageService {
 
   /** Re-reads registries.conf (and drop-ins); the next pull uses the new configuration. */
   async reloadRegistries(): Promise<void> {
-    this.registries = await loadRegistriesConf(this.options.registriesConfFile, this.options.registriesConfDir);
+    const conf = await loadRegistriesConf(this.options.registriesConfFile, this.options.registriesConfDir);
+    // registries.conf aliases win over the machine-recorded ones (c/image pkg/sysregistriesv2).
+    const cached = await loadShortNameAliasCache(this.options.shortNameAliasesFile ?? DEFAULT_SHORT_NAME_ALIASES_FILE);
+    conf.aliases = { ...cached, ...conf.aliases };
+    this.registries = conf;
   }
 
   /** Pulls an image (see ImagePuller); resolves to the stored record. */
-  pull(ref: string, auth: AuthConfig | undefined, ctx: OpContext): Promise<ImageRecord> {
-    return this.puller.pull(ref, auth, ctx);
+  pull(ref: string, auth: AuthConfig | undefined, ctx: OpContext, opts?: PullOptions): Promise<ImageRecord> {
+    return this.puller.pull(ref, auth, ctx, opts);
   }
 
   /** Every image, or the one `filterImage` names (none when it names nothing). */
@@ -119,15 +152,43 @@ export class ImageService {
     if (!removed) return undefined;
     if (!removed.deleted) {
       ctx.log.info('image untagged', { imageId: removed.image.id, name: hit.key });
-      return { ...removed, unusedChainIds: [] };
+      return { ...removed, unusedChainIds: [], removedChainIds: [] };
     }
     const remaining = this.images.list();
     const blobsInUse = new Set(remaining.flatMap(blobsOf));
     for (const digest of blobsOf(removed.image)) if (!blobsInUse.has(digest)) await this.content.delete(digest);
     const chainsInUse = this.chainIdsInUse();
     const unusedChainIds = removed.image.layers.map((l) => l.chainId).filter((c) => !chainsInUse.has(c));
-    ctx.log.info('image removed', { imageId: removed.image.id });
-    return { ...removed, unusedChainIds };
+    const removedChainIds = await this.removeLayers(unusedChainIds, ctx);
+    ctx.log.info('image removed', { imageId: removed.image.id, removedLayers: removedChainIds.length });
+    return { ...removed, unusedChainIds, removedChainIds };
+  }
+
+  /**
+   * Deletes unused layers top-down and stops at the first one a container is built on (its
+   * lower layers are then in use too) or that the sink refuses (another layer sits on it).
+   */
+  private async removeLayers(unused: string[], ctx: OpContext): Promise<string[]> {
+    const sink = this.options.layerSink;
+    if (!sink.removeLayer) return [];
+    const containerTops = new Set(this.options.layersInUse?.() ?? []);
+    const removed: string[] = [];
+    for (const chainId of [...unused].reverse()) {
+      if (containerTops.has(chainId)) break;
+      try {
+        await sink.removeLayer(chainId);
+      } catch (err) {
+        ctx.log.info('layer kept', { chainId, reason: err instanceof Error ? err.message : String(err) });
+        break;
+      }
+      removed.push(chainId);
+    }
+    return removed;
+  }
+
+  /** The image's full config (the OCI image config JSON as pulled), for ImageStatus verbose. */
+  async imageSpec(image: ImageRecord): Promise<unknown> {
+    return JSON.parse((await this.content.read(image.configDigest)).toString('utf8')) as unknown;
   }
 
   /** Chain IDs used by any stored image (layers the layer store must keep). */
@@ -135,9 +196,11 @@ export class ImageService {
     return new Set(this.images.list().flatMap((i) => i.layers.map((l) => l.chainId)));
   }
 
-  /** Disk use of the image service's own directories (content + records; layers are counted by storage). */
-  fsUsage(): Promise<DirUsage> {
-    return dirUsage(this.options.root);
+  /** Disk use of images: content + records, plus the layer sink's layers when it can tell. */
+  async fsUsage(): Promise<DirUsage> {
+    const own = await dirUsage(this.options.root);
+    const layers = (await this.options.layerSink.usage?.()) ?? { bytes: 0, inodes: 0 };
+    return { bytes: own.bytes + layers.bytes, inodes: own.inodes + layers.inodes };
   }
 
   /**

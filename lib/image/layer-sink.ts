@@ -27,4 +27,11 @@ export interface LayerSink {
    * visible only after the stream ended cleanly: the DiffID check happens at EOF.
    */
   applyLayer(params: ApplyLayerParams, ctx: OpContext): Promise<void>;
+  /**
+   * Deletes a layer no image uses any more; absent is fine; must refuse (reject) a layer other
+   * layers sit on. Optional: without it, layers of removed images stay until storage GC.
+   */
+  removeLayer?(chainId: string): Promise<void>;
+  /** Disk use of all layers (ImageFsInfo). Optional. */
+  usage?(): Promise<{ bytes: number; inodes: number }>;
 }

@@ -1,25 +1,27 @@
-import { createReadStream, promises as fs } from 'node:fs';
-import { addAbortSignal, pipeline } from 'node:stream';
+import { createReadStream } from 'node:fs';
+import { pipeline, type Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
-import { createGunzip } from 'node:zlib';
 import type { OpContext } from '../context';
-import { FailedPreconditionError, InternalError, UnimplementedError } from '../errors';
+import { errnoCode, FailedPreconditionError, InternalError, UnimplementedError } from '../errors';
 import type { ContentStore, StagedBlob } from './content-store';
+import { decompressorFor, detectCompression, peek } from './decompress';
 import { DigestVerifier } from './digest-stream';
 import type { LayerRecord } from './image-store';
 import type { LayerSink } from './layer-sink';
-import { createLimiter } from './limiter';
 import { chainIds, type Descriptor } from './manifest';
 import { layerCompression } from './media-types';
+import type { PullProgress } from './pull-progress';
 import type { PullSource } from './pull-sources';
 import type { AuthConfig } from './registry-auth';
 import type { RegistryClient } from './registry-client';
 
 /**
- * Gets an image's layers into the layer sink: layers the sink lacks are downloaded in parallel
- * (each verified against its compressed digest and size while it is staged in the content
- * store's ingest dir), then decompressed and applied strictly bottom-up, with the DiffID of
- * the uncompressed stream checked against the config at EOF.
+ * Gets an image's layers into the layer sink, applied strictly bottom-up. The layer whose
+ * parent is in place streams straight from the registry through digest check → decompress →
+ * DiffID check → sink, with nothing on disk but the unpacked files. Meanwhile the layers above
+ * download in parallel into the content store's ingest dir (verified against their compressed
+ * digest and size), and are applied from there as soon as their parent is — c/image's
+ * storage destination does the same.
  */
 
 /** The layers of one image and where to fetch them. */
@@ -30,12 +32,14 @@ export interface UnpackRequest {
   auth: AuthConfig | undefined;
   layers: readonly Descriptor[];
   diffIds: readonly string[];
+  /** Counts downloaded bytes (and cancels on a stall). */
+  progress?: PullProgress;
 }
 
 /** What unpack() did. */
 export interface UnpackResult {
   layers: LayerRecord[];
-  /** Compressed bytes downloaded (0 when every layer was already there). */
+  /** Compressed bytes of the layers this pull applied (0 when every layer was already there). */
   downloadedBytes: number;
   appliedLayers: number;
 }
@@ -45,10 +49,11 @@ export interface LayerUnpackerOptions {
   content: ContentStore;
   client: RegistryClient;
   sink: LayerSink;
+  /** Layer downloads in flight per pull, the streamed one included (c/image: 6). */
   maxConcurrentDownloads?: number;
 }
 
-type Compression = 'gzip' | 'none';
+type LayerParams = { chainId: string; parentChainId: string | undefined; diffId: string };
 
 /** Downloads, verifies and applies layers; one per daemon so concurrent pulls share layer locks. */
 export class LayerUnpacker {
@@ -67,6 +72,7 @@ export class LayerUnpacker {
     const chain = chainIds(diffIds);
     const records: LayerRecord[] = layers.map((l, i) => ({ diffId: diffIds[i] ?? '', chainId: chain[i] ?? '', digest: l.digest, size: l.size, mediaType: l.mediaType }));
     const present = await Promise.all(chain.map((c) => this.options.sink.hasLayer(c)));
+    const missing = layers.map((_, i) => i).filter((i) => !present[i]);
 
     // A failed download aborts the others and the apply in progress; the first error is reported.
     const abort = new AbortController();
@@ -76,24 +82,52 @@ export class LayerUnpacker {
       abort.abort(err);
     };
     const inner: OpContext = { log: ctx.log, signal: AbortSignal.any([ctx.signal, abort.signal]) };
-    const limit = createLimiter(this.options.maxConcurrentDownloads ?? 3);
-    const downloads = layers.map((layer, i) =>
-      present[i] ? undefined : limit(() => this.download(req, layer, inner)),
-    );
-    downloads.forEach((d) => d?.catch(fail));
+    const max = Math.max(1, this.options.maxConcurrentDownloads ?? 3);
+    const staging = new Map<number, Promise<StagedBlob>>();
+    let cursor = missing[0] ?? 0;
+    let active = 0;
+    // Starts background downloads for layers above the one being applied while slots are free.
+    const pump = (): void => {
+      for (const i of missing) {
+        if (active >= max || inner.signal.aborted) return;
+        if (i <= cursor || staging.has(i)) continue;
+        active++;
+        const p = this.download(req, layers[i] as Descriptor, inner).finally(() => {
+          active--;
+          pump();
+        });
+        p.catch(fail);
+        staging.set(i, p);
+      }
+    };
 
     let appliedLayers = 0;
     let downloadedBytes = 0;
     try {
-      for (const [i, layer] of layers.entries()) {
-        const download = downloads[i];
-        if (!download) continue;
-        const params = { chainId: chain[i] ?? '', parentChainId: chain[i - 1], diffId: diffIds[i] ?? '' };
-        const applied = await this.applyOnce(params.chainId, async () => {
-          const staged = await download;
-          await this.apply(staged, layer, i, params, req, inner);
-          await staged.remove();
-        });
+      for (const i of missing) {
+        const layer = layers[i] as Descriptor;
+        const params: LayerParams = { chainId: chain[i] ?? '', parentChainId: chain[i - 1], diffId: diffIds[i] ?? '' };
+        cursor = i;
+        const staged = staging.get(i);
+        let applied: boolean;
+        if (staged) {
+          pump();
+          applied = await this.applyOnce(params.chainId, async () => {
+            const blob = await staged;
+            await this.applyStream(createReadStream(blob.path), layer, i, params, req, inner);
+          });
+        } else {
+          active++;
+          pump();
+          try {
+            applied = await this.applyOnce(params.chainId, async () => {
+              const body = await this.openBlob(req, layer, inner);
+              await this.applyStream(body, layer, i, params, req, inner);
+            });
+          } finally {
+            active--;
+          }
+        }
         if (applied) {
           appliedLayers++;
           downloadedBytes += layer.size;
@@ -104,16 +138,34 @@ export class LayerUnpacker {
       throw firstError;
     } finally {
       abort.abort(); // stops downloads of layers another pull applied meanwhile
-      for (const r of await Promise.allSettled(downloads.map((d) => d ?? Promise.resolve(undefined)))) {
-        if (r.status === 'fulfilled' && r.value) await r.value.remove();
+      for (const r of await Promise.allSettled(staging.values())) {
+        if (r.status === 'fulfilled') await r.value.remove();
       }
     }
     return { layers: records, downloadedBytes, appliedLayers };
   }
 
+  /** The blob's bytes as they arrive, counted, and failing at EOF unless size and digest match. */
+  private async openBlob(req: UnpackRequest, layer: Descriptor, ctx: OpContext): Promise<Readable> {
+    const body = await this.options.client.getBlob(req.source, layer.digest, req.auth, ctx);
+    const verifier = new DigestVerifier({ digest: layer.digest, size: layer.size }, `blob ${layer.digest} of ${req.name}`);
+    // Errors anywhere upstream destroy `verifier`, which is what the next stage reads (and
+    // reports); once the first pipeline is done nobody else listens for its errors.
+    verifier.on('error', () => undefined);
+    if (req.progress) pipeline(body, req.progress.meter(), verifier, () => undefined);
+    else pipeline(body, verifier, () => undefined);
+    return verifier;
+  }
+
   private async download(req: UnpackRequest, layer: Descriptor, ctx: OpContext): Promise<StagedBlob> {
     const body = await this.options.client.getBlob(req.source, layer.digest, req.auth, ctx);
-    return this.options.content.stage({ digest: layer.digest, size: layer.size }, body, ctx.signal);
+    let input: Readable = body;
+    if (req.progress) {
+      const meter = req.progress.meter();
+      pipeline(body, meter, () => undefined);
+      input = meter;
+    }
+    return this.options.content.stage({ digest: layer.digest, size: layer.size }, input, ctx.signal);
   }
 
   /** Runs `fn` unless the layer is (or, after waiting for another pull, becomes) present. */
@@ -137,22 +189,33 @@ export class LayerUnpacker {
     }
   }
 
-  private async apply(
-    staged: StagedBlob,
-    layer: Descriptor,
-    index: number,
-    params: { chainId: string; parentChainId: string | undefined; diffId: string },
-    req: UnpackRequest,
-    ctx: OpContext,
-  ): Promise<void> {
-    const compression = await sniffCompression(staged.path, layer, index, req.name);
-    const verifier = new DigestVerifier({ digest: params.diffId }, `layer ${index} (${layer.digest}) of ${req.name}: uncompressed content does not match the config's diff_id`);
-    addAbortSignal(ctx.signal, verifier);
-    // Errors anywhere in the chain destroy `verifier`, which is what the sink reads.
-    const file = createReadStream(staged.path);
-    if (compression === 'gzip') pipeline(file, createGunzip(), verifier, () => undefined);
-    else pipeline(file, verifier, () => undefined);
-    await this.options.sink.applyLayer({ ...params, tar: verifier }, ctx);
+  /** Decompresses `input` (compression judged by magic bytes) into the sink, checking the DiffID at EOF. */
+  private async applyStream(input: Readable, layer: Descriptor, index: number, params: LayerParams, req: UnpackRequest, ctx: OpContext): Promise<void> {
+    const what = `layer ${index} (${layer.digest}) of ${req.name}`;
+    let kind;
+    try {
+      kind = detectCompression(await peek(input, 6), `${what} (media type "${layer.mediaType}")`);
+    } catch (err) {
+      input.destroy();
+      throw err;
+    }
+    const verifier = new DigestVerifier({ digest: params.diffId }, `${what}: uncompressed content does not match the config's diff_id`);
+    pipeline(input, decompressorFor(kind, what), verifier, () => undefined);
+    // Cancellation reaches the sink as a stream error; only while this apply runs.
+    const onAbort = (): void => {
+      verifier.destroy(ctx.signal.reason instanceof Error ? ctx.signal.reason : new Error('layer apply cancelled'));
+    };
+    if (ctx.signal.aborted) onAbort();
+    ctx.signal.addEventListener('abort', onAbort);
+    try {
+      await this.options.sink.applyLayer({ ...params, tar: verifier }, ctx);
+    } catch (err) {
+      // zlib notices a corrupt stream before the digest check at EOF can; say which blob it was.
+      if (/^Z_/.test(errnoCode(err) ?? '')) throw new FailedPreconditionError(`${what}: corrupt gzip data: ${(err as Error).message}`, { cause: err });
+      throw err;
+    } finally {
+      ctx.signal.removeEventListener('abort', onAbort);
+    }
     if (!verifier.verified) {
       if (verifier.destroyed) {
         // The sink dropped the stream unread because the layer appeared meanwhile (idempotent apply).
@@ -163,37 +226,13 @@ export class LayerUnpacker {
       verifier.resume();
       await finished(verifier);
     }
-    ctx.log.debug('layer applied', { digest: layer.digest, chainId: params.chainId });
+    ctx.log.debug('layer applied', { digest: layer.digest, chainId: params.chainId, compression: kind });
   }
 }
 
 /** Refuses layers we cannot unpack before anything is downloaded. */
 function checkSupported(layer: Descriptor, index: number, name: string): void {
-  const c = layerCompression(layer.mediaType);
-  if (c === 'zstd' || c === 'unknown') {
-    throw new UnimplementedError(`layer ${index} of ${name} has media type "${layer.mediaType}", which is not supported (gzip or uncompressed tar only)`);
+  if (layerCompression(layer.mediaType) === 'unknown') {
+    throw new UnimplementedError(`layer ${index} of ${name} has media type "${layer.mediaType}", which is not supported (gzip, zstd or uncompressed tar only)`);
   }
-}
-
-/** Judges the compression by magic bytes, as c/image does; the media type may be wrong. */
-async function sniffCompression(file: string, layer: Descriptor, index: number, name: string): Promise<Compression> {
-  const fh = await fs.open(file, 'r');
-  const head = Buffer.alloc(6);
-  try {
-    await fh.read(head, 0, head.length, 0);
-  } finally {
-    await fh.close();
-  }
-  if (head[0] === 0x1f && head[1] === 0x8b) return 'gzip';
-  const kinds: [string, number[]][] = [
-    ['zstd', [0x28, 0xb5, 0x2f, 0xfd]],
-    ['bzip2', [0x42, 0x5a, 0x68]],
-    ['xz', [0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]],
-  ];
-  for (const [kind, magic] of kinds) {
-    if (magic.every((b, i) => head[i] === b)) {
-      throw new UnimplementedError(`layer ${index} (${layer.digest}) of ${name} is ${kind}-compressed (media type "${layer.mediaType}"), which is not supported`);
-    }
-  }
-  return 'none';
 }

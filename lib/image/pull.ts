@@ -1,3 +1,4 @@
+import { pipeline } from 'node:stream';
 import type { OpContext } from '../context';
 import { FailedPreconditionError } from '../errors';
 import type { ContentStore } from './content-store';
@@ -6,9 +7,11 @@ import { LayerUnpacker } from './layer-unpack';
 import type { LayerSink } from './layer-sink';
 import { parseImageConfig, parseManifest, selectPlatform, type ImageConfig, type ImageManifest, type Platform } from './manifest';
 import { resolvePullSources, resolveShortName, type PullSource } from './pull-sources';
-import { formatReference, repositoryName, type ImageReference } from './reference';
+import { formatReference, isImageId, repositoryName, type ImageReference } from './reference';
 import type { RegistriesConf, ShortNameMode } from './registries-conf';
-import { credentialKey, type AuthConfig } from './registry-auth';
+import type { AuthFiles } from './auth-file';
+import { PullProgress } from './pull-progress';
+import { credentialKey, hasCredentials, type AuthConfig } from './registry-auth';
 import type { FetchedManifest, RegistryClient } from './registry-client';
 
 /**
@@ -30,6 +33,37 @@ export interface ImagePullerOptions {
   /** CRI-O's `[crio.image] short_name_mode`, overriding registries.conf when set. */
   shortNameMode?: ShortNameMode;
   maxConcurrentDownloads?: number;
+  /** auth.json lookup for registries the request's credentials do not apply to. */
+  authFiles?: AuthFiles;
+  /** Signature policy; checked before any blob is fetched. */
+  trust?: ImageTrust;
+  /** `pull_progress_timeout` in ms; 0 = never. */
+  progressTimeoutMs?: number;
+  /** How often a running pull logs its progress; 0 = never. */
+  progressLogIntervalMs?: number;
+}
+
+/** Per-pull options beyond the name and credentials. */
+export interface PullOptions {
+  /** The pod's namespace: selects `<signature_policy_dir>/<namespace>.json`. */
+  namespace?: string;
+}
+
+/** Decides whether an image may be used (policy.json); throws naming SignatureValidationFailed. */
+export interface ImageTrust {
+  check(image: TrustSubject, namespace: string | undefined, ctx: OpContext): Promise<void>;
+}
+
+/** What a trust policy judges: the logical name and the manifest the pull resolved. */
+export interface TrustSubject {
+  ref: ImageReference;
+  source: PullSource;
+  auth: AuthConfig | undefined;
+  /** The manifest (instance) digest signatures are made over. */
+  manifestDigest: string;
+  /** The top-level digest (an index's) — signatures on it are accepted too. */
+  topDigest: string;
+  client: RegistryClient;
 }
 
 /** The manifest chosen for a reference and where it came from. */
@@ -56,26 +90,31 @@ export class ImagePuller {
     });
   }
 
-  /** Pulls `refString`; callers asking for the same name with the same credentials share the result. */
-  pull(refString: string, auth: AuthConfig | undefined, ctx: OpContext): Promise<ImageRecord> {
-    // Credentials are part of the key (CRI-O's pullArguments): another user's pull may be refused.
-    const key = `${refString}\u0000${credentialKey(auth)}`;
+  /** Pulls `refString`; callers asking for the same name with the same credentials and namespace share the result. */
+  pull(refString: string, auth: AuthConfig | undefined, ctx: OpContext, opts: PullOptions = {}): Promise<ImageRecord> {
+    // Credentials and namespace are part of the key (CRI-O's pullArguments): another pod's pull may be refused.
+    const key = `${refString}\u0000${credentialKey(auth)}\u0000${opts.namespace ?? ''}`;
     const running = this.inFlight.get(key);
     if (running) return running;
-    const p = this.pullCandidates(refString, auth, ctx).finally(() => this.inFlight.delete(key));
+    const p = this.pullCandidates(refString, auth, ctx, opts).finally(() => this.inFlight.delete(key));
     this.inFlight.set(key, p);
     return p;
   }
 
-  private async pullCandidates(refString: string, auth: AuthConfig | undefined, ctx: OpContext): Promise<ImageRecord> {
+  private async pullCandidates(refString: string, auth: AuthConfig | undefined, ctx: OpContext, opts: PullOptions): Promise<ImageRecord> {
+    // An image ID (or sha256:ID) of a stored image "pulls" as itself; there is nothing to fetch.
+    if (isImageId(refString)) {
+      const present = this.options.images.get(refString);
+      if (present) return present;
+    }
     const conf = this.options.registries();
     const candidates = resolveShortName(conf, refString, this.options.shortNameMode ?? conf.shortNameMode);
     let lastErr: unknown;
     for (const candidate of candidates) {
       try {
-        return await this.pullOne(candidate, auth, conf, ctx);
+        return await this.pullOne(candidate, auth, conf, ctx, opts);
       } catch (err) {
-        if (ctx.signal.aborted || candidates.length === 1) throw err;
+        if (ctx.signal.aborted || candidates.length === 1 || isSignatureError(err)) throw err;
         ctx.log.info('pull candidate failed', { image: formatReference(candidate), err: errorMessage(err) });
         lastErr = err;
       }
@@ -83,58 +122,83 @@ export class ImagePuller {
     throw lastErr;
   }
 
-  private async pullOne(ref: ImageReference, auth: AuthConfig | undefined, conf: RegistriesConf, ctx: OpContext): Promise<ImageRecord> {
+  private async pullOne(ref: ImageReference, auth: AuthConfig | undefined, conf: RegistriesConf, outer: OpContext, opts: PullOptions): Promise<ImageRecord> {
     const started = Date.now();
     const name = formatReference(ref);
-    const resolved = await this.resolveManifest(ref, resolvePullSources(conf, ref), auth, ctx);
-    const { manifest } = resolved;
-    const config = await this.fetchConfig(resolved, ctx);
-    const unpacked = await this.unpacker.unpack(
-      { name, source: resolved.source, auth: resolved.auth, layers: manifest.layers, diffIds: config.diffIds },
-      ctx,
-    );
-    // Keep the exact manifest bytes, so digests stay checkable after the pull.
-    for (const m of new Set([resolved.top, resolved.instance])) {
-      await this.options.content.put({ digest: m.digest, size: m.bytes.length }, m.bytes, ctx.signal);
-    }
-    const repo = repositoryName(ref);
-    const record: ImageRecord = {
-      id: manifest.config.digest.slice('sha256:'.length),
-      repoTags: ref.digest === undefined && ref.tag !== undefined ? [name] : [],
-      repoDigests: [...new Set([`${repo}@${resolved.top.digest}`, `${repo}@${resolved.instance.digest}`])],
-      size: resolved.instance.bytes.length + manifest.config.size + manifest.layers.reduce((n, l) => n + l.size, 0),
-      manifestDigest: resolved.instance.digest,
-      configDigest: manifest.config.digest,
-      layers: unpacked.layers,
-      config: config.config,
-      pulledAt: Date.now(),
-    };
-    const stored = await this.options.images.add(record);
-    ctx.log.info('image pulled', {
+    const progress = new PullProgress({
       image: name,
-      digest: resolved.top.digest,
-      imageId: stored.id,
-      bytes: unpacked.downloadedBytes,
-      appliedLayers: unpacked.appliedLayers,
-      durationMs: Date.now() - started,
+      timeoutMs: this.options.progressTimeoutMs ?? 0,
+      logIntervalMs: this.options.progressLogIntervalMs ?? 10_000,
+      log: outer.log,
     });
-    return stored;
+    const ctx: OpContext = { log: outer.log, signal: AbortSignal.any([outer.signal, progress.signal]) };
+    try {
+      const resolved = await this.resolveManifest(ref, resolvePullSources(conf, ref), auth, ctx, progress);
+      const { manifest } = resolved;
+      // Trust is decided on the manifest alone, before any config or layer byte is fetched.
+      await this.options.trust?.check(
+        { ref, source: resolved.source, auth: resolved.auth, manifestDigest: resolved.instance.digest, topDigest: resolved.top.digest, client: this.options.client },
+        opts.namespace,
+        ctx,
+      );
+      const config = await this.fetchConfig(resolved, ctx, progress);
+      const unpacked = await this.unpacker.unpack(
+        { name, source: resolved.source, auth: resolved.auth, layers: manifest.layers, diffIds: config.diffIds, progress },
+        ctx,
+      );
+      // Keep the exact manifest bytes, so digests stay checkable after the pull.
+      for (const m of new Set([resolved.top, resolved.instance])) {
+        await this.options.content.put({ digest: m.digest, size: m.bytes.length }, m.bytes, ctx.signal);
+      }
+      const repo = repositoryName(ref);
+      const record: ImageRecord = {
+        id: manifest.config.digest.slice('sha256:'.length),
+        repoTags: ref.digest === undefined && ref.tag !== undefined ? [name] : [],
+        repoDigests: [...new Set([`${repo}@${resolved.top.digest}`, `${repo}@${resolved.instance.digest}`])],
+        size: resolved.instance.bytes.length + manifest.config.size + manifest.layers.reduce((n, l) => n + l.size, 0),
+        manifestDigest: resolved.instance.digest,
+        configDigest: manifest.config.digest,
+        layers: unpacked.layers,
+        config: config.config,
+        pulledAt: Date.now(),
+      };
+      const stored = await this.options.images.add(record);
+      ctx.log.info('image pulled', {
+        image: name,
+        digest: resolved.top.digest,
+        imageId: stored.id,
+        registry: resolved.source.endpoint.host,
+        bytes: progress.bytes,
+        bytesPerSecond: progress.bytesPerSecond,
+        layerBytes: unpacked.downloadedBytes,
+        appliedLayers: unpacked.appliedLayers,
+        durationMs: Date.now() - started,
+      });
+      return stored;
+    } catch (err) {
+      // A stall shows up as an abort somewhere below; report why.
+      if (progress.signal.aborted && !outer.signal.aborted) throw progress.signal.reason;
+      throw err;
+    } finally {
+      progress.close();
+    }
   }
 
   /** Tries each source in order (mirrors first); the first that serves the manifest wins. */
-  private async resolveManifest(ref: ImageReference, sources: PullSource[], auth: AuthConfig | undefined, ctx: OpContext): Promise<ResolvedImage> {
+  private async resolveManifest(ref: ImageReference, sources: PullSource[], auth: AuthConfig | undefined, ctx: OpContext, progress: PullProgress): Promise<ResolvedImage> {
     let lastErr: unknown;
     for (const source of sources) {
-      // c/image: request credentials are not sent to a host other than the name's registry.
-      const sourceAuth = source.endpoint.host === ref.domain ? auth : undefined;
       try {
+        const sourceAuth = await this.credentialsFor(ref, source, auth);
         const top = await this.options.client.getManifest(source, sourceAuth, ctx);
+        progress.add(top.bytes.length);
         const parsed = parseManifest(top.bytes, top.contentType);
         let instance = top;
         let manifest: ImageManifest;
         if (parsed.kind === 'index') {
           const desc = selectPlatform(parsed.index, this.options.platform);
           instance = await this.options.client.getManifest({ ...source, reference: desc.digest }, sourceAuth, ctx);
+          progress.add(instance.bytes.length);
           if (instance.bytes.length !== desc.size) {
             throw new FailedPreconditionError(`manifest ${desc.digest} of ${formatReference(ref)}: size ${instance.bytes.length}, index says ${desc.size}`);
           }
@@ -155,16 +219,33 @@ export class ImagePuller {
     throw lastErr;
   }
 
+  /**
+   * c/image: the request's credentials go only to the name's own registry domain; any other
+   * host (a mirror, a `location` elsewhere) and requests without credentials use auth.json
+   * entries for the host actually contacted.
+   */
+  private async credentialsFor(ref: ImageReference, source: PullSource, auth: AuthConfig | undefined): Promise<AuthConfig | undefined> {
+    if (hasCredentials(auth) && source.endpoint.host === ref.domain) return auth;
+    return this.options.authFiles?.lookup(`${source.endpoint.host}/${source.repository}`);
+  }
+
   /** Fetches (unless present) and verifies the config blob, then parses it. */
-  private async fetchConfig(resolved: ResolvedImage, ctx: OpContext): Promise<ImageConfig> {
+  private async fetchConfig(resolved: ResolvedImage, ctx: OpContext, progress: PullProgress): Promise<ImageConfig> {
     const desc = resolved.manifest.config;
     const { content, client } = this.options;
     if (!(await content.has(desc.digest))) {
       const body = await client.getBlob(resolved.source, desc.digest, resolved.auth, ctx);
-      await content.put({ digest: desc.digest, size: desc.size }, body, ctx.signal);
+      const meter = progress.meter();
+      pipeline(body, meter, () => undefined);
+      await content.put({ digest: desc.digest, size: desc.size }, meter, ctx.signal);
     }
     return parseImageConfig(await content.read(desc.digest));
   }
+}
+
+/** Signature rejections are final: another candidate name must not be tried instead (c/image). */
+function isSignatureError(err: unknown): boolean {
+  return err instanceof Error && err.message.includes('SignatureValidationFailed');
 }
 
 function errorMessage(err: unknown): string {

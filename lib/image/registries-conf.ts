@@ -80,6 +80,17 @@ export async function loadRegistriesConf(file: string, dropInDir?: string): Prom
   return conf;
 }
 
+/** Where c/image records short-name aliases for root (never written by CRI-O, but read). */
+export const DEFAULT_SHORT_NAME_ALIASES_FILE = '/var/cache/containers/short-name-aliases.conf';
+
+/** The `[aliases]` of the short-name alias cache file; absent file = none. */
+export async function loadShortNameAliasCache(file: string): Promise<Record<string, string>> {
+  const text = await readIfExists(file);
+  if (text === undefined) return {};
+  const frag = parseRegistriesConf(text, file);
+  return Object.fromEntries(Object.entries(frag.aliases).filter(([, v]) => v !== ''));
+}
+
 async function readIfExists(file: string): Promise<string | undefined> {
   try {
     return await fs.readFile(file, 'utf8');

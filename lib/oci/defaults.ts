@@ -23,6 +23,13 @@ export const DEFAULT_SHM_MOUNT: Readonly<Mount> = Object.freeze({
   options: ['nosuid', 'noexec', 'nodev', 'mode=1777', 'size=65536k'],
 });
 
+/** tmpfs mounts CRI-O adds with crio.conf `read_only` (tmpcopyup is a runc extension: keeps image content). */
+export const READ_ONLY_TMPFS_MOUNTS: readonly Readonly<Mount>[] = Object.freeze([
+  { destination: '/run', type: 'tmpfs', source: 'tmpfs', options: ['rw', 'noexec', 'nosuid', 'nodev', 'tmpcopyup', 'mode=0755'] },
+  { destination: '/tmp', type: 'tmpfs', source: 'tmpfs', options: ['rw', 'noexec', 'nosuid', 'nodev', 'tmpcopyup', 'mode=1777'] },
+  { destination: '/var/tmp', type: 'tmpfs', source: 'tmpfs', options: ['rw', 'noexec', 'nosuid', 'nodev', 'tmpcopyup', 'mode=1777'] },
+]);
+
 /**
  * CRI-O's masked paths (containers/common `DefaultMaskedPaths` + `/proc/asound`, `/proc/interrupts`).
  * CRI-O only applies them when the CRI request lists masked paths at all (kubelet does unless

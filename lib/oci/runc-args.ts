@@ -31,6 +31,11 @@ export function runcExecArgs(root: string, containerId: string, processFile: str
   return [...runcGlobalArgs(root), 'exec', '--process', processFile, '--pid-file', pidFile, containerId];
 }
 
+/** `runc update --resources - <id>`: the LinuxResources JSON comes on stdin. */
+export function runcUpdateArgs(root: string, containerId: string): string[] {
+  return [...runcGlobalArgs(root), 'update', '--resources', '-', containerId];
+}
+
 /** True when runc's stderr says the container is unknown to it. */
 export function isRuncNotFound(stderr: string): boolean {
   return /container does not exist|container .* does not exist/.test(stderr);

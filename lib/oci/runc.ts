@@ -1,7 +1,8 @@
 import { InternalError, NotFoundError } from '../errors';
 import type { Logger } from '../log';
 import { runProgram, type RunResult } from '../process';
-import { isRuncNotFound, runcDeleteArgs, runcErrorMessage, runcKillArgs, runcStartArgs, runcStateArgs } from './runc-args';
+import { isRuncNotFound, isRuncNotRunning, runcDeleteArgs, runcErrorMessage, runcKillArgs, runcStartArgs, runcStateArgs, runcUpdateArgs } from './runc-args';
+import type { LinuxResources } from './spec-input';
 
 /** The short-lived runc subcommands (state/start/kill/delete); long-lived ones live in conmon.ts/exec-sync.ts. */
 
@@ -56,9 +57,9 @@ export class Runc {
     private readonly log: Logger,
   ) {}
 
-  private async run(args: string[], timeoutMs = 60_000): Promise<RunResult> {
+  private async run(args: string[], timeoutMs = 60_000, input?: string): Promise<RunResult> {
     this.log.debug('running runc', { argv: args });
-    return runProgram(this.path, args, { timeoutMs, env: { PATH: process.env['PATH'] ?? '/usr/sbin:/usr/bin:/sbin:/bin' } });
+    return runProgram(this.path, args, { timeoutMs, input, env: { PATH: process.env['PATH'] ?? '/usr/sbin:/usr/bin:/sbin:/bin' } });
   }
 
   private fail(args: string[], result: RunResult): never {
@@ -90,10 +91,35 @@ export class Runc {
     if (result.exitCode !== 0) this.fail(args, result);
   }
 
+  /** `runc update`: applies new cgroup limits to a created or running container. */
+  async update(containerId: string, resources: LinuxResources): Promise<void> {
+    const args = runcUpdateArgs(this.root, containerId);
+    const result = await this.run(args, 60_000, JSON.stringify(resources));
+    if (result.exitCode !== 0) this.fail(args, result);
+  }
+
+  /** Mount options `runc features` lists (empty if this runc has no `features`). */
+  async mountOptions(): Promise<string[]> {
+    const result = await this.run(['features']);
+    if (result.exitCode !== 0) return [];
+    const parsed = JSON.parse(result.stdout.toString('utf8')) as { mountOptions?: unknown };
+    return Array.isArray(parsed.mountOptions) ? parsed.mountOptions.filter((o): o is string => typeof o === 'string') : [];
+  }
+
   /** `runc delete`; a container runc does not know counts as deleted. */
   async delete(containerId: string, force: boolean): Promise<void> {
     const args = runcDeleteArgs(this.root, containerId, force);
     const result = await this.run(args);
     if (result.exitCode !== 0 && !isRuncNotFound(result.stderr.toString('utf8'))) this.fail(args, result);
+  }
+}
+
+/** Runs a signal-sending step, treating "the container is already gone" as success (stop loops). */
+export async function ignoreNotRunning(fn: () => Promise<void>): Promise<void> {
+  try {
+    await fn();
+  } catch (err) {
+    if (err instanceof NotFoundError || (err instanceof Error && isRuncNotRunning(err.message))) return;
+    throw err;
   }
 }

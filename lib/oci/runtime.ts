@@ -2,17 +2,21 @@ import { mkdirSync, promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { OpContext } from '../context';
 import { InternalError, NotFoundError } from '../errors';
+import { pathExists } from '../fsutil';
 import type { Logger } from '../log';
 import { moveToCgroup } from './cgroupfs';
+import { type ContainerInfo, killConmon, loadContainerInfo, processesGone } from './container-info';
 import { conmonLogLevel, conmonPidFile, containerPidFile } from './conmon-args';
 import { spawnConmon } from './conmon';
+import type { StreamIo } from './conmon-attach';
 import { buildExecProcess, type ExecProcessOptions } from './exec-process';
+import { runExecStream } from './exec-stream';
 import { runExecSync, type ExecSyncResult } from './exec-sync';
 import { type ExitInfo, readExitFile, watchExitFiles } from './exit-files';
-import { pidAlive, processStartTime, readPidFile, sameProcessAlive } from './pids';
-import { Runc, type RuncStatus } from './runc';
-import { isRuncNotRunning } from './runc-args';
-import type { Spec, SpecProcess } from './spec-input';
+import { processStartTime } from './pids';
+import { reopenContainerLog } from './reopen-log';
+import { ignoreNotRunning, Runc, type RuncStatus } from './runc';
+import type { LinuxResources, Spec, SpecProcess } from './spec-input';
 import { StopOperation } from './stop-loop';
 
 /** Options of OciRuntime (one per runtime handler). */
@@ -64,22 +68,12 @@ export interface ContainerRuntimeState {
   pid: number;
 }
 
-interface ContainerInfo {
-  bundleDir: string;
-  /** Init PID while it may still run; undefined once runc reports the container stopped. */
-  pid?: number;
-  /** Start time of `pid`, so a reused PID is not mistaken for the container. */
-  pidStartTime?: string;
-  conmonPid?: number;
-  conmonStartTime?: string;
-  process?: SpecProcess;
-}
-
 /** The runtime driver: the only code that runs runc and conmon. */
 export class OciRuntime {
   private readonly runc: Runc;
   private readonly info = new Map<string, ContainerInfo>();
   private readonly stops = new Map<string, StopOperation>();
+  private rro: Promise<boolean> | undefined;
 
   constructor(private readonly options: OciRuntimeOptions) {
     this.runc = new Runc(options.runtimePath, options.runtimeRoot, options.log);
@@ -93,21 +87,21 @@ export class OciRuntime {
   private async containerInfo(containerId: string): Promise<ContainerInfo> {
     const cached = this.info.get(containerId);
     if (cached) return cached;
-    const state = await this.runc.state(containerId);
-    if (!state) throw new NotFoundError(`container ${containerId} is not known to runc`);
-    // runc checks the init PID's start time itself, so its pid is trustworthy right now; a stopped
-    // container's old PID may already belong to someone else.
-    const pid = state.status === 'stopped' || state.pid <= 0 ? undefined : state.pid;
-    const conmonPid = await readPidFile(conmonPidFile(state.bundle));
-    const info: ContainerInfo = {
-      bundleDir: state.bundle,
-      pid,
-      pidStartTime: pid === undefined ? undefined : await processStartTime(pid),
-      conmonPid,
-      conmonStartTime: conmonPid === undefined ? undefined : await processStartTime(conmonPid),
-    };
+    const info = await loadContainerInfo(this.runc, containerId);
     this.info.set(containerId, info);
     return info;
+  }
+
+  /** The container's facts with its spec process loaded (the base of every exec). */
+  private async withProcess(containerId: string): Promise<ContainerInfo & { process: SpecProcess }> {
+    const info = await this.containerInfo(containerId);
+    if (info.process === undefined) {
+      const configPath = path.join(info.bundleDir, 'config.json');
+      const spec = JSON.parse(await fs.readFile(configPath, 'utf8')) as Spec;
+      if (!spec.process) throw new InternalError(`${configPath} has no process`);
+      info.process = spec.process;
+    }
+    return { ...info, process: info.process };
   }
 
   /** Creates the container via conmon + `runc create`; the process waits for startContainer. */
@@ -163,14 +157,7 @@ export class OciRuntime {
   }
 
   private async cleanupFailedCreate(opts: CreateContainerOptions, log: Logger): Promise<void> {
-    const conmonPid = await readPidFile(conmonPidFile(opts.bundleDir)).catch(() => undefined);
-    if (conmonPid !== undefined && (await pidAlive(conmonPid))) {
-      try {
-        process.kill(conmonPid, 'SIGKILL');
-      } catch {
-        // gone meanwhile
-      }
-    }
+    await killConmon(opts.bundleDir);
     await this.runc.delete(opts.containerId, true).catch((err: unknown) => log.warn('cleanup step failed', { step: 'runc delete', containerId: opts.containerId, err: String(err) }));
     // CRI-O removes the log of a container that never came to be.
     await fs.rm(opts.logPath, { force: true });
@@ -221,9 +208,7 @@ export class OciRuntime {
       if (err instanceof NotFoundError) return true;
       throw err;
     }
-    if (info.pid !== undefined && (await sameProcessAlive(info.pid, info.pidStartTime))) return false;
-    // The process is gone; wait for conmon to write the exit file unless conmon itself is gone.
-    return info.conmonPid === undefined || !(await sameProcessAlive(info.conmonPid, info.conmonStartTime));
+    return processesGone(info);
   }
 
   /**
@@ -237,14 +222,6 @@ export class OciRuntime {
       op.shorten(timeoutSec * 1000);
     } else {
       const log = (ctx?.log ?? this.options.log).child({ containerId });
-      const ignoreNotRunning = async (fn: () => Promise<void>): Promise<void> => {
-        try {
-          await fn();
-        } catch (err) {
-          if (err instanceof NotFoundError || (err instanceof Error && isRuncNotRunning(err.message))) return;
-          throw err;
-        }
-      };
       const created = new StopOperation(
         {
           sendStopSignal: () => ignoreNotRunning(() => this.runc.kill(containerId, stopSignal)),
@@ -270,13 +247,7 @@ export class OciRuntime {
 
   /** Runs a command in the running container (`runc exec`) and returns its output; a timeout yields exit -1. */
   async execSync(containerId: string, opts: ExecSyncOptions, ctx: OpContext): Promise<ExecSyncResult> {
-    const info = await this.containerInfo(containerId);
-    if (info.process === undefined) {
-      const configPath = path.join(info.bundleDir, 'config.json');
-      const spec = JSON.parse(await fs.readFile(configPath, 'utf8')) as Spec;
-      if (!spec.process) throw new InternalError(`${configPath} has no process`);
-      info.process = spec.process;
-    }
+    const info = await this.withProcess(containerId);
     return runExecSync({
       runtimePath: this.options.runtimePath,
       conmonPath: this.options.conmonPath,
@@ -289,6 +260,50 @@ export class OciRuntime {
       signal: ctx.signal,
       log: ctx.log,
     });
+  }
+
+  /** Interactive exec (CRI Exec stream) wired to the client's streams; resolves with the exit code. */
+  async execStream(containerId: string, opts: ExecProcessOptions, io: StreamIo, ctx: OpContext): Promise<number> {
+    // The container's own process (cached, as for execSync) is the base of the exec'd one.
+    const info = await this.withProcess(containerId);
+    return runExecStream({
+      runtimePath: this.options.runtimePath,
+      conmonPath: this.options.conmonPath,
+      conmonLogLevel: conmonLogLevel(this.options.logLevel),
+      runtimeRoot: this.options.runtimeRoot,
+      containerId,
+      process: buildExecProcess(info.process, opts),
+      workDir: this.containerDir(containerId),
+      io,
+      signal: ctx.signal,
+      log: ctx.log,
+    });
+  }
+
+  /** True while a stop of the container is past its grace period and sending SIGKILL (CRI-O then refuses execs). */
+  isBeingKilled(containerId: string): boolean {
+    return this.stops.get(containerId)?.killing ?? false;
+  }
+
+  /** True when conmon recorded an OOM kill in the container (its `oom` file). */
+  oomKilled(containerId: string): Promise<boolean> {
+    return pathExists(path.join(this.containerDir(containerId), 'oom'));
+  }
+
+  /** Applies new cgroup limits to a created or running container (`runc update`). */
+  updateResources(containerId: string, resources: LinuxResources): Promise<void> {
+    return this.runc.update(containerId, resources);
+  }
+
+  /** Asks conmon to reopen the container's log file (after the kubelet rotated it). */
+  async reopenLog(containerId: string, logPath: string): Promise<void> {
+    await reopenContainerLog((await this.containerInfo(containerId)).bundleDir, logPath);
+  }
+
+  /** Whether this runc supports recursive read-only mounts (`rro`); probed once. */
+  supportsRecursiveReadOnly(): Promise<boolean> {
+    this.rro ??= this.runc.mountOptions().then((o) => o.includes('rro'), () => false);
+    return this.rro;
   }
 
   /** Calls `onExit(id)` when conmon records a container exit; returns the unsubscribe function. */

@@ -12,6 +12,9 @@ export type Spec = ConfigSchema;
 /** The OCI `process` object. */
 export type SpecProcess = NonNullable<ConfigSchema['process']>;
 
+/** The OCI `linux.resources` object (also what `runc update` reads). */
+export type LinuxResources = NonNullable<Linux['resources']>;
+
 /** The OCI `linux.seccomp` object. */
 export type SpecSeccomp = NonNullable<Linux['seccomp']>;
 
@@ -47,8 +50,10 @@ export interface SpecSecurity {
   selinuxLabel?: string;
   /** SELinux mount label; omitted when SELinux is off. */
   mountLabel?: string;
-  /** Omitted means unconfined. */
+  /** Omitted means unconfined. Kept for privileged containers too (crio.conf privileged_seccomp_profile). */
   seccomp?: SpecSeccomp;
+  /** crio.conf `read_only`: tmpfs on /run, /tmp and /var/tmp (unless a CRI mount covers them). */
+  readOnlyTmpfs?: boolean;
 }
 
 /** How a container gets one namespace. */
@@ -76,6 +81,8 @@ export interface SpecMountInput {
   readonly: boolean;
   /** CRI PRIVATE / HOST_TO_CONTAINER / BIDIRECTIONAL. */
   propagation: 'private' | 'rslave' | 'rshared';
+  /** Read-only all the way down (`rro`): submounts of the source become read-only too. Needs `readonly`. */
+  recursiveReadOnly?: boolean;
 }
 
 /** Per-pod files bind-mounted into every container of the pod (unless a CRI mount covers them). */
@@ -98,6 +105,10 @@ export interface SpecResources {
   /** memory+swap limit; the caller sets it only when the host has swap accounting. */
   memorySwapLimitBytes?: number;
   pidsLimit?: number;
+  /** hugetlb limits; the caller drops them when the host has no hugetlb controller. */
+  hugepageLimits?: { pageSize: string; limit: number }[];
+  /** cgroup v2 files to write (`memory.high` → value); the caller sets them only on cgroup v2. */
+  unified?: Record<string, string>;
 }
 
 /** A host device to expose (CRI `devices`, or host devices for privileged containers). */

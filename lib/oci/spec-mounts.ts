@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { InvalidArgumentError } from '../errors';
-import { DEFAULT_MOUNTS, DEFAULT_SHM_MOUNT } from './defaults';
+import { DEFAULT_MOUNTS, DEFAULT_SHM_MOUNT, READ_ONLY_TMPFS_MOUNTS } from './defaults';
 import type { SpecInput } from './spec-input';
 import type { Linux, Mount } from './spec.gen';
 
@@ -37,7 +37,12 @@ function criMounts(input: SpecInput): Mount[] {
     if (!path.posix.isAbsolute(m.containerPath)) throw new InvalidArgumentError(`mount container path "${m.containerPath}" is not absolute`);
     if (!path.posix.isAbsolute(m.hostPath)) throw new InvalidArgumentError(`mount host path "${m.hostPath}" is not absolute`);
     const propagation = m.propagation === 'private' ? 'rprivate' : m.propagation;
-    return { destination: m.containerPath, type: 'bind', source: m.hostPath, options: [m.readonly ? 'ro' : 'rw', 'rbind', propagation] };
+    if (m.recursiveReadOnly && (!m.readonly || m.propagation !== 'private')) {
+      throw new InvalidArgumentError(`recursive read-only mount of "${m.hostPath}" must be read-only with private propagation`);
+    }
+    // `rro` makes runc apply MOUNT_ATTR_RDONLY to the whole tree (mount_setattr), not only the top mount.
+    const mode = m.recursiveReadOnly ? ['ro', 'rro'] : [m.readonly ? 'ro' : 'rw'];
+    return { destination: m.containerPath, type: 'bind', source: m.hostPath, options: [...mode, 'rbind', propagation] };
   });
 }
 
@@ -56,6 +61,7 @@ export function buildMounts(input: SpecInput): Mount[] {
     defaults[i] = { destination: '/dev/mqueue', type: 'bind', source: '/dev/mqueue', options: ['rw', 'rbind', 'nodev', 'nosuid', 'noexec'] };
   }
   defaults.push({ ...DEFAULT_SHM_MOUNT, options: [...(DEFAULT_SHM_MOUNT.options ?? [])] });
+  if (input.security.readOnlyTmpfs) defaults.push(...READ_ONLY_TMPFS_MOUNTS.map((m) => ({ ...m, options: [...(m.options ?? [])] })));
 
   const byKey = new Map<string, Mount>();
   for (const m of [...defaults, ...podFileMounts(input), ...criMounts(input)]) {

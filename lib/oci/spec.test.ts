@@ -129,7 +129,7 @@ const cases: { name: string; input: Partial<SpecInput>; check: (s: Spec) => void
   },
   {
     name: 'privileged: writable /sys, all devices, no masked/readonly paths, no seccomp',
-    input: { security: { ...security, privileged: true, seccomp: { defaultAction: 'SCMP_ACT_ERRNO' } }, mounts: [{ containerPath: '/v', hostPath: '/h', readonly: true, propagation: 'private' }] },
+    input: { security: { ...security, privileged: true }, mounts: [{ containerPath: '/v', hostPath: '/h', readonly: true, propagation: 'private' }] },
     check: (s) => {
       assert.deepEqual(mount(s, '/sys')?.options, ['nosuid', 'noexec', 'nodev', 'rw']);
       assert.deepEqual(mount(s, '/sys/fs/cgroup')?.options, ['nosuid', 'noexec', 'nodev', 'relatime', 'rw']);
@@ -139,6 +139,26 @@ const cases: { name: string; input: Partial<SpecInput>; check: (s: Spec) => void
       assert.equal(s.linux?.readonlyPaths, undefined);
       assert.equal(s.linux?.seccomp, undefined);
     },
+  },
+  {
+    name: 'privileged with privileged_seccomp_profile keeps the seccomp resolveSecurity chose',
+    input: { security: { ...security, privileged: true, seccomp: { defaultAction: 'SCMP_ACT_LOG' } } },
+    check: (s) => assert.deepEqual(s.linux?.seccomp, { defaultAction: 'SCMP_ACT_LOG' }),
+  },
+  {
+    name: 'read_only: tmpfs on /run, /tmp, /var/tmp with tmpcopyup; a CRI mount replaces one',
+    input: { security: { ...security, readonlyRootfs: true, readOnlyTmpfs: true }, mounts: [{ containerPath: '/tmp', hostPath: '/h/tmp', readonly: false, propagation: 'private' }] },
+    check: (s) => {
+      assert.equal(s.root?.readonly, true);
+      assert.deepEqual(mount(s, '/run'), { destination: '/run', type: 'tmpfs', source: 'tmpfs', options: ['rw', 'noexec', 'nosuid', 'nodev', 'tmpcopyup', 'mode=0755'] });
+      assert.deepEqual(mount(s, '/var/tmp')?.options, ['rw', 'noexec', 'nosuid', 'nodev', 'tmpcopyup', 'mode=1777']);
+      assert.equal(mount(s, '/tmp')?.type, 'bind');
+    },
+  },
+  {
+    name: 'no read_only tmpfs mounts by default',
+    input: { security: { ...security, readonlyRootfs: true } },
+    check: (s) => assert.deepEqual([mount(s, '/run'), mount(s, '/var/tmp')], [undefined, undefined]),
   },
   {
     name: 'cgroup namespace only for unprivileged containers',

@@ -1,6 +1,6 @@
 import { InvalidArgumentError } from '../errors';
 import { DEFAULT_DEVICE_CGROUP_RULES, OCI_VERSION, PRIVILEGED_DEVICE_CGROUP_RULES } from './defaults';
-import type { NamespaceSetting, Spec, SpecInput, SpecProcess } from './spec-input';
+import type { NamespaceSetting, Spec, SpecInput, SpecProcess, SpecResources } from './spec-input';
 import { buildMounts, rootfsPropagation } from './spec-mounts';
 import type { Linux, NamespaceReference } from './spec.gen';
 
@@ -63,14 +63,9 @@ function buildProcess(input: SpecInput): SpecProcess {
 
 const positive = (n: number | undefined): n is number => n !== undefined && n > 0;
 
-function buildResources(input: SpecInput): LinuxResources {
-  const r = input.resources ?? {};
-  const resources: LinuxResources = {
-    devices: [
-      ...(input.security.privileged ? PRIVILEGED_DEVICE_CGROUP_RULES : DEFAULT_DEVICE_CGROUP_RULES).map((d) => ({ ...d })),
-      ...(input.devices ?? []).map((d) => ({ allow: true, type: d.device.type, major: d.device.major, minor: d.device.minor, access: d.permissions })),
-    ],
-  };
+/** The cgroup limits of SpecResources as OCI `linux.resources` (no device rules); also what `runc update` takes. */
+export function cgroupResources(r: SpecResources): LinuxResources {
+  const resources: LinuxResources = {};
   const cpu: NonNullable<LinuxResources['cpu']> = {};
   if (positive(r.cpuShares)) cpu.shares = r.cpuShares;
   // quota -1 means "unlimited" to the kernel, so only 0 counts as unset.
@@ -84,7 +79,19 @@ function buildResources(input: SpecInput): LinuxResources {
     if (r.memorySwapLimitBytes !== undefined && r.memorySwapLimitBytes !== 0) resources.memory.swap = r.memorySwapLimitBytes;
   }
   if (positive(r.pidsLimit)) resources.pids = { limit: r.pidsLimit };
+  if (r.hugepageLimits !== undefined && r.hugepageLimits.length > 0) resources.hugepageLimits = r.hugepageLimits.map((h) => ({ ...h }));
+  if (r.unified !== undefined && Object.keys(r.unified).length > 0) resources.unified = { ...r.unified };
   return resources;
+}
+
+function buildResources(input: SpecInput): LinuxResources {
+  return {
+    devices: [
+      ...(input.security.privileged ? PRIVILEGED_DEVICE_CGROUP_RULES : DEFAULT_DEVICE_CGROUP_RULES).map((d) => ({ ...d })),
+      ...(input.devices ?? []).map((d) => ({ allow: true, type: d.device.type, major: d.device.major, minor: d.device.minor, access: d.permissions })),
+    ],
+    ...cgroupResources(input.resources ?? {}),
+  };
 }
 
 /** Builds config.json for one container from decided inputs. Throws InvalidArgumentError on malformed input. */
@@ -101,7 +108,8 @@ export function generateSpec(input: SpecInput): Spec {
   // Privileged containers get neither list (resolveSecurity already empties them; this keeps the spec honest).
   if (!sec.privileged && sec.maskedPaths.length > 0) linux.maskedPaths = [...sec.maskedPaths];
   if (!sec.privileged && sec.readonlyPaths.length > 0) linux.readonlyPaths = [...sec.readonlyPaths];
-  if (sec.seccomp !== undefined && !sec.privileged) linux.seccomp = structuredClone(sec.seccomp);
+  // resolveSecurity already omits seccomp for privileged containers unless privileged_seccomp_profile is set.
+  if (sec.seccomp !== undefined) linux.seccomp = structuredClone(sec.seccomp);
   if (sec.mountLabel !== undefined) linux.mountLabel = sec.mountLabel;
   if (input.sysctls !== undefined && Object.keys(input.sysctls).length > 0) linux.sysctl = { ...input.sysctls };
   const propagation = rootfsPropagation(input);

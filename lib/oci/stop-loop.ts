@@ -29,6 +29,8 @@ export const DEFAULT_STOP_TIMING: StopLoopTiming = { pollMs: 100, initialBackoff
 /** One in-flight stop of one container. */
 export class StopOperation {
   private deadline: number;
+  /** True once the grace period is over and SIGKILL is being sent (CRI-O refuses new execs then). */
+  killing = false;
   private wake: (() => void) | undefined;
   /** Settles when the container is gone. */
   readonly done: Promise<void>;
@@ -81,6 +83,7 @@ export class StopOperation {
         await this.sleep(Math.min(this.timing.pollMs, Math.max(0, this.deadline - Date.now())));
       }
     }
+    this.killing = true;
     let backoff = this.timing.initialBackoffMs;
     let attempts = 0;
     for (;;) {

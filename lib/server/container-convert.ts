@@ -64,7 +64,9 @@ export function toCriContainerStatus(record: ContainerRecord): ContainerStatus {
     mounts: cfg.mounts,
     logPath: record.logPath,
     resources: cfg.linux?.resources ? { linux: cfg.linux.resources, windows: undefined } : undefined,
-    user: undefined,
+    user: record.user && {
+      linux: { uid: BigInt(record.user.uid), gid: BigInt(record.user.gid), supplementalGroups: record.user.supplementalGroups.map((g) => BigInt(g)) },
+    },
     imageId: record.image.id,
     stopSignal: cfg.stopSignal,
   };

@@ -1,13 +1,17 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { ContainerConfig, type CreateContainerRequest, type CreateContainerResponse } from '../cri/gen/api';
+import { ContainerConfig, ContainerEventType, CreateContainerRequest, type CreateContainerResponse } from '../cri/gen/api';
 import { CleanupStack } from '../cleanup';
-import { withLogFields, type OpContext } from '../context';
+import { backgroundContext, withLogFields, type OpContext } from '../context';
 import { FailedPreconditionError, InvalidArgumentError } from '../errors';
-import { writeJsonAtomic } from '../fsutil';
+import { writeFileAtomic } from '../fsutil';
 import { generateSpec } from '../oci/spec';
+import { serializeSpec } from '../oci/spec-json';
+import { requestFingerprint } from '../state/fingerprint';
 import { containerName } from '../state/name-registry';
-import { nowNs, RECORD_VERSION, type ContainerRecord } from '../state/records';
+import { nowNs, RECORD_VERSION, type ContainerRecord, type SandboxRecord } from '../state/records';
+import { emitContainerEvent } from './container-events';
+import { allowedAnnotationsOnly } from './container-security';
 import { buildSpecInput } from './container-spec';
 import type { ServerDeps } from './deps';
 import { newId } from './ids';
@@ -34,24 +38,48 @@ function logPathOf(deps: ServerDeps, podLogDir: string, config: ContainerConfig,
   return joined;
 }
 
+/** Spec annotations CRI-O writes for tooling (`io.kubernetes.cri-o.*`) and the image's stop signal. */
+function crioAnnotations(r: Omit<ContainerRecord, 'config'>, config: ContainerConfig, pod: SandboxRecord, stopSignal: string): Record<string, string> {
+  return {
+    'io.kubernetes.cri-o.ContainerID': r.id,
+    'io.kubernetes.cri-o.Name': r.reservedName,
+    'io.kubernetes.cri-o.Metadata': JSON.stringify(r.metadata),
+    'io.kubernetes.cri-o.Image': r.image.id,
+    'io.kubernetes.cri-o.ImageName': r.image.requested,
+    'io.kubernetes.cri-o.ImageRef': r.image.ref,
+    'io.kubernetes.cri-o.LogPath': r.logPath,
+    'io.kubernetes.cri-o.TTY': String(config.tty),
+    'io.kubernetes.cri-o.Stdin': String(config.stdin),
+    'io.kubernetes.cri-o.StdinOnce': String(config.stdinOnce),
+    'io.kubernetes.cri-o.Labels': JSON.stringify(r.labels),
+    'io.kubernetes.cri-o.Annotations': JSON.stringify(r.annotations),
+    'io.kubernetes.cri-o.MountPoint': r.rootfs,
+    'io.kubernetes.cri-o.SandboxName': pod.reservedName,
+    'io.kubernetes.cri-o.Created': new Date(Number(BigInt(r.createdAtNs) / 1_000_000n)).toISOString(),
+    ...(stopSignal === '' ? {} : { 'org.opencontainers.image.stopSignal': stopSignal }),
+  };
+}
+
+interface CreateJob {
+  id: string;
+  reservedName: string;
+  fingerprint: string;
+  pod: SandboxRecord;
+  config: ContainerConfig;
+}
+
 /**
- * CreateContainer: image → writable overlay rootfs, OCI spec, bundle, conmon + `runc create`,
- * record. Any failure undoes every step, so no mount, bundle, runtime state or name is left.
+ * The create itself: image → writable overlay rootfs, OCI spec, bundle, conmon + `runc create`,
+ * record. Any failure undoes every step, so no mount, bundle or runtime state is left. It never
+ * watches the caller's signal: a kubelet that timed out retries and gets this container's ID.
  */
-export async function createContainer(deps: ServerDeps, ctx: OpContext, req: CreateContainerRequest): Promise<CreateContainerResponse> {
-  const config = validate(req);
-  const pod = findSandbox(deps, req.podSandboxId);
-  if (pod.state !== 'ready') throw new FailedPreconditionError(`CreateContainer: pod sandbox ${pod.id} is not ready (it was stopped)`);
+async function create(deps: ServerDeps, ctx: OpContext, job: CreateJob): Promise<void> {
+  const { id, pod, config } = job;
   const meta = config.metadata ?? { name: '', attempt: 0 };
   const image = deps.images.resolve(config.image?.image ?? '');
   const runtime = deps.runtimeFor(pod.runtimeHandler);
-
-  const id = newId();
   const log = withLogFields(ctx, { containerId: id, podSandboxId: pod.id, image: image.id }).log;
-  const reservedName = containerName(meta, pod.metadata);
-  deps.containerNames.reserve(reservedName, id);
   const cleanup = new CleanupStack();
-  cleanup.add('release container name', async () => deps.containerNames.release(reservedName, id));
   try {
     const logPath = logPathOf(deps, pod.logDirectory, config, id);
     await fs.mkdir(path.dirname(logPath), { recursive: true, mode: 0o755 });
@@ -65,21 +93,14 @@ export async function createContainer(deps: ServerDeps, ctx: OpContext, req: Cre
     await fs.mkdir(bundleDir, { recursive: true, mode: 0o700 });
     cleanup.add('remove bundle', () => fs.rm(bundleDir, { recursive: true, force: true }));
 
-    const { input, warnings } = await buildSpecInput(deps, { id, pod, config, image, rootfs });
+    const { input, warnings, decided } = await buildSpecInput(deps, { id, pod, config, image, rootfs, bundleDir, runtime });
     for (const w of warnings) log.warn('container config adjusted', { warning: w });
-    await writeJsonAtomic(path.join(bundleDir, 'config.json'), generateSpec(input), 0o600);
-
-    const created = await runtime.createContainer(
-      { containerId: id, name: reservedName, bundleDir, logPath, terminal: config.tty, stdin: config.stdin, stdinOnce: config.stdinOnce },
-      { log, signal: new AbortController().signal },
-    );
-    cleanup.add('delete runtime container', () => runtime.delete(id, true));
-
-    const record: ContainerRecord = {
+    const cgroupsPath = input.cgroupsPath;
+    const base = {
       version: RECORD_VERSION,
       id,
       podSandboxId: pod.id,
-      reservedName,
+      reservedName: job.reservedName,
       metadata: { name: meta.name, attempt: meta.attempt },
       labels: config.labels,
       annotations: config.annotations,
@@ -91,18 +112,49 @@ export async function createContainer(deps: ServerDeps, ctx: OpContext, req: Cre
       exitCode: 0,
       reason: '',
       message: '',
-      pid: created.pid,
+      pid: 0,
       logPath,
       bundleDir,
       rootfs,
-      config: ContainerConfig.toJSON(config),
-    };
-    await deps.containers.create(record);
+      requestHash: job.fingerprint,
+      user: decided.user,
+      cgroupsPath,
+      ...(decided.terminationLogPath === undefined ? {} : { terminationLogPath: decided.terminationLogPath }),
+    } satisfies Omit<ContainerRecord, 'config'>;
+    input.annotations = { ...input.annotations, ...crioAnnotations(base, config, pod, image.config.stopSignal) };
+    // The bundle lives in runroot (tmpfs): no fsync needed.
+    await writeFileAtomic(path.join(bundleDir, 'config.json'), serializeSpec(generateSpec(input)), 0o600, false);
+
+    const created = await runtime.createContainer(
+      { containerId: id, name: job.reservedName, bundleDir, logPath, terminal: config.tty, stdin: config.stdin, stdinOnce: config.stdinOnce },
+      backgroundContext(log),
+    );
+    cleanup.add('delete runtime container', () => runtime.delete(id, true));
+
+    await deps.containers.create({ ...base, pid: created.pid, config: ContainerConfig.toJSON(config) });
     cleanup.clear();
     log.info('container created', { name: meta.name, pid: created.pid });
-    return { containerId: id };
+    emitContainerEvent(deps, id, ContainerEventType.CONTAINER_CREATED_EVENT);
   } catch (err) {
     await cleanup.run(log);
     throw err;
   }
+}
+
+/**
+ * CreateContainer. The container name is claimed with the request's fingerprint: an identical
+ * retry (the kubelet's, after its deadline passed) gets the same container ID, also after a daemon
+ * restart; a different request for a taken name gets AlreadyExists naming the holder.
+ */
+export async function createContainer(deps: ServerDeps, ctx: OpContext, req: CreateContainerRequest): Promise<CreateContainerResponse> {
+  const config = validate(req);
+  const pod = findSandbox(deps, req.podSandboxId);
+  if (pod.state !== 'ready') throw new FailedPreconditionError(`CreateContainer: pod sandbox ${pod.id} is not ready (it was stopped)`);
+  config.annotations = allowedAnnotationsOnly(deps, pod.runtimeHandler, config.annotations);
+  const reservedName = containerName(config.metadata ?? { name: '', attempt: 0 }, pod.metadata);
+  const fingerprint = requestFingerprint(CreateContainerRequest.toJSON({ ...req, podSandboxId: pod.id }));
+  const containerId = await deps.containerNames.claim({ name: reservedName, fingerprint, signal: ctx.signal, newId, rpc: 'CreateContainer' }, (id) =>
+    create(deps, ctx, { id, reservedName, fingerprint, pod, config }),
+  );
+  return { containerId };
 }

@@ -1,16 +1,46 @@
+import { promises as fs } from 'node:fs';
+import { ContainerEventType } from '../cri/gen/api';
 import type { Logger } from '../log';
+import { readOomKills } from '../oci/cgroup-stats';
 import type { ContainerRecord } from '../state/records';
+import { emitContainerEvent } from './container-events';
+import { containerCgroup } from './container-stats-read';
 import type { ServerDeps } from './deps';
+
+/** How much of the termination log becomes the status message (the kubelet's own cap). */
+const MAX_TERMINATION_MESSAGE = 4096;
 
 /** Nanoseconds since the epoch of a Date, as records store it. */
 function dateNs(d: Date): string {
   return (BigInt(d.getTime()) * 1_000_000n).toString();
 }
 
+/** The first bytes of the container's termination log ('' when there is none). */
+async function terminationMessage(file: string | undefined): Promise<string> {
+  if (file === undefined) return '';
+  const handle = await fs.open(file, 'r').catch(() => undefined);
+  if (!handle) return '';
+  try {
+    const buf = Buffer.alloc(MAX_TERMINATION_MESSAGE);
+    const { bytesRead } = await handle.read(buf, 0, buf.length, 0);
+    return buf.subarray(0, bytesRead).toString('utf8');
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Whether the kernel OOM-killed a process of the container: conmon's `oom` file or the memory cgroup's counter. */
+async function oomKilled(deps: ServerDeps, record: ContainerRecord): Promise<boolean> {
+  const runtime = deps.runtimeFor(deps.sandboxes.find(record.podSandboxId)?.runtimeHandler ?? '');
+  if (await runtime.oomKilled(record.id).catch(() => false)) return true;
+  return (await readOomKills(containerCgroup(record, deps.sandboxes.find(record.podSandboxId))).catch(() => 0n)) > 0n;
+}
+
 /**
  * Moves a created/running container to EXITED when conmon has written its exit file: exit
- * code, finish time (the file's mtime) and the CRI reason (`Completed` for 0, else `Error`).
- * Called by the exit watcher, after stops, and when the daemon starts.
+ * code, finish time (the file's mtime), the CRI reason (`OOMKilled` when the kernel killed a
+ * process of it for memory, else `Completed` for 0 and `Error` otherwise) and the termination
+ * message. Called by the exit watcher, after stops, and when the daemon starts.
  */
 export async function refreshContainerExit(deps: ServerDeps, id: string, log: Logger): Promise<ContainerRecord | undefined> {
   const record = deps.containers.find(id);
@@ -18,6 +48,7 @@ export async function refreshContainerExit(deps: ServerDeps, id: string, log: Lo
   const runtime = deps.runtimeFor(deps.sandboxes.find(record.podSandboxId)?.runtimeHandler ?? '');
   const exit = await runtime.readExitFile(id);
   if (!exit) return record;
+  const [oom, message] = await Promise.all([oomKilled(deps, record), terminationMessage(record.terminationLogPath)]);
   const next = await deps.containers.update(id, (r) => ({
     ...r,
     state: 'exited',
@@ -25,9 +56,27 @@ export async function refreshContainerExit(deps: ServerDeps, id: string, log: Lo
     finishedAtNs: dateNs(exit.finishedAt),
     // A container that never started still gets a start time so the kubelet sees a sane interval.
     startedAtNs: r.startedAtNs === '0' ? dateNs(exit.finishedAt) : r.startedAtNs,
-    reason: r.reason || (exit.exitCode === 0 ? 'Completed' : 'Error'),
+    reason: r.reason || (oom ? 'OOMKilled' : exit.exitCode === 0 ? 'Completed' : 'Error'),
+    message: r.message || message,
     pid: 0,
   }));
-  log.info('container exited', { containerId: id, podSandboxId: record.podSandboxId, exitCode: exit.exitCode });
+  log.info('container exited', { containerId: id, podSandboxId: record.podSandboxId, exitCode: exit.exitCode, reason: next.reason });
+  emitContainerEvent(deps, id, ContainerEventType.CONTAINER_STOPPED_EVENT);
   return next;
+}
+
+/** Records a container whose process the runtime lost track of (conmon gone, no exit file) as exited without a known code. */
+export async function markContainerLost(deps: ServerDeps, id: string): Promise<void> {
+  const record = deps.containers.find(id);
+  if (!record || record.state === 'exited') return;
+  await deps.containers.update(id, (r) => ({
+    ...r,
+    state: 'exited',
+    reason: r.reason || 'Error',
+    message: r.message || 'the container process was lost: its monitor (conmon) exited without recording an exit code',
+    exitCode: r.exitCode || 255,
+    finishedAtNs: r.finishedAtNs === '0' ? (BigInt(Date.now()) * 1_000_000n).toString() : r.finishedAtNs,
+    pid: 0,
+  }));
+  emitContainerEvent(deps, id, ContainerEventType.CONTAINER_STOPPED_EVENT);
 }

@@ -1,9 +1,11 @@
 import { promises as fs } from 'node:fs';
+import { ContainerEventType, Signal, signalFromJSON, signalToJSON } from '../cri/gen/api';
 import type { Logger } from '../log';
 import type { ContainerRecord } from '../state/records';
-import type { ServerDeps } from './deps';
-import { refreshContainerExit } from './container-exit';
 import { containerConfig } from './container-convert';
+import { emitContainerEvent } from './container-events';
+import { markContainerLost, refreshContainerExit } from './container-exit';
+import type { ServerDeps } from './deps';
 
 /**
  * Stop and remove steps shared by the container RPCs and the pod RPCs that must stop or remove
@@ -14,43 +16,69 @@ function runtimeOf(deps: ServerDeps, record: ContainerRecord) {
   return deps.runtimeFor(deps.sandboxes.find(record.podSandboxId)?.runtimeHandler ?? '');
 }
 
-/** Signal name for the container's stop signal: CRI config, else the image's, else SIGTERM. */
-export function stopSignalOf(deps: ServerDeps, record: ContainerRecord): string {
-  const cfg = containerConfig(record);
-  if (cfg.stopSignal) return `SIG${signalName(cfg.stopSignal)}`;
+/** Linux's SIGRTMIN and SIGRTMAX (glibc reserves the first two real-time signals, so runc's names would be off). */
+const SIGRTMIN = 34;
+const SIGRTMAX = 64;
+
+/** CRI Signal enum → what `runc kill` takes: a name like "SIGTERM", or a number for real-time signals. */
+export function criSignalName(signal: Signal): string | number | undefined {
+  if (signal === Signal.SIGNAL_RUNTIME_DEFAULT || signal === Signal.UNRECOGNIZED) return undefined;
+  const name = signalToJSON(signal).replace(/^SIGNAL_/, '');
+  const plus = /^SIGRTMINPLUS(\d+)$/.exec(name);
+  if (plus) return SIGRTMIN + Number(plus[1]);
+  const minus = /^SIGRTMAXMINUS(\d+)$/.exec(name);
+  if (minus) return SIGRTMAX - Number(minus[1]);
+  if (name === 'SIGRTMIN') return SIGRTMIN;
+  if (name === 'SIGRTMAX') return SIGRTMAX;
+  return name;
+}
+
+/** Image STOPSIGNAL ("SIGQUIT", "QUIT", "3") → CRI Signal enum, for ContainerStatus.stop_signal. */
+export function imageSignalEnum(stopSignal: string): Signal {
+  if (stopSignal === '' || /^\d+$/.test(stopSignal)) return Signal.SIGNAL_RUNTIME_DEFAULT;
+  const name = stopSignal.toUpperCase().replace(/^(SIG)?/, 'SIG').replace('+', 'PLUS').replace('-', 'MINUS');
+  const value = signalFromJSON(`SIGNAL_${name}`);
+  return value === Signal.UNRECOGNIZED ? Signal.SIGNAL_RUNTIME_DEFAULT : value;
+}
+
+/** The container's stop signal: CRI config, else the image's STOPSIGNAL, else SIGTERM. */
+export function stopSignalOf(deps: ServerDeps, record: ContainerRecord): string | number {
+  const fromConfig = criSignalName(containerConfig(record).stopSignal);
+  if (fromConfig !== undefined) return fromConfig;
   const image = deps.images.status(record.image.id);
   return image?.config.stopSignal || 'SIGTERM';
 }
 
-/** CRI Signal enum values follow Linux signal numbers' names in order (RUNTIME_DEFAULT = 0). */
-function signalName(n: number): string {
-  const names = ['', 'HUP', 'INT', 'QUIT', 'ILL', 'TRAP', 'ABRT', 'BUS', 'FPE', 'KILL', 'USR1', 'SEGV', 'USR2', 'PIPE', 'ALRM', 'TERM'];
-  return names[n] ?? 'TERM';
-}
-
-/** Stops a container (stop signal, then SIGKILL after `timeoutSec`); idempotent. */
+/**
+ * Stops a container: stop signal, SIGKILL after `timeoutSec` (retried with backoff until it is
+ * gone); a concurrent stop with a shorter timeout shortens the wait. Idempotent.
+ */
 export async function stopContainerRecord(deps: ServerDeps, record: ContainerRecord, timeoutSec: number, log: Logger): Promise<void> {
+  const runtime = runtimeOf(deps, record);
   if (record.state === 'running') {
-    await runtimeOf(deps, record).stopContainer(record.id, timeoutSec, stopSignalOf(deps, record));
+    await runtime.stopContainer(record.id, timeoutSec, stopSignalOf(deps, record));
   } else if (record.state === 'created') {
     // Never started: the init process waits in runc's exec fifo; killing it yields an exit file.
-    await runtimeOf(deps, record).kill(record.id, 'SIGKILL').catch(() => undefined);
+    await runtime.stopContainer(record.id, 0, 'SIGKILL');
   }
   const after = await refreshContainerExit(deps, record.id, log);
-  if (after && after.state !== 'exited') {
-    // The runtime no longer knows it (e.g. conmon died): record it as exited without a code.
-    await deps.containers.update(record.id, (r) => ({ ...r, state: 'exited', reason: r.reason || 'Error', exitCode: r.exitCode || 255, pid: 0 }));
-  }
+  // The runtime no longer knows it (e.g. conmon died): record it as exited without a code.
+  if (after && after.state !== 'exited') await markContainerLost(deps, record.id);
   if (record.state !== 'exited') log.info('container stopped', { containerId: record.id, podSandboxId: record.podSandboxId });
 }
 
-/** Removes a container: force-stop, runtime delete, rootfs, bundle, record, name. Idempotent. */
+/** Removes a container: force-stop, runtime delete, rootfs, bundle, conmon files, record, name. Idempotent. */
 export async function removeContainerRecord(deps: ServerDeps, record: ContainerRecord, log: Logger): Promise<void> {
   if (record.state === 'running' || record.state === 'created') await stopContainerRecord(deps, record, 0, log);
-  await runtimeOf(deps, record).delete(record.id, true);
+  const runtime = runtimeOf(deps, record);
+  const last = deps.containers.find(record.id) ?? record;
+  await runtime.delete(record.id, true);
+  await runtime.removeContainerFiles(record.id);
   await deps.containerLayers.remove(record.id);
   await fs.rm(record.bundleDir, { recursive: true, force: true });
   await deps.containers.delete(record.id);
   deps.containerNames.release(record.reservedName, record.id);
+  deps.statsCache.forget(record.id);
   log.info('container removed', { containerId: record.id, podSandboxId: record.podSandboxId });
+  emitContainerEvent(deps, record.id, ContainerEventType.CONTAINER_DELETED_EVENT, last);
 }

@@ -1,12 +1,15 @@
-import { promises as fs } from 'node:fs';
-import { MountPropagation, NamespaceMode, SupplementalGroupsPolicy, type ContainerConfig, type Mount } from '../cri/gen/api';
-import { InvalidArgumentError, NotFoundError, errnoCode } from '../errors';
+import { NamespaceMode, SupplementalGroupsPolicy, type ContainerConfig } from '../cri/gen/api';
+import { NotFoundError } from '../errors';
 import type { ImageRecord } from '../image/image-store';
 import { readUserDb } from '../oci/passwd';
-import { clampOomScoreAdj, mergeEnv, resolveProcessArgs, resolveUser } from '../oci/process-args';
-import type { NamespaceSetting, SpecInput, SpecMountInput, SpecResources } from '../oci/spec-input';
+import { mergeEnv, resolveProcessArgs, resolveUser } from '../oci/process-args';
+import type { OciRuntime } from '../oci/runtime';
+import type { NamespaceSetting, SpecInput } from '../oci/spec-input';
 import type { SandboxRecord } from '../state/records';
-import { containerSecurity } from './container-security';
+import { containerDevices } from './container-devices';
+import { criMounts, imageVolumeMounts, terminationLog } from './container-mounts';
+import { containerResources } from './container-resources';
+import { containerSecurity, relabelVolumes } from './container-security';
 import type { ServerDeps } from './deps';
 
 /**
@@ -21,14 +24,25 @@ export interface SpecSources {
   config: ContainerConfig;
   image: ImageRecord;
   rootfs: string;
+  /** The container's bundle directory (image VOLUME dirs with image_volumes = bind, termination log). */
+  bundleDir: string;
+  runtime: OciRuntime;
+}
+
+/** What the spec decided that the container's record keeps. */
+export interface SpecDecisions {
+  user: { uid: number; gid: number; supplementalGroups: number[] };
+  terminationLogPath?: string;
 }
 
 function joinOrHost(path: string | undefined): NamespaceSetting {
   return path ? { mode: 'join', path } : { mode: 'host' };
 }
 
-function pidNamespace(deps: ServerDeps, mode: NamespaceMode | undefined, targetId: string): NamespaceSetting {
+function pidNamespace(deps: ServerDeps, pod: SandboxRecord, mode: NamespaceMode | undefined, targetId: string): NamespaceSetting {
   if (mode === NamespaceMode.NODE) return { mode: 'host' };
+  // POD: share the PID namespace of the pod's infra container, whose pause process is PID 1.
+  if ((mode ?? NamespaceMode.POD) === NamespaceMode.POD && pod.infra) return { mode: 'join', path: `/proc/${pod.infra.pid}/ns/pid` };
   if (mode === NamespaceMode.TARGET) {
     const target = deps.containers.find(targetId);
     if (!target || target.state !== 'running' || target.pid <= 0) {
@@ -40,59 +54,8 @@ function pidNamespace(deps: ServerDeps, mode: NamespaceMode | undefined, targetI
   return { mode: 'new' };
 }
 
-function propagation(p: MountPropagation): SpecMountInput['propagation'] {
-  if (p === MountPropagation.PROPAGATION_HOST_TO_CONTAINER) return 'rslave';
-  if (p === MountPropagation.PROPAGATION_BIDIRECTIONAL) return 'rshared';
-  return 'private';
-}
-
-/** CRI mounts; a missing host path is created (as CRI-O does) unless crio.conf forbids it. */
-async function criMounts(deps: ServerDeps, mounts: Mount[]): Promise<SpecMountInput[]> {
-  const out: SpecMountInput[] = [];
-  for (const m of mounts) {
-    if (m.containerPath === '' || !m.containerPath.startsWith('/')) {
-      throw new InvalidArgumentError(`CreateContainer: mount container_path ${JSON.stringify(m.containerPath)} must be an absolute path`);
-    }
-    if (m.hostPath === '' || !m.hostPath.startsWith('/')) {
-      throw new InvalidArgumentError(`CreateContainer: mount host_path ${JSON.stringify(m.hostPath)} must be an absolute path`);
-    }
-    try {
-      await fs.stat(m.hostPath);
-    } catch (err) {
-      if (errnoCode(err) !== 'ENOENT') throw err;
-      if (deps.config.runtime.absent_mount_sources_to_reject.includes(m.hostPath)) {
-        throw new InvalidArgumentError(`CreateContainer: mount host_path ${m.hostPath} does not exist`);
-      }
-      await fs.mkdir(m.hostPath, { recursive: true, mode: 0o755 });
-    }
-    out.push({ containerPath: m.containerPath, hostPath: m.hostPath, readonly: m.readonly, propagation: propagation(m.propagation) });
-  }
-  return out;
-}
-
-function resources(deps: ServerDeps, config: ContainerConfig, warnings: string[]): { resources: SpecResources; oomScoreAdj?: number } {
-  const r = config.linux?.resources;
-  const res: SpecResources = {};
-  if (!r) return { resources: res };
-  if (r.cpuShares > 0n) res.cpuShares = Number(r.cpuShares);
-  if (r.cpuQuota > 0n) res.cpuQuota = Number(r.cpuQuota);
-  if (r.cpuPeriod > 0n) res.cpuPeriod = Number(r.cpuPeriod);
-  if (r.cpusetCpus) res.cpusetCpus = r.cpusetCpus;
-  if (r.cpusetMems) res.cpusetMems = r.cpusetMems;
-  if (r.memoryLimitInBytes > 0n) res.memoryLimitBytes = Number(r.memoryLimitInBytes);
-  if (r.memorySwapLimitInBytes > 0n) res.memorySwapLimitBytes = Number(r.memorySwapLimitInBytes);
-  if (deps.config.runtime.pids_limit > 0) res.pidsLimit = deps.config.runtime.pids_limit;
-  let oomScoreAdj: number | undefined;
-  if (r.oomScoreAdj !== 0n) {
-    const clamped = clampOomScoreAdj(Number(r.oomScoreAdj), deps.host.canLowerOomScoreAdj);
-    if (clamped.warning) warnings.push(clamped.warning);
-    oomScoreAdj = clamped.value;
-  }
-  return { resources: res, oomScoreAdj };
-}
-
 /** Builds the SpecInput for a new container, plus warnings about adjusted settings. */
-export async function buildSpecInput(deps: ServerDeps, src: SpecSources): Promise<{ input: SpecInput; warnings: string[] }> {
+export async function buildSpecInput(deps: ServerDeps, src: SpecSources): Promise<{ input: SpecInput; warnings: string[]; decided: SpecDecisions }> {
   const { pod, config, image } = src;
   const sc = config.linux?.securityContext;
   const nsOptions = sc?.namespaceOptions;
@@ -116,9 +79,16 @@ export async function buildSpecInput(deps: ServerDeps, src: SpecSources): Promis
   if (!env.some((e) => e.startsWith('HOSTNAME='))) env.push(`HOSTNAME=${pod.hostname}`);
   if (!env.some((e) => e.startsWith('HOME='))) env.push(`HOME=${user.home}`);
 
-  const { security, warnings: secWarnings } = containerSecurity(deps, config);
-  warnings.push(...secWarnings);
-  const { resources: res, oomScoreAdj } = resources(deps, config, warnings);
+  const sec = await containerSecurity(deps, pod, config);
+  warnings.push(...sec.warnings);
+  const { resources: res, oomScoreAdj, rlimits } = await containerResources(deps, pod, config, warnings);
+
+  const volumes = await criMounts(deps, src.runtime, config.mounts);
+  await relabelVolumes(pod, config, sec.security);
+  const imageVolumes = await imageVolumeMounts(deps, { volumes: image.config.volumes, rootfs: src.rootfs, bundleDir: src.bundleDir, uid: user.uid, gid: user.gid, covered: volumes });
+  const termination = await terminationLog(config, volumes, src.bundleDir);
+  // Image volumes first: a CRI mount or the termination log at the same path replaces one.
+  const mounts = [...imageVolumes, ...volumes, ...(termination.mount ? [termination.mount] : [])];
 
   const input: SpecInput = {
     containerId: src.id,
@@ -128,23 +98,26 @@ export async function buildSpecInput(deps: ServerDeps, src: SpecSources): Promis
       args,
       env,
       cwd: config.workingDir || image.config.workingDir || '/',
-      user: { uid: user.uid, gid: user.gid, additionalGids: user.additionalGids },
+      user: { uid: user.uid, gid: user.gid, additionalGids: user.additionalGids, umask: sec.umask },
       terminal: config.tty,
       oomScoreAdj,
+      rlimits,
     },
-    security,
+    security: sec.security,
     namespaces: {
       network: joinOrHost(pod.namespaces.net),
       ipc: joinOrHost(pod.namespaces.ipc),
       uts: joinOrHost(pod.namespaces.uts),
-      pid: pidNamespace(deps, nsOptions?.pid, nsOptions?.targetId ?? ''),
+      pid: pidNamespace(deps, pod, nsOptions?.pid, nsOptions?.targetId ?? ''),
     },
-    mounts: await criMounts(deps, config.mounts),
+    mounts,
     podFiles: { ...pod.podFiles, shmPath: pod.shmPath },
     cgroupsPath: `${pod.cgroupParent}/crio-${src.id}`,
     resources: res,
+    devices: await containerDevices(deps, pod, config),
     annotations: {
       ...config.annotations,
+      ...sec.annotations,
       'io.kubernetes.cri-o.ContainerType': 'container',
       'io.kubernetes.cri-o.SandboxID': pod.id,
       'io.kubernetes.container.name': config.metadata?.name ?? '',
@@ -153,5 +126,9 @@ export async function buildSpecInput(deps: ServerDeps, src: SpecSources): Promis
       'io.kubernetes.pod.uid': pod.metadata.uid,
     },
   };
-  return { input, warnings };
+  const decided: SpecDecisions = {
+    user: { uid: user.uid, gid: user.gid, supplementalGroups: user.additionalGids },
+    ...(termination.hostPath === undefined ? {} : { terminationLogPath: termination.hostPath }),
+  };
+  return { input, warnings, decided };
 }

@@ -1,7 +1,8 @@
-import type { StartContainerRequest, StartContainerResponse } from '../cri/gen/api';
+import { ContainerEventType, type StartContainerRequest, type StartContainerResponse } from '../cri/gen/api';
 import { withLogFields, type OpContext } from '../context';
 import { FailedPreconditionError } from '../errors';
 import { nowNs } from '../state/records';
+import { emitContainerEvent } from './container-events';
 import type { ServerDeps } from './deps';
 import { findContainer } from './lookup';
 
@@ -30,5 +31,6 @@ export async function startContainer(deps: ServerDeps, ctx: OpContext, req: Star
   }
   await deps.containers.update(record.id, (r) => ({ ...r, state: r.state === 'created' ? 'running' : r.state, startedAtNs: nowNs() }));
   log.info('container started', { pid: record.pid });
+  emitContainerEvent(deps, record.id, ContainerEventType.CONTAINER_STARTED_EVENT);
   return {};
 }

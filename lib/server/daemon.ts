@@ -3,21 +3,33 @@ import path from 'node:path';
 import type { Config } from '../config/config';
 import { asError } from '../errors';
 import { writeFileAtomic } from '../fsutil';
+import { parseDuration } from '../config/duration';
 import { ImageService } from '../image/image-service';
+import { PolicyTrust } from '../image/image-trust';
 import type { Logger } from '../log';
 import { CniManager } from '../network/cni';
 import { NameRegistry } from '../state/name-registry';
 import { RecordStore } from '../state/record-store';
 import { RECORD_VERSION, validateContainerRecord, validateSandboxRecord, type ContainerRecord, type SandboxRecord } from '../state/records';
 import { ContainerLayers } from '../storage/container-layers';
+import { LayerGc } from '../storage/layer-gc';
 import { LayerStore } from '../storage/layer-store';
+import { detectNodeEvents, markCleanShutdownSupported } from '../storage/node-events';
+import { syncFilesystem } from '../storage/sync-fs';
+import { streamingOptionsFromConfig } from '../streaming/config';
+import { StreamingServer } from '../streaming/server';
+import { ContainerEventBus } from './container-events';
 import { refreshContainerExit } from './container-exit';
+import { StatsCache } from './container-stats-read';
+import { attachToContainer } from './container-attach';
+import { execInContainer } from './container-exec';
 import type { ServerDeps } from './deps';
 import { startCriServer, type CriServer } from './grpc-server';
 import { imageHandlers, RPC_OPTIONS, runtimeHandlers } from './handlers';
 import { probeHost } from './host-info';
-import { restoreState } from './restore';
+import { recoverNodeEvents, restoreState } from './restore';
 import { RuntimeHandlers } from './runtimes';
+import { forwardPortInSandbox } from './sandbox-port-forward';
 import { CRIO_TS_VERSION } from './runtime-version';
 
 /**
@@ -36,6 +48,8 @@ export function daemonLayout(config: Config) {
     cniCache: path.join(root, 'crio-state', 'cni'),
     podsDir: path.join(runroot, 'crio-pods'),
     bundlesDir: path.join(runroot, 'crio-bundles'),
+    // Mount reference counts on the runroot tmpfs: a reboot resets them with the mounts.
+    mountCounts: path.join(runroot, 'crio-mountpoints'),
   };
 }
 
@@ -48,6 +62,12 @@ export interface Daemon {
 /** Builds every part from config, restores state, and serves the CRI on the socket. */
 export async function startDaemon(config: Config, log: Logger): Promise<Daemon> {
   const layout = daemonLayout(config);
+  // Read before anything rewrites the markers: a missing version file means the node rebooted.
+  const nodeEvents = await detectNodeEvents(config.crio.version_file, config.crio.clean_shutdown_file);
+  // The clean-shutdown marker exists only between a clean stop and the next start: from here on
+  // a crash (even during start-up) must read as unclean.
+  await fs.rm(config.crio.clean_shutdown_file, { force: true });
+  await markCleanShutdownSupported(config.crio.clean_shutdown_file);
   for (const dir of [config.crio.root, config.crio.runroot, layout.podsDir, layout.bundlesDir, config.runtime.container_exits_dir]) {
     await fs.mkdir(dir, { recursive: true, mode: 0o711 });
   }
@@ -56,7 +76,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
 
   const layerStore = new LayerStore({ root: layout.layers, log });
   await layerStore.init();
-  const containerLayers = new ContainerLayers({ root: layout.containerLayers, layerStore, log });
+  const containerLayers = new ContainerLayers({ root: layout.containerLayers, layerStore, log, mountStateDir: layout.mountCounts });
   await containerLayers.init();
   const images = new ImageService({
     root: layout.images,
@@ -64,6 +84,11 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
     shortNameMode: config.image.short_name_mode === 'disabled' ? 'disabled' : 'enforcing',
     layerSink: layerStore,
     log,
+    globalAuthFile: config.image.global_auth_file,
+    pullProgressTimeoutMs: parseDuration(config.image.pull_progress_timeout),
+    trust: new PolicyTrust({ policyFile: config.image.signature_policy, policyDir: config.image.signature_policy_dir }),
+    // Layers under container root filesystems are never deleted with an image.
+    layersInUse: () => containerLayers.list().flatMap((id) => containerLayers.get(id)?.imageTopChainId ?? []),
   });
   await images.init();
   const cni = new CniManager({
@@ -95,14 +120,26 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
     images,
     containerLayers,
     cni,
+    events: new ContainerEventBus(),
+    statsCache: new StatsCache(),
     runtimeFor: (handler) => runtimes.get(handler),
   };
+  await recoverNodeEvents(deps, layerStore, nodeEvents, log);
   await restoreState(deps, log);
+  // No pull runs yet: layers left by interrupted pulls or removals go now.
+  const layerGc = new LayerGc({ layers: layerStore, containers: containerLayers, imageLayers: () => images.list().map((i) => i.layers.map((l) => l.chainId)), log });
+  await layerGc.collect();
 
+  // Exec, Attach and PortForward answer with URLs of this server (stream_address:stream_port).
+  const streaming = await StreamingServer.start({
+    ...(await streamingOptionsFromConfig(config.api)),
+    runtime: { exec: execInContainer(deps), attach: attachToContainer(deps), portForward: forwardPortInSandbox(deps) },
+    log,
+  });
   const exitWatcher = watchExits(deps, log);
   const server = await startCriServer({
     socketPath: config.api.listen,
-    runtime: runtimeHandlers(deps),
+    runtime: runtimeHandlers(deps, streaming),
     image: imageHandlers(deps),
     rpcOptions: RPC_OPTIONS,
     maxSendBytes: config.api.grpc_max_send_msg_size,
@@ -110,10 +147,14 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
     log,
   });
   await writeMarker(config.crio.version_file, CRIO_TS_VERSION);
-  // The clean-shutdown marker exists only between a clean stop and the next start.
-  await fs.rm(config.crio.clean_shutdown_file, { force: true });
   log.info('crio-ts ready', { listen: config.api.listen, version: CRIO_TS_VERSION });
-  return { deps, close: () => shutdown(server, exitWatcher, cni, config, log) };
+  return {
+    deps,
+    close: async () => {
+      await streaming.close(); // ends exec/attach/port-forward sessions first
+      await shutdown(server, exitWatcher, cni, config, log);
+    },
+  };
 }
 
 async function writeMarker(file: string, content: string): Promise<void> {
@@ -139,6 +180,7 @@ async function shutdown(server: CriServer, exitWatcher: FSWatcher, cni: CniManag
   exitWatcher.close();
   cni.close();
   // Containers keep running under conmon; only our own bookkeeping stops here.
+  await syncFilesystem(config.crio.root); // the marker promises that everything before it is on disk
   await writeMarker(config.crio.clean_shutdown_file, new Date().toISOString());
   log.info('crio-ts stopped');
 }

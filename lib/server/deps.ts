@@ -6,6 +6,8 @@ import type { ContainerRecord, SandboxRecord } from '../state/records';
 import type { NameRegistry } from '../state/name-registry';
 import type { RecordStore } from '../state/record-store';
 import type { ContainerLayers } from '../storage/container-layers';
+import type { ContainerEventBus } from './container-events';
+import type { StatsCache } from './container-stats-read';
 
 /** What the host supports, probed once at start (pure modules take it as input). */
 export interface HostInfo {
@@ -38,6 +40,10 @@ export interface ServerDeps {
   images: ImageService;
   containerLayers: ContainerLayers;
   cni: CniManager;
+  /** Lifecycle events for GetContainerEvents streams. */
+  events: ContainerEventBus;
+  /** Previous CPU samples and writable-layer sizes between stats calls. */
+  statsCache: StatsCache;
   /** The OCI runtime for a handler name ('' = default_runtime); InvalidArgumentError if unknown. */
   runtimeFor(handler: string): OciRuntime;
 }

@@ -7,6 +7,8 @@ import type { ServerDeps } from './deps';
 export async function pullImage(deps: ServerDeps, ctx: OpContext, req: PullImageRequest): Promise<PullImageResponse> {
   const ref = req.image?.image ?? '';
   if (ref === '') throw new InvalidArgumentError('PullImage: image reference is empty');
-  const record = await deps.images.pull(ref, req.auth, withLogFields(ctx, { image: ref }));
+  // The pod's namespace selects `<signature_policy_dir>/<namespace>.json` (CRI-O).
+  const namespace = req.sandboxConfig?.metadata?.namespace || undefined;
+  const record = await deps.images.pull(ref, req.auth, withLogFields(ctx, { image: ref }), { namespace });
   return { imageRef: record.id };
 }

@@ -13,11 +13,13 @@ export async function imageStatus(deps: ServerDeps, _ctx: OpContext, req: ImageS
   if (!record) return { image: undefined, info: {} };
   const info: Record<string, string> = {};
   if (req.verbose) {
+    // CRI-O's verbose info: labels and the full OCI image config (plus what crio-ts knows).
     info.info = JSON.stringify({
+      labels: record.config.labels,
+      imageSpec: await deps.images.imageSpec(record),
       manifestDigest: record.manifestDigest,
       configDigest: record.configDigest,
       layers: record.layers,
-      imageSpec: record.config,
       pulledAt: record.pulledAt,
     });
   }

@@ -1,6 +1,10 @@
+import { backgroundContext } from '../context';
 import type { Logger } from '../log';
+import type { LayerStore } from '../storage/layer-store';
+import type { NodeEvents } from '../storage/node-events';
+import { repairStorage } from '../storage/recovery';
 import type { ServerDeps } from './deps';
-import { refreshContainerExit } from './container-exit';
+import { markContainerLost, refreshContainerExit } from './container-exit';
 import { removeOrphans } from './restore-orphans';
 
 /**
@@ -9,7 +13,7 @@ import { removeOrphans } from './restore-orphans';
  * containers the runtime no longer knows are marked exited, and rootfs mounts are restored.
  */
 export async function restoreState(deps: ServerDeps, log: Logger): Promise<void> {
-  for (const pod of deps.sandboxes.list()) deps.podNames.reserve(pod.reservedName, pod.id);
+  for (const pod of deps.sandboxes.list()) deps.podNames.reserve(pod.reservedName, pod.id, pod.requestHash);
   await removeOrphans(deps, log);
   await restoreInfraContainers(deps, log);
   for (const ctr of deps.containers.list()) {
@@ -18,18 +22,18 @@ export async function restoreState(deps: ServerDeps, log: Logger): Promise<void>
       await deps.containers.delete(ctr.id);
       continue;
     }
-    deps.containerNames.reserve(ctr.reservedName, ctr.id);
+    deps.containerNames.reserve(ctr.reservedName, ctr.id, ctr.requestHash);
     if (ctr.state === 'exited') continue;
     const after = await refreshContainerExit(deps, ctr.id, log);
     if (!after || after.state === 'exited') continue;
     const runtime = deps.runtimeFor(deps.sandboxes.get(ctr.podSandboxId).runtimeHandler);
     const state = await runtime.state(ctr.id).catch(() => undefined);
     if (!state || state.status === 'stopped') {
-      await deps.containers.update(ctr.id, (r) => ({ ...r, state: 'exited', reason: r.reason || 'Unknown', exitCode: r.exitCode || 255, pid: 0 }));
+      await markContainerLost(deps, ctr.id);
       log.warn('container lost while the daemon was down', { containerId: ctr.id, podSandboxId: ctr.podSandboxId });
       continue;
     }
-    await deps.containerLayers.mount(ctr.id);
+    await deps.containerLayers.restoreMount(ctr.id);
   }
   log.info('state restored', { pods: deps.sandboxes.size, containers: deps.containers.size });
 }
@@ -43,10 +47,52 @@ async function restoreInfraContainers(deps: ServerDeps, log: Logger): Promise<vo
     if (!pod.infra || pod.state !== 'ready') continue;
     const state = await deps.runtimeFor(pod.runtimeHandler).state(pod.id).catch(() => undefined);
     if (state?.status === 'running') {
-      await deps.containerLayers.mount(pod.id);
+      await deps.containerLayers.restoreMount(pod.id);
       continue;
     }
     await deps.sandboxes.update(pod.id, (r) => ({ ...r, state: 'notready' }));
     log.warn('pod infra container lost while the daemon was down', { podSandboxId: pod.id });
   }
+}
+
+/**
+ * Acts on what happened while the daemon was down (lib/storage/node-events.ts); runs before
+ * restoreState. After a reboot every pod and container is gone: their records are dropped and
+ * removeOrphans (in restoreState) clears bundles, writable layers, CNI attachments and pod
+ * dirs. After an unclean stop every layer, image and writable layer is checked and only what is
+ * damaged is dropped. Images survive both.
+ */
+export async function recoverNodeEvents(deps: ServerDeps, layerStore: LayerStore, events: NodeEvents, log: Logger): Promise<void> {
+  log.info('node events', { rebooted: events.rebooted, uncleanShutdown: events.uncleanShutdown });
+  if (events.rebooted) {
+    const counts = { pods: deps.sandboxes.size, containers: deps.containers.size };
+    for (const c of deps.containers.list()) await deps.containers.delete(c.id);
+    for (const p of deps.sandboxes.list()) await deps.sandboxes.delete(p.id);
+    if (counts.pods + counts.containers > 0) log.info('node rebooted: stale pods and containers dropped', counts);
+  }
+  if (!events.uncleanShutdown) return;
+  if (!deps.config.crio.internal_repair) {
+    log.warn('unclean shutdown: storage not checked (internal_repair is off)');
+    return;
+  }
+  await repairStorage(
+    layerStore,
+    deps.containerLayers,
+    {
+      images: () => deps.images.list().map((i) => ({ id: i.id, chainIds: i.layers.map((l) => l.chainId) })),
+      imageIntact: async (id) => {
+        const image = deps.images.status(id);
+        return image !== undefined && (await deps.images.imageSpec(image).then(() => true, () => false));
+      },
+      removeImage: async (id) => {
+        await deps.images.remove(id, backgroundContext(log));
+      },
+      // Dropping the record is enough: removeOrphans then deletes runtime state, bundle and layer.
+      removeContainer: async (id) => {
+        for (const c of deps.containers.list().filter((r) => r.id === id || r.podSandboxId === id)) await deps.containers.delete(c.id);
+        if (deps.sandboxes.find(id)) await deps.sandboxes.delete(id);
+      },
+    },
+    log,
+  );
 }

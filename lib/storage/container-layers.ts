@@ -6,14 +6,17 @@ import { pathExists, readJsonIfExists, removeStaleTempFiles, writeJsonAtomic } f
 import type { Logger } from '../log';
 import { diskUsage, type DiskUsage } from './disk-usage';
 import type { LayerStore } from './layer-store';
+import { MountCounts } from './mount-counts';
 import { isMounted, listMountsUnder, mount, unmount, type MountSpec } from './mount';
 import { overlayMountSpec } from './overlay';
+import { UsageCache } from './usage-cache';
 
 /**
  * Writable container layers: `<root>/<containerId>/{diff,work,merged}` plus
  * `container-layer.json`, the record that marks the layer as complete. `merged` is an overlay
- * of the image's layers with `diff` as upper dir. Mounts survive a daemon restart (running
- * containers use them); init() only removes directories that never got a record.
+ * of the image's layers with `diff` as upper dir. Mounts are reference-counted (counts kept in
+ * `mountStateDir`, reconciled with the mount table at init) and survive a daemon restart;
+ * init() removes directories that never got a record and mounts nobody accounts for.
  */
 
 /** The persisted description of a container layer. */
@@ -21,6 +24,12 @@ export interface ContainerLayerRecord {
   containerId: string;
   imageTopChainId: string;
   createdAt: string;
+}
+
+/** A container layer that failed the check after an unclean shutdown. */
+export interface ContainerLayerDamage {
+  containerId: string;
+  reason: string;
 }
 
 /** Constructor options for ContainerLayers. */
@@ -31,6 +40,10 @@ export interface ContainerLayersOptions {
   log: Logger;
   /** Extra overlay options for every mount (storage.conf `mountopt`, e.g. `volatile`). */
   mountOptions?: string[];
+  /** Where mount counts live; the runroot (tmpfs) in the daemon. Default `<root>/.mountpoints`. */
+  mountStateDir?: string;
+  /** How long a measured writable-layer usage is served before a background refresh. Default 10 s. */
+  usageMaxAgeMs?: number;
 }
 
 const RECORD = 'container-layer.json';
@@ -54,19 +67,34 @@ export class ContainerLayers {
   private readonly log: Logger;
   private readonly mountOptions: string[];
   private readonly records = new Map<string, ContainerLayerRecord>();
+  /** Layers being created: their image layers are in use before the record exists. */
+  private readonly creating = new Map<string, string>();
   private readonly locks = new Map<string, Promise<void>>();
+  private readonly counts: MountCounts;
+  private readonly usageCache: UsageCache;
 
   constructor(options: ContainerLayersOptions) {
     this.root = path.resolve(options.root);
     this.layerStore = options.layerStore;
     this.log = options.log;
     this.mountOptions = options.mountOptions ?? [];
+    this.counts = new MountCounts(options.mountStateDir ?? path.join(this.root, '.mountpoints'));
+    this.usageCache = new UsageCache({
+      compute: (id) => diskUsage(path.join(this.root, id, 'diff')),
+      maxAgeMs: options.usageMaxAgeMs ?? 10_000,
+      onError: (id, err) => this.log.warn('container layer usage refresh failed', { containerId: id, err: err instanceof Error ? err.message : String(err) }),
+    });
   }
 
-  /** Loads records; removes (after unmounting) directories without one. Existing mounts stay. */
+  /**
+   * Loads records and mount counts; removes (after unmounting) directories without a record;
+   * unmounts what no count accounts for and resets counts whose mount is gone (a crash between
+   * the two, or a reboot). Mounts of containers with a count stay: running containers use them.
+   */
   async init(): Promise<void> {
     await fs.mkdir(this.root, { recursive: true, mode: 0o700 });
     this.records.clear();
+    await this.counts.load();
     for (const name of await fs.readdir(this.root)) {
       if (!CONTAINER_ID.test(name)) continue;
       const dir = path.join(this.root, name);
@@ -79,18 +107,35 @@ export class ContainerLayers {
       await removeStaleTempFiles(dir);
       this.records.set(name, rec);
     }
+    const canonicalRoot = await fs.realpath(this.root);
+    const mounted = new Set<string>();
+    for (const m of await listMountsUnder(this.root)) {
+      const id = path.basename(path.dirname(m));
+      if (m === path.join(canonicalRoot, id, 'merged') && this.records.has(id) && this.counts.get(id) > 0 && !mounted.has(id)) {
+        mounted.add(id);
+        continue;
+      }
+      this.log.info('removing stale mount', { mountpoint: m });
+      await unmount(m, { detach: true });
+    }
+    for (const id of this.counts.ids()) {
+      if (mounted.has(id)) continue;
+      this.log.info('resetting mount count of an unmounted container layer', { containerId: id, count: this.counts.get(id) });
+      await this.counts.set(id, 0);
+    }
   }
 
-  /** Creates and mounts the writable layer of a container on the image's top layer. */
+  /** Creates and mounts (count 1) the writable layer of a container on the image's top layer. */
   async create(containerId: string, imageTopChainId: string): Promise<{ rootfs: string }> {
     checkId(containerId);
     return this.withLock(containerId, async () => {
       if (this.records.has(containerId)) throw new AlreadyExistsError(`container layer ${containerId} already exists`);
-      const lowerLinks = await this.layerStore.layerLinks(imageTopChainId);
+      this.creating.set(containerId, imageTopChainId);
       const dir = path.join(this.root, containerId);
-      if (await pathExists(dir)) await this.purge(dir); // left by a create that crashed before its record
       const cleanup = new CleanupStack();
       try {
+        const lowerLinks = await this.layerStore.layerLinks(imageTopChainId);
+        if (await pathExists(dir)) await this.purge(dir); // left by a create that crashed before its record
         await fs.mkdir(dir, { mode: 0o700 });
         cleanup.add('remove container layer directory', () => this.purge(dir));
         const diff = path.join(dir, 'diff');
@@ -103,6 +148,9 @@ export class ContainerLayers {
         await fs.mkdir(path.join(dir, 'merged'), { mode: 0o700 });
         const record: ContainerLayerRecord = { containerId, imageTopChainId, createdAt: new Date().toISOString() };
         await writeJsonAtomic(path.join(dir, RECORD), record);
+        // Count before mount: a crash in between leaves a count without a mount, which init() resets.
+        await this.counts.set(containerId, 1);
+        cleanup.add('drop mount count', () => this.counts.set(containerId, 0));
         await mount(this.mountSpec(containerId, lowerLinks));
         this.records.set(containerId, record);
         cleanup.clear();
@@ -111,27 +159,62 @@ export class ContainerLayers {
       } catch (err) {
         await cleanup.run(this.log);
         throw err;
+      } finally {
+        this.creating.delete(containerId);
       }
     });
   }
 
-  /** Mounts the container's rootfs unless it already is (after a restart or an unmount). */
+  /** Takes a mount reference: mounts the rootfs unless it is mounted, then counts one more user. */
   async mount(containerId: string): Promise<string> {
     checkId(containerId);
     return this.withLock(containerId, async () => {
       const rec = this.records.get(containerId);
       if (!rec) throw new NotFoundError(`container layer ${containerId} not found`);
       const rootfs = this.rootfs(containerId);
-      if (await isMounted(rootfs)) return rootfs;
-      await mount(this.mountSpec(containerId, await this.layerStore.layerLinks(rec.imageTopChainId)));
+      const mounted = await isMounted(rootfs);
+      const before = mounted ? this.counts.get(containerId) : 0; // a count without a mount is stale
+      await this.counts.set(containerId, before + 1);
+      if (!mounted) {
+        try {
+          await mount(this.mountSpec(containerId, await this.layerStore.layerLinks(rec.imageTopChainId)));
+        } catch (err) {
+          await this.counts.set(containerId, 0);
+          throw err;
+        }
+      }
       return rootfs;
     });
   }
 
-  /** Unmounts the rootfs (MNT_DETACH, like c/storage); not mounted or unknown is fine. */
-  async unmount(containerId: string): Promise<void> {
+  /**
+   * After a daemon restart: makes sure a live container's rootfs is mounted and counted, without
+   * taking another reference when it already is.
+   */
+  async restoreMount(containerId: string): Promise<string> {
     checkId(containerId);
-    await this.withLock(containerId, () => unmount(this.rootfs(containerId), { detach: true }));
+    const rootfs = this.rootfs(containerId);
+    if ((await isMounted(rootfs)) && this.counts.get(containerId) > 0) return rootfs;
+    return this.mount(containerId);
+  }
+
+  /** Drops a mount reference; the rootfs is unmounted (MNT_DETACH) when none is left or when `force`. */
+  async unmount(containerId: string, options: { force?: boolean } = {}): Promise<void> {
+    checkId(containerId);
+    await this.withLock(containerId, async () => {
+      const n = this.counts.get(containerId);
+      if (!options.force && n > 1) {
+        await this.counts.set(containerId, n - 1);
+        return;
+      }
+      await unmount(this.rootfs(containerId), { detach: true });
+      await this.counts.set(containerId, 0);
+    });
+  }
+
+  /** Current mount reference count. */
+  mountCount(containerId: string): number {
+    return this.counts.get(containerId);
   }
 
   /** Unmounts and deletes the container layer; a missing one is fine. */
@@ -143,7 +226,9 @@ export class ContainerLayers {
       // Record first: a crash midway leaves a record-less directory that init() cleans.
       await fs.rm(path.join(dir, RECORD), { force: true });
       this.records.delete(containerId);
+      this.usageCache.forget(containerId);
       await this.purge(dir);
+      await this.counts.set(containerId, 0);
       this.log.info('container layer removed', { containerId });
     });
   }
@@ -164,11 +249,43 @@ export class ContainerLayers {
     return [...this.records.keys()].sort();
   }
 
-  /** Disk space the container wrote (its upper dir). */
+  /** Image top-layer chain IDs that container layers (existing or being created) sit on. */
+  chainIdsInUse(): string[] {
+    return [...[...this.records.values()].map((r) => r.imageTopChainId), ...this.creating.values()];
+  }
+
+  /** Disk space the container wrote (its upper dir), cached (see UsageCache). */
   async usage(containerId: string): Promise<DiskUsage> {
     checkId(containerId);
     if (!this.records.has(containerId)) throw new NotFoundError(`container layer ${containerId} not found`);
-    return diskUsage(path.join(this.root, containerId, 'diff'));
+    return this.usageCache.get(containerId);
+  }
+
+  /** Disk space of all writable layers (ImageFsInfo's container filesystem), from the same cache. */
+  async totalUsage(): Promise<DiskUsage> {
+    const total: DiskUsage = { bytes: 0, inodes: 0 };
+    for (const id of this.list()) {
+      const u = await this.usageCache.get(id).catch(() => ({ bytes: 0, inodes: 0 }));
+      total.bytes += u.bytes;
+      total.inodes += u.inodes;
+    }
+    return total;
+  }
+
+  /** Container layers whose directories or image layers are gone (the check after an unclean shutdown). */
+  async check(): Promise<ContainerLayerDamage[]> {
+    const out: ContainerLayerDamage[] = [];
+    for (const [id, rec] of this.records) {
+      const dir = path.join(this.root, id);
+      let reason: string | undefined;
+      for (const sub of ['diff', 'work', 'merged']) {
+        const st = await fs.lstat(path.join(dir, sub)).catch(() => undefined);
+        if (!st?.isDirectory()) reason ??= `its ${sub} directory is missing`;
+      }
+      if (!(await this.layerStore.hasLayer(rec.imageTopChainId))) reason ??= `its image layer ${rec.imageTopChainId} is missing`;
+      if (reason !== undefined) out.push({ containerId: id, reason });
+    }
+    return out;
   }
 
   private mountSpec(containerId: string, lowerLinks: string[]): MountSpec {

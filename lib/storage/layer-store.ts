@@ -3,13 +3,17 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import type { OpContext } from '../context';
-import { FailedPreconditionError, InternalError, InvalidArgumentError, NotFoundError, ResourceExhaustedError, errnoCode } from '../errors';
+import { FailedPreconditionError, InternalError, NotFoundError, ResourceExhaustedError, errnoCode } from '../errors';
 import { pathExists, readJsonIfExists, removeStaleTempFiles, syncDir, writeJsonAtomic } from '../fsutil';
 import type { Logger } from '../log';
-import { runProgram, stderrTail } from '../process';
-import { diskUsage, type DiskUsage } from './disk-usage';
+import { treeInventory, type DiskUsage } from './disk-usage';
+import { checkLayers, type LayerDamage } from './layer-check';
+import { LAYER_RECORD_FILE as RECORD, checkChainId, isLayerRecord, layerHex, type LayerRecord } from './layer-record';
 import { MAX_OVERLAY_LOWERS } from './overlay';
+import { syncFilesystem } from './sync-fs';
 import { unpackLayer } from './tar-unpack';
+
+export type { LayerRecord } from './layer-record';
 
 /**
  * Read-only image layers in containers/storage's overlay layout:
@@ -18,19 +22,10 @@ import { unpackLayer } from './tar-unpack';
  *   <root>/<id>/lower        "l/<short>:l/<short>…" of the layers below, uppermost first
  *   <root>/<id>/layer.json   LayerRecord, written last: a layer without it is incomplete
  *   <root>/l/<short>      -> ../<id>/diff
- * <id> is the chain ID's hex. Layers are unpacked into `<id>.incomplete-<rand>` and renamed
- * into place, so a crash leaves only things init() recognises and deletes.
+ * <id> is the chain ID's hex; one layer shared by many images is unpacked once. Layers are
+ * unpacked into `<id>.incomplete-<rand>` and renamed into place, so a crash leaves only things
+ * init() recognises and deletes. Records are held in memory after init().
  */
-
-/** The persisted description of a complete layer. */
-export interface LayerRecord {
-  chainId: string;
-  parentChainId?: string;
-  diffId: string;
-  /** Bytes of regular-file content in the layer. */
-  size: number;
-  createdAt: string;
-}
 
 /** What applyLayer needs; `tar` is the uncompressed layer stream. */
 export interface ApplyLayerParams {
@@ -47,30 +42,10 @@ export interface LayerStoreOptions {
   log: Logger;
 }
 
-const CHAIN_ID = /^(?:sha256:)?([0-9a-f]{64})$/;
 const HEX_DIR = /^[0-9a-f]{64}$/;
 const STAGING_DIR = /^[0-9a-f]{64}\.incomplete-/;
 const SHORT_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
 const SHORT_LEN = 26;
-const RECORD = 'layer.json';
-
-function layerHex(chainId: string): string {
-  const m = CHAIN_ID.exec(chainId);
-  if (!m?.[1]) throw new InvalidArgumentError(`invalid layer chain ID ${JSON.stringify(chainId)}`);
-  return m[1];
-}
-
-function isLayerRecord(v: unknown): v is LayerRecord {
-  if (typeof v !== 'object' || v === null) return false;
-  const r = v as Record<string, unknown>;
-  return (
-    typeof r.chainId === 'string' &&
-    typeof r.diffId === 'string' &&
-    typeof r.size === 'number' &&
-    typeof r.createdAt === 'string' &&
-    (r.parentChainId === undefined || typeof r.parentChainId === 'string')
-  );
-}
 
 /** Content-addressed store of unpacked image layers (structurally a LayerSink for image pulls). */
 export class LayerStore {
@@ -78,28 +53,35 @@ export class LayerStore {
   readonly root: string;
   private readonly log: Logger;
   private readonly inflight = new Map<string, Promise<void>>();
+  /** Complete layers by hex ID. */
+  private readonly records = new Map<string, LayerRecord>();
+  private pullHolds = 0;
+  private removalRefused = false;
 
   constructor(options: LayerStoreOptions) {
     this.root = path.resolve(options.root);
     this.log = options.log;
   }
 
-  /** Creates the layout and deletes what a crash left: incomplete layers and dangling links. */
+  /** Creates the layout, loads records, deletes what a crash left: incomplete layers and dangling links. */
   async init(): Promise<void> {
     await fs.mkdir(path.join(this.root, 'l'), { recursive: true, mode: 0o700 });
+    this.records.clear();
     for (const name of await fs.readdir(this.root)) {
       const dir = path.join(this.root, name);
       if (STAGING_DIR.test(name)) {
         this.log.info('removing incomplete layer', { dir });
         await fs.rm(dir, { recursive: true, force: true });
       } else if (HEX_DIR.test(name)) {
-        if (!(await pathExists(path.join(dir, RECORD)))) {
+        const rec = await readJsonIfExists(path.join(dir, RECORD)).catch(() => undefined);
+        if (!isLayerRecord(rec) || layerHex(rec.chainId) !== name) {
           this.log.info('removing incomplete layer', { chainId: `sha256:${name}`, dir });
-          await fs.rm(dir, { recursive: true, force: true });
+          await this.deleteDir(name);
           continue;
         }
         await removeStaleTempFiles(dir);
         await this.repairLink(name);
+        this.records.set(name, rec);
       }
     }
     const links = path.join(this.root, 'l');
@@ -114,27 +96,17 @@ export class LayerStore {
 
   /** True when the layer is complete. */
   async hasLayer(chainId: string): Promise<boolean> {
-    return pathExists(path.join(this.root, layerHex(chainId), RECORD));
+    return this.records.has(layerHex(chainId));
   }
 
   /** The layer's record, or undefined when it is not (completely) present. */
   async getLayer(chainId: string): Promise<LayerRecord | undefined> {
-    const file = path.join(this.root, layerHex(chainId), RECORD);
-    const v = await readJsonIfExists(file);
-    if (v === undefined) return undefined;
-    if (!isLayerRecord(v)) throw new InternalError(`layer record ${file} is malformed`);
-    return v;
+    return this.records.get(layerHex(chainId));
   }
 
   /** Records of all complete layers. */
   async listLayers(): Promise<LayerRecord[]> {
-    const out: LayerRecord[] = [];
-    for (const name of await fs.readdir(this.root)) {
-      if (!HEX_DIR.test(name)) continue;
-      const rec = await this.getLayer(name);
-      if (rec) out.push(rec);
-    }
-    return out;
+    return [...this.records.values()];
   }
 
   /**
@@ -160,22 +132,19 @@ export class LayerStore {
 
   /** Absolute diff directories of the layer and those below it, uppermost first. */
   async lowerDirs(chainId: string): Promise<string[]> {
-    const out: string[] = [];
-    let rec = await this.getLayer(chainId);
-    if (!rec) throw new NotFoundError(`layer ${chainId} not found`);
-    for (;;) {
-      out.push(path.join(this.root, layerHex(rec.chainId), 'diff'));
-      if (rec.parentChainId === undefined) return out;
-      const parent: LayerRecord | undefined = await this.getLayer(rec.parentChainId);
-      if (!parent) throw new InternalError(`layer ${rec.chainId} has no parent layer ${rec.parentChainId}`);
-      rec = parent;
-    }
+    return this.chain(chainId).map((r) => path.join(this.root, layerHex(r.chainId), 'diff'));
+  }
+
+  /** Chain IDs of the layer and every layer below it, uppermost first. */
+  chainOf(chainId: string): string[] {
+    return this.chain(chainId).map((r) => r.chainId);
   }
 
   /** `l/<short>` names of the layer and those below it, uppermost first (overlay lowerdir). */
   async layerLinks(chainId: string): Promise<string[]> {
-    const dir = path.join(this.root, layerHex(chainId));
-    if (!(await pathExists(path.join(dir, RECORD)))) throw new NotFoundError(`layer ${chainId} not found`);
+    const hex = layerHex(chainId);
+    if (!this.records.has(hex)) throw new NotFoundError(`layer ${chainId} not found`);
+    const dir = path.join(this.root, hex);
     const link = (await fs.readFile(path.join(dir, 'link'), 'utf8')).trim();
     const lower = await fs.readFile(path.join(dir, 'lower'), 'utf8').catch((err: unknown) => {
       if (errnoCode(err) === 'ENOENT') return ''; // base layer
@@ -184,29 +153,106 @@ export class LayerStore {
     return [`l/${link}`, ...lower.trim().split(':').filter((s) => s !== '')];
   }
 
-  /** Removes a layer; a missing layer is fine, a layer other layers sit on is refused. */
+  /**
+   * Marks a pull as running until the returned function is called. Meanwhile removeLayer
+   * refuses: a pull relies on layers it found present long before its image record (the only
+   * thing that shows them in use) exists. LayerGc collects what was refused afterwards.
+   */
+  holdForPull(): () => void {
+    this.pullHolds++;
+    let released = false;
+    return () => {
+      if (!released) this.pullHolds--;
+      released = true;
+    };
+  }
+
+  /** Whether removeLayer refused something since the last call (so a collection is due). */
+  takeRefusedRemovals(): boolean {
+    const r = this.removalRefused;
+    this.removalRefused = false;
+    return r;
+  }
+
+  /** Removes a layer; a missing layer is fine, a layer other layers sit on is refused, as is any while a pull runs. */
   async removeLayer(chainId: string): Promise<void> {
     const hex = layerHex(chainId);
-    for (let running = this.inflight.get(hex); running; running = this.inflight.get(hex)) {
-      await running.catch(() => undefined);
+    if (this.pullHolds > 0 && this.records.has(hex)) {
+      this.removalRefused = true;
+      throw new FailedPreconditionError(`layer ${chainId} is kept while a pull runs; unused layers are collected after it`);
     }
-    const dir = path.join(this.root, hex);
-    if (!(await pathExists(dir))) return;
-    const children = (await this.listLayers()).filter((r) => r.parentChainId !== undefined && layerHex(r.parentChainId) === hex);
-    if (children.length > 0) {
-      throw new FailedPreconditionError(`layer ${chainId} is the parent of layer ${children[0]?.chainId ?? ''}`);
-    }
-    const link = await fs.readFile(path.join(dir, 'link'), 'utf8').catch(() => '');
-    // Record first: if we crash midway, init() sees an incomplete layer and finishes the job.
-    await fs.rm(path.join(dir, RECORD), { force: true });
-    if (link.trim() !== '') await fs.rm(path.join(this.root, 'l', link.trim()), { force: true });
-    await fs.rm(dir, { recursive: true, force: true });
+    await this.settle(hex);
+    const child = [...this.records.values()].find((r) => r.parentChainId !== undefined && layerHex(r.parentChainId) === hex);
+    if (child) throw new FailedPreconditionError(`layer ${chainId} is the parent of layer ${child.chainId}`);
+    if (!this.records.has(hex) && !(await pathExists(path.join(this.root, hex)))) return;
+    await this.deleteDir(hex);
     this.log.info('layer removed', { chainId });
   }
 
-  /** Disk space used by the whole store. */
+  /** Removes the given layers (and any layer on top of them), uppermost first; returns what went. */
+  async removeLayers(chainIds: Iterable<string>): Promise<string[]> {
+    const doomed = new Set([...chainIds].map(layerHex));
+    // Whatever sits on a removed layer cannot be mounted any more.
+    for (let grew = true; grew; ) {
+      grew = false;
+      for (const [hex, r] of this.records) {
+        if (!doomed.has(hex) && r.parentChainId !== undefined && doomed.has(layerHex(r.parentChainId))) {
+          doomed.add(hex);
+          grew = true;
+        }
+      }
+    }
+    const depth = (hex: string): number => {
+      let n = 0;
+      for (let r = this.records.get(hex); r; r = r.parentChainId === undefined ? undefined : this.records.get(layerHex(r.parentChainId))) n++;
+      return n;
+    };
+    const order = [...doomed].sort((a, b) => depth(b) - depth(a));
+    const removed: string[] = [];
+    for (const hex of order) {
+      const chainId = this.records.get(hex)?.chainId ?? `sha256:${hex}`;
+      await this.removeLayer(chainId);
+      removed.push(chainId);
+    }
+    return removed;
+  }
+
+  /** Checks every layer (record, directories, links, parent, content inventory); lists the damaged. */
+  async check(): Promise<LayerDamage[]> {
+    return checkLayers(this.root, this.records, this.log);
+  }
+
+  /** Disk space used by the layers: summed from their inventories, no walk of immutable trees. */
   async usage(): Promise<DiskUsage> {
-    return diskUsage(this.root);
+    const total: DiskUsage = { bytes: 0, inodes: 0 };
+    for (const [hex, rec] of this.records) {
+      // Layers from before inventories were recorded are measured once and remembered.
+      const inv = rec.inventory ?? (await treeInventory(path.join(this.root, hex, 'diff')));
+      if (!rec.inventory) this.records.set(hex, { ...rec, inventory: inv });
+      total.bytes += inv.bytes;
+      total.inodes += inv.inodes;
+    }
+    return total;
+  }
+
+  /** Records from the layer down to its base layer. */
+  private chain(chainId: string): LayerRecord[] {
+    const out: LayerRecord[] = [];
+    let rec = this.records.get(layerHex(chainId));
+    if (!rec) throw new NotFoundError(`layer ${chainId} not found`);
+    for (;;) {
+      out.push(rec);
+      if (rec.parentChainId === undefined) return out;
+      const parent: LayerRecord | undefined = this.records.get(layerHex(rec.parentChainId));
+      if (!parent) throw new InternalError(`layer ${rec.chainId} has no parent layer ${rec.parentChainId}`);
+      rec = parent;
+    }
+  }
+
+  private async settle(hex: string): Promise<void> {
+    for (let running = this.inflight.get(hex); running; running = this.inflight.get(hex)) {
+      await running.catch(() => undefined);
+    }
   }
 
   private async apply(hex: string, params: ApplyLayerParams, ctx: OpContext): Promise<void> {
@@ -214,13 +260,13 @@ export class LayerStore {
     const started = Date.now();
     let lowerLinks: string[] = [];
     try {
-      if (await this.hasLayer(chainId)) {
+      if (this.records.has(hex)) {
         tar.destroy();
         return;
       }
       if (parentChainId !== undefined) {
-        await this.inflight.get(layerHex(parentChainId))?.catch(() => undefined);
-        if (!(await this.hasLayer(parentChainId))) {
+        await this.settle(layerHex(parentChainId));
+        if (!this.records.has(layerHex(parentChainId))) {
           throw new FailedPreconditionError(`parent layer ${parentChainId} of layer ${chainId} is not present`);
         }
         lowerLinks = await this.layerLinks(parentChainId);
@@ -228,6 +274,7 @@ export class LayerStore {
           throw new ResourceExhaustedError(`layer ${chainId} would sit on ${lowerLinks.length} layers, the limit is ${MAX_OVERLAY_LOWERS}`);
         }
       }
+      checkChainId(chainId, parentChainId, diffId);
     } catch (err) {
       tar.destroy();
       throw err;
@@ -241,6 +288,7 @@ export class LayerStore {
       await fs.mkdir(staging, { mode: 0o700 });
       await fs.mkdir(path.join(staging, 'diff'), { mode: 0o755 });
       const { bytes, entries } = await unpackLayer(tar, path.join(staging, 'diff'), { log: ctx.log, signal: ctx.signal });
+      const inventory = await treeInventory(path.join(staging, 'diff'));
       await fs.writeFile(path.join(staging, 'link'), short);
       if (lowerLinks.length > 0) await fs.writeFile(path.join(staging, 'lower'), lowerLinks.join(':'));
       // The record promises complete content; after a power cut it must not point at torn files.
@@ -249,16 +297,27 @@ export class LayerStore {
       await fs.rename(staging, final);
       renamed = true;
       await fs.symlink(`../${hex}/diff`, linkPath);
-      const record: LayerRecord = { chainId, ...(parentChainId !== undefined ? { parentChainId } : {}), diffId, size: bytes, createdAt: new Date().toISOString() };
+      const record: LayerRecord = { chainId, ...(parentChainId !== undefined ? { parentChainId } : {}), diffId, size: bytes, createdAt: new Date().toISOString(), inventory };
       await writeJsonAtomic(path.join(final, RECORD), record);
       await syncDir(path.join(this.root, 'l'));
       await syncDir(this.root);
+      this.records.set(hex, record);
       ctx.log.info('layer applied', { chainId, diffId, bytes, entries, durationMs: Date.now() - started });
     } catch (err) {
       tar.destroy();
       await this.discard([staging, linkPath, ...(renamed ? [final] : [])]);
       throw err;
     }
+  }
+
+  /** Deletes a layer directory and its link; the record goes first so a crash midway leaves an incomplete layer. */
+  private async deleteDir(hex: string): Promise<void> {
+    const dir = path.join(this.root, hex);
+    this.records.delete(hex);
+    const link = (await fs.readFile(path.join(dir, 'link'), 'utf8').catch(() => '')).trim();
+    await fs.rm(path.join(dir, RECORD), { force: true });
+    if (/^[A-Z2-7]+$/.test(link)) await fs.rm(path.join(this.root, 'l', link), { force: true });
+    await fs.rm(dir, { recursive: true, force: true });
   }
 
   private async discard(paths: string[]): Promise<void> {
@@ -284,7 +343,7 @@ export class LayerStore {
   /** Recreates a complete layer's `l/` link if it went missing. */
   private async repairLink(hex: string): Promise<void> {
     const short = (await fs.readFile(path.join(this.root, hex, 'link'), 'utf8').catch(() => '')).trim();
-    if (short === '' || (await pathExists(path.join(this.root, 'l', short)))) return;
+    if (!/^[A-Z2-7]+$/.test(short) || (await pathExists(path.join(this.root, 'l', short)))) return;
     this.log.warn('recreating missing layer link', { chainId: `sha256:${hex}`, link: short });
     await fs.symlink(`../${hex}/diff`, path.join(this.root, 'l', short));
   }
@@ -299,10 +358,4 @@ async function targetExists(link: string): Promise<boolean> {
     if (errnoCode(err) === 'ENOENT' || errnoCode(err) === 'ENOTDIR' || errnoCode(err) === 'ELOOP') return false;
     throw err;
   }
-}
-
-/** syncfs(2) through coreutils `sync -f`: Node has no syncfs, and one call beats fsync per file. */
-async function syncFilesystem(p: string): Promise<void> {
-  const res = await runProgram('sync', ['-f', p], { timeoutMs: 600_000 });
-  if (res.exitCode !== 0) throw new InternalError(`sync -f ${p} failed: ${stderrTail(res)}`);
 }

@@ -1,4 +1,4 @@
-import { promises as fs, type Stats } from 'node:fs';
+import { chmodSync, lstatSync, mkdirSync, type Stats } from 'node:fs';
 import path from 'node:path';
 import { InvalidArgumentError, errnoCode } from '../errors';
 
@@ -6,6 +6,8 @@ import { InvalidArgumentError, errnoCode } from '../errors';
  * Path safety for unpacking untrusted layers. Entry names are cleaned lexically, and every
  * parent directory is checked with lstat so nothing is ever written through a symlink: an
  * archive can create `a -> /etc` and then `a/passwd`, and only a no-follow walk stops that.
+ * The walk is synchronous: it runs once per new directory, and for trees of thousands of
+ * directories a thread-pool round trip per lstat would cost more than the lstat itself.
  */
 
 /** The error for a layer entry we refuse; the message names the entry. */
@@ -57,13 +59,13 @@ export class SafeTree {
   }
 
   /** Makes sure every parent of `components` is a real directory, creating missing ones (0755, root). */
-  async ensureParents(components: readonly string[], entryName: string): Promise<void> {
-    await this.walkParents(components, entryName, true);
+  ensureParents(components: readonly string[], entryName: string): void {
+    this.walkParents(components, entryName, true);
   }
 
   /** Like ensureParents but a missing parent is an error: for hardlink targets and deferred work. */
-  async checkParents(components: readonly string[], entryName: string): Promise<void> {
-    await this.walkParents(components, entryName, false);
+  checkParents(components: readonly string[], entryName: string): void {
+    this.walkParents(components, entryName, false);
   }
 
   /** Records that `components` is now a real directory. */
@@ -79,7 +81,7 @@ export class SafeTree {
     for (const d of this.dirs) if (d.startsWith(prefix)) this.dirs.delete(d);
   }
 
-  private async walkParents(components: readonly string[], entryName: string, create: boolean): Promise<void> {
+  private walkParents(components: readonly string[], entryName: string, create: boolean): void {
     for (let i = 1; i < components.length; i++) {
       const parent = components.slice(0, i);
       const rel = parent.join('/');
@@ -87,13 +89,13 @@ export class SafeTree {
       const abs = this.abs(parent);
       let st: Stats;
       try {
-        st = await fs.lstat(abs);
+        st = lstatSync(abs);
       } catch (err) {
         if (errnoCode(err) !== 'ENOENT') throw err;
         if (!create) throw refuseEntry(entryName, `parent ${JSON.stringify(rel)} does not exist`);
-        await fs.mkdir(abs);
+        mkdirSync(abs);
         // mkdir's mode is filtered by the umask; tar implies 0755 for directories it did not list.
-        await fs.chmod(abs, 0o755);
+        chmodSync(abs, 0o755);
         this.dirs.add(rel);
         continue;
       }

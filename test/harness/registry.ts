@@ -5,6 +5,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import type { BuiltImage, BuiltIndex } from './test-images';
+import type { TokenIssuer } from './token-issuer';
 
 /**
  * A real OCI registry for tests: Debian's docker-registry (distribution 2.8) on 127.0.0.1 with a
@@ -16,6 +17,8 @@ import type { BuiltImage, BuiltIndex } from './test-images';
 export interface TestRegistryOptions {
   /** Require Basic auth with this user (needs `htpasswd` from apache2-utils). */
   htpasswd?: { username: string; password: string };
+  /** Require bearer tokens from this issuer (the distribution token scheme). */
+  token?: TokenIssuer;
   registryBinary?: string;
 }
 
@@ -31,6 +34,10 @@ export interface TestRegistry {
   pushIndex(repo: string, tag: string, index: BuiltIndex): Promise<void>;
   /** The file holding a blob's bytes inside the registry's storage. */
   blobFile(digest: string): string;
+  /** Uploads one blob (signature payloads, artifacts). */
+  pushBlob(repo: string, digest: string, bytes: Buffer): Promise<void>;
+  /** Puts raw manifest bytes under `repo:reference` with the given Content-Type. */
+  pushManifest(repo: string, reference: string, mediaType: string, bytes: Buffer): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -80,8 +87,11 @@ async function htpasswdLine(username: string, password: string): Promise<string>
   return Buffer.concat(out).toString('utf8').trim() + '\n';
 }
 
-function configYaml(storage: string, port: number, htpasswdFile: string | undefined): string {
-  const auth = htpasswdFile ? `auth:\n  htpasswd:\n    realm: crio-ts-test\n    path: ${htpasswdFile}\n` : '';
+function configYaml(storage: string, port: number, htpasswdFile: string | undefined, token: TokenIssuer | undefined): string {
+  let auth = htpasswdFile ? `auth:\n  htpasswd:\n    realm: crio-ts-test\n    path: ${htpasswdFile}\n` : '';
+  if (token) {
+    auth = `auth:\n  token:\n    realm: ${token.realm}\n    service: ${token.service}\n    issuer: ${token.issuer}\n    rootcertbundle: ${token.certFile}\n`;
+  }
   return [
     'version: 0.1',
     'log:',
@@ -113,7 +123,7 @@ export async function startRegistry(opts: TestRegistryOptions = {}): Promise<Tes
     }
     const port = await freePort();
     const configFile = path.join(dir, 'config.yml');
-    await fs.writeFile(configFile, configYaml(storageDir, port, htpasswdFile));
+    await fs.writeFile(configFile, configYaml(storageDir, port, htpasswdFile, opts.token));
     const proc = spawn(opts.registryBinary ?? '/usr/bin/docker-registry', ['serve', configFile], { stdio: ['ignore', 'ignore', 'pipe'] });
     child = proc;
     let stderr = '';
@@ -127,10 +137,13 @@ export async function startRegistry(opts: TestRegistryOptions = {}): Promise<Tes
     exited.catch(() => undefined);
     const host = `127.0.0.1:${port}`;
     await Promise.race([waitReady(host), exited]);
-    const authHeader: Record<string, string> = opts.htpasswd
-      ? { Authorization: 'Basic ' + Buffer.from(`${opts.htpasswd.username}:${opts.htpasswd.password}`).toString('base64') }
-      : {};
-    return makeHandle(host, storageDir, dir, proc, authHeader);
+    const { htpasswd, token } = opts;
+    const authFor = (repo: string): Record<string, string> => {
+      if (token) return { Authorization: `Bearer ${token.mint([`repository:${repo}:pull,push`], 'harness')}` };
+      if (htpasswd) return { Authorization: 'Basic ' + Buffer.from(`${htpasswd.username}:${htpasswd.password}`).toString('base64') };
+      return {};
+    };
+    return makeHandle(host, storageDir, dir, proc, authFor);
   } catch (err) {
     child?.kill('SIGKILL');
     await fs.rm(dir, { recursive: true, force: true });
@@ -152,9 +165,10 @@ async function waitReady(host: string): Promise<void> {
   }
 }
 
-function makeHandle(host: string, storageDir: string, dir: string, proc: ChildProcess, auth: Record<string, string>): TestRegistry {
+function makeHandle(host: string, storageDir: string, dir: string, proc: ChildProcess, authFor: (repo: string) => Record<string, string>): TestRegistry {
   const base = `http://${host}`;
   const uploadBlob = async (repo: string, digest: string, bytes: Buffer): Promise<void> => {
+    const auth = authFor(repo);
     const head = await request(new URL(`${base}/v2/${repo}/blobs/${digest}`), 'HEAD', auth);
     if (head.status === 200) return;
     const start = await request(new URL(`${base}/v2/${repo}/blobs/uploads/`), 'POST', auth);
@@ -166,6 +180,7 @@ function makeHandle(host: string, storageDir: string, dir: string, proc: ChildPr
     if (put.status !== 201) throw new Error(`uploading ${digest} to ${repo}: HTTP ${put.status} ${put.body.toString()}`);
   };
   const putManifest = async (repo: string, reference: string, mediaType: string, bytes: Buffer): Promise<void> => {
+    const auth = authFor(repo);
     const r = await request(new URL(`${base}/v2/${repo}/manifests/${reference}`), 'PUT', { ...auth, 'Content-Type': mediaType }, bytes);
     if (r.status !== 201) throw new Error(`pushing manifest ${repo}:${reference}: HTTP ${r.status} ${r.body.toString()}`);
   };
@@ -183,6 +198,8 @@ function makeHandle(host: string, storageDir: string, dir: string, proc: ChildPr
       for (const img of index.images) await pushImage(repo, img.manifestDigest, img);
       await putManifest(repo, tag, index.mediaType, index.indexBytes);
     },
+    pushBlob: (repo, digest, bytes) => uploadBlob(repo, digest, bytes),
+    pushManifest: (repo, reference, mediaType, bytes) => putManifest(repo, reference, mediaType, bytes),
     blobFile: (digest) => {
       const hex = digest.replace(/^sha256:/, '');
       return path.join(storageDir, 'docker', 'registry', 'v2', 'blobs', 'sha256', hex.slice(0, 2), hex, 'data');

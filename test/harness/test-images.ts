@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
@@ -44,8 +45,8 @@ export interface BusyboxImageOptions {
   variant?: string;
   /** Manifest/config/layer media types: OCI (default) or Docker schema 2. */
   format?: 'oci' | 'docker';
-  /** Layer compression; default gzip. */
-  compression?: 'gzip' | 'none';
+  /** Layer compression; default gzip. zstd needs the `zstd` program (apt-get install zstd). */
+  compression?: 'gzip' | 'zstd' | 'none';
   /** Claim this media type for every layer (e.g. zstd, to test refusal). */
   layerMediaType?: string;
   busyboxPath?: string;
@@ -99,6 +100,7 @@ const OCI = {
   index: 'application/vnd.oci.image.index.v1+json',
   config: 'application/vnd.oci.image.config.v1+json',
   gzip: 'application/vnd.oci.image.layer.v1.tar+gzip',
+  zstd: 'application/vnd.oci.image.layer.v1.tar+zstd',
   tar: 'application/vnd.oci.image.layer.v1.tar',
 };
 const DOCKER = {
@@ -106,6 +108,8 @@ const DOCKER = {
   index: 'application/vnd.docker.distribution.manifest.list.v2+json',
   config: 'application/vnd.docker.container.image.v1+json',
   gzip: 'application/vnd.docker.image.rootfs.diff.tar.gzip',
+  // Docker has no zstd layer type; images mixing the two use OCI's.
+  zstd: 'application/vnd.oci.image.layer.v1.tar+zstd',
   tar: 'application/vnd.docker.image.rootfs.diff.tar',
 };
 const EPOCH = new Date(0);
@@ -188,6 +192,15 @@ function layerEntries(layer: TestLayer): Entry[] {
   return entries;
 }
 
+/** zstd-compresses with the zstd program (deterministic for the same input and level). */
+export function zstdCompress(data: Buffer, level = 3): Buffer {
+  try {
+    return execFileSync('zstd', ['-q', '-c', `-${level}`], { input: data, maxBuffer: 1 << 30 });
+  } catch (err) {
+    throw new Error('zstd layers need the zstd program (apt-get install zstd)', { cause: err });
+  }
+}
+
 const baseCache = new Map<string, Promise<Buffer>>();
 
 /** The uncompressed base layer tar, built once per busybox path. */
@@ -204,8 +217,9 @@ function baseTar(busyboxPath: string): Promise<Buffer> {
 function makeLayer(tar: Buffer, opts: BusyboxImageOptions): BuiltLayer {
   const types = opts.format === 'docker' ? DOCKER : OCI;
   // gzipSync writes mtime 0, no file name and a fixed OS byte: the same tar gives the same blob.
-  const bytes = opts.compression === 'none' ? tar : gzipSync(tar, { level: 6 });
-  const mediaType = opts.layerMediaType ?? (opts.compression === 'none' ? types.tar : types.gzip);
+  const compression = opts.compression ?? 'gzip';
+  const bytes = compression === 'none' ? tar : compression === 'zstd' ? zstdCompress(tar) : gzipSync(tar, { level: 6 });
+  const mediaType = opts.layerMediaType ?? types[compression === 'none' ? 'tar' : compression];
   return { bytes, digest: sha256(bytes), diffId: sha256(tar), mediaType };
 }
 

@@ -1,0 +1,156 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { gunzipSync, gzipSync } from 'node:zlib';
+import * as tarStream from 'tar-stream';
+import type { OpContext } from '../lib/context';
+import { ImageService } from '../lib/image/image-service';
+import type { ApplyLayerParams, LayerSink } from '../lib/image/layer-sink';
+import { nullLogger } from '../lib/log';
+import { LayerStore } from '../lib/storage/layer-store';
+import { startRegistry } from '../test/harness/registry';
+import { sha256, type BuiltImage } from '../test/harness/test-images';
+
+/**
+ * Image pull throughput: a ~200 MB (compressed) image of several gzip layers, generated here
+ * from random-ish data (half random, half text, so it compresses about 2:1 like binaries), is
+ * pushed to a local docker-registry and pulled by ImageService (a) into the real layer store
+ * (download + digest + gunzip + DiffID + unpack to disk) and (b) into a sink that only reads
+ * the tar (no disk writes). Printed next to the floor: single-core gunzip + sha256 of the same
+ * compressed bytes in this process.
+ * Usage: node build/bench/pull.js [layers=4] [compressedMBPerLayer=50]
+ */
+
+const LAYERS = Number(process.argv[2] ?? 4);
+const MB_PER_LAYER = Number(process.argv[3] ?? 50);
+const FILE_BYTES = 1 << 20;
+
+/** 1 MiB files alternating 4 KiB random and 4 KiB of repeated text. */
+function fileContent(pool: Buffer, text: Buffer, seed: number): Buffer {
+  const out = Buffer.alloc(FILE_BYTES);
+  for (let off = 0, i = 0; off < FILE_BYTES; off += 4096, i++) {
+    if (i % 2 === 0) {
+      const start = ((seed * 7919 + i * 104729) % (pool.length - 4096)) >>> 0;
+      pool.copy(out, off, start, start + 4096);
+    } else {
+      text.copy(out, off, 0, 4096);
+    }
+  }
+  return out;
+}
+
+async function layerTar(index: number, files: number, pool: Buffer, text: Buffer): Promise<Buffer> {
+  const pack = tarStream.pack();
+  const chunks: Buffer[] = [];
+  const done = (async () => {
+    for await (const c of pack) chunks.push(c as Buffer);
+  })();
+  pack.entry({ name: `layer${index}/`, type: 'directory', mode: 0o755, mtime: new Date(0) });
+  for (let f = 0; f < files; f++) {
+    const content = fileContent(pool, text, index * 100_000 + f);
+    pack.entry({ name: `layer${index}/file${f}`, mode: 0o644, size: content.length, mtime: new Date(0) }, content);
+  }
+  pack.finalize();
+  await done;
+  return Buffer.concat(chunks);
+}
+
+async function buildImage(): Promise<BuiltImage> {
+  const pool = randomBytes(16 << 20);
+  const text = Buffer.from('the quick brown fox jumps over the lazy dog; '.repeat(100));
+  const layers: BuiltImage['layers'] = [];
+  for (let i = 0; i < LAYERS; i++) {
+    // About 2:1, so twice the compressed size in files.
+    const tar = await layerTar(i, MB_PER_LAYER * 2, pool, text);
+    const bytes = gzipSync(tar, { level: 1 });
+    layers.push({ bytes, digest: sha256(bytes), diffId: sha256(tar), mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip' });
+  }
+  const config = { architecture: 'amd64', os: 'linux', config: { Cmd: ['sh'] }, rootfs: { type: 'layers', diff_ids: layers.map((l) => l.diffId) } };
+  const configBytes = Buffer.from(JSON.stringify(config));
+  const manifest = {
+    schemaVersion: 2,
+    mediaType: 'application/vnd.oci.image.manifest.v1+json',
+    config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: sha256(configBytes), size: configBytes.length },
+    layers: layers.map((l) => ({ mediaType: l.mediaType, digest: l.digest, size: l.bytes.length })),
+  };
+  const manifestBytes = Buffer.from(JSON.stringify(manifest));
+  return {
+    manifest,
+    manifestBytes,
+    manifestDigest: sha256(manifestBytes),
+    manifestMediaType: manifest.mediaType,
+    config,
+    configBytes,
+    configDigest: sha256(configBytes),
+    layers,
+    platform: { os: 'linux', architecture: 'amd64' },
+  };
+}
+
+/** Reads every layer tar to its end and keeps nothing. */
+class DrainSink implements LayerSink {
+  private readonly have = new Set<string>();
+  async hasLayer(chainId: string): Promise<boolean> {
+    return this.have.has(chainId);
+  }
+  async applyLayer(p: ApplyLayerParams): Promise<void> {
+    for await (const _ of p.tar) {
+      // drain
+    }
+    this.have.add(p.chainId);
+  }
+}
+
+async function timePull(dir: string, host: string, sink: LayerSink): Promise<number> {
+  await fs.mkdir(dir, { recursive: true });
+  const conf = path.join(dir, 'registries.conf');
+  await fs.writeFile(conf, `[[registry]]\nlocation = "${host}"\ninsecure = true\n`);
+  const svc = new ImageService({ root: path.join(dir, 'images'), registriesConfFile: conf, layerSink: sink, log: nullLogger(), shortNameAliasesFile: path.join(dir, 'none.conf') });
+  await svc.init();
+  const ctx: OpContext = { log: nullLogger(), signal: new AbortController().signal };
+  const t0 = process.hrtime.bigint();
+  await svc.pull(`${host}/bench/big:1`, undefined, ctx);
+  return Number(process.hrtime.bigint() - t0) / 1e9;
+}
+
+async function main(): Promise<void> {
+  const tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'crio-ts-bench-pull-'));
+  const registry = await startRegistry();
+  try {
+    process.stdout.write(`building ${LAYERS} layers of ~${MB_PER_LAYER} MB compressed...\n`);
+    const img = await buildImage();
+    const compressed = img.layers.reduce((n, l) => n + l.bytes.length, 0);
+    await registry.push('bench/big', '1', img);
+    const mb = compressed / 1e6;
+
+    const t0 = process.hrtime.bigint();
+    for (const l of img.layers) {
+      createHash('sha256').update(l.bytes).digest();
+      createHash('sha256').update(gunzipSync(l.bytes)).digest();
+    }
+    const floorS = Number(process.hrtime.bigint() - t0) / 1e9;
+
+    const drainS = await timePull(path.join(tmp, 'drain'), registry.host, new DrainSink());
+    const storeRoot = path.join(tmp, 'store');
+    const store = new LayerStore({ root: path.join(storeRoot, 'layers'), log: nullLogger() });
+    await store.init();
+    const storeS = await timePull(storeRoot, registry.host, store);
+
+    const rows: [string, number][] = [
+      ['single-core gunzip + sha256 (floor)', floorS],
+      ['pull, tar read and dropped', drainS],
+      ['pull into the layer store (unpacked)', storeS],
+    ];
+    process.stdout.write(`image: ${img.layers.length} layers, ${mb.toFixed(1)} MB compressed\n`);
+    for (const [what, s] of rows) process.stdout.write(`${what.padEnd(40)} ${s.toFixed(2).padStart(7)} s  ${(mb / s).toFixed(1).padStart(7)} MB/s\n`);
+  } finally {
+    await registry.stop();
+    await fs.rm(tmp, { recursive: true, force: true });
+  }
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exit(1);
+});

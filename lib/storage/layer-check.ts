@@ -1,0 +1,85 @@
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { errnoCode } from '../errors';
+import type { Logger } from '../log';
+import { treeInventory } from './disk-usage';
+import { layerHex, type LayerRecord } from './layer-record';
+
+/**
+ * The consistency check run after an unclean shutdown (containers/storage's `Check`): every
+ * complete layer must have its diff directory, its short link pointing back at it, its parent,
+ * a `lower` file naming exactly the parent chain, and content matching the inventory taken when
+ * it was unpacked. Layers sitting on a damaged layer are damaged too.
+ */
+
+/** A layer that failed the check, and why. */
+export interface LayerDamage {
+  chainId: string;
+  reason: string;
+}
+
+const SHORT = /^[A-Z2-7]{26}$/;
+
+async function readTrimmed(file: string): Promise<string | undefined> {
+  try {
+    return (await fs.readFile(file, 'utf8')).trim();
+  } catch (err) {
+    if (errnoCode(err) === 'ENOENT' || errnoCode(err) === 'ENOTDIR') return undefined;
+    throw err;
+  }
+}
+
+/** `lowerdir` entries a layer's children must list: its own link, then its own lowers. */
+async function linksOf(root: string, hex: string): Promise<string[] | undefined> {
+  const link = await readTrimmed(path.join(root, hex, 'link'));
+  if (link === undefined || !SHORT.test(link)) return undefined;
+  const lower = (await readTrimmed(path.join(root, hex, 'lower'))) ?? '';
+  return [`l/${link}`, ...lower.split(':').filter((s) => s !== '')];
+}
+
+async function checkOne(root: string, hex: string, rec: LayerRecord, records: ReadonlyMap<string, LayerRecord>): Promise<string | undefined> {
+  const diff = path.join(root, hex, 'diff');
+  const st = await fs.lstat(diff).catch(() => undefined);
+  if (!st?.isDirectory()) return 'its diff directory is missing';
+  const links = await linksOf(root, hex);
+  if (!links) return 'its link file is missing or malformed';
+  const target = await fs.readlink(path.join(root, links[0] ?? '')).catch(() => undefined);
+  if (target !== `../${hex}/diff`) return `its short link ${links[0] ?? ''} does not point at it`;
+  if (rec.parentChainId !== undefined) {
+    const parentHex = layerHex(rec.parentChainId);
+    if (!records.has(parentHex)) return `its parent layer ${rec.parentChainId} is missing`;
+    const want = await linksOf(root, parentHex);
+    if (!want || want.join(':') !== links.slice(1).join(':')) return 'its lower file does not match the parent chain';
+  } else if (links.length > 1) {
+    return 'a base layer lists lower layers';
+  }
+  if (rec.inventory) {
+    const now = await treeInventory(diff);
+    if (now.inodes !== rec.inventory.inodes || now.fileBytes !== rec.inventory.fileBytes) {
+      return `its content changed since it was unpacked (${now.inodes} inodes and ${now.fileBytes} file bytes, recorded ${rec.inventory.inodes} and ${rec.inventory.fileBytes})`;
+    }
+  }
+  return undefined;
+}
+
+/** Checks every layer in `records` (complete layers under `root`); returns the damaged ones. */
+export async function checkLayers(root: string, records: ReadonlyMap<string, LayerRecord>, log: Logger): Promise<LayerDamage[]> {
+  const damaged = new Map<string, string>();
+  for (const [hex, rec] of records) {
+    const reason = await checkOne(root, hex, rec, records);
+    if (reason !== undefined) damaged.set(hex, reason);
+  }
+  for (let grew = true; grew; ) {
+    grew = false;
+    for (const [hex, rec] of records) {
+      if (damaged.has(hex) || rec.parentChainId === undefined) continue;
+      if (damaged.has(layerHex(rec.parentChainId))) {
+        damaged.set(hex, `its parent layer ${rec.parentChainId} is damaged`);
+        grew = true;
+      }
+    }
+  }
+  const out = [...damaged].map(([hex, reason]) => ({ chainId: records.get(hex)?.chainId ?? `sha256:${hex}`, reason }));
+  log.info('layers checked', { layers: records.size, damaged: out.length });
+  return out;
+}
