@@ -3,7 +3,7 @@
  * never re-interpret operator spellings ("unix://", "chown", grpc size 0), and collect the
  * warnings about settings that are accepted but have no effect.
  */
-import { normalizeCapability } from './capabilities';
+import { normalizeCapability } from '../security/capabilities';
 import { DEFAULT_GRPC_MAX_MSG_SIZE, type Config } from './config';
 
 /** CRI-O raises a smaller ctr_stop_timeout to this, with a warning. */

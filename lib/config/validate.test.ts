@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
 import { InvalidArgumentError } from '../errors';
-import { normalizeCapability } from './capabilities';
+import { normalizeCapability } from '../security/capabilities';
 import { defaultConfig, type Config } from './config';
 import { validateConfig } from './validate';
 

@@ -7,7 +7,8 @@ import { existsSync } from 'node:fs';
 import { isAbsolute } from 'node:path';
 
 import { InvalidArgumentError } from '../errors';
-import { normalizeCapability } from './capabilities';
+import { GATED_ANNOTATIONS } from '../security/annotations';
+import { normalizeCapability } from '../security/capabilities';
 import type { ApiConfig, Config, ImageConfig, NetworkConfig, RootConfig, RuntimeConfig } from './config';
 import { parseDuration } from './duration';
 import { parseSize } from './size';
@@ -94,6 +95,9 @@ function validateRuntime(c: RuntimeConfig, fail: Fail, systemdBooted: () => bool
       fail(`${prefix}.runtime_type`, '"oci" (crio-ts runs no "vm" or "pod" runtimes)', h.runtime_type);
     }
     if (h.container_min_memory !== '') checkSize(`${prefix}.container_min_memory`, h.container_min_memory, fail);
+    for (const a of h.allowed_annotations) {
+      if (!GATED_ANNOTATIONS.includes(a)) fail(`${prefix}.allowed_annotations`, `one of ${GATED_ANNOTATIONS.join(', ')}`, a);
+    }
   }
   if (!Object.hasOwn(c.runtimes, c.default_runtime)) {
     const names = Object.keys(c.runtimes)

@@ -26,6 +26,7 @@ import { execInContainer } from './container-exec';
 import type { ServerDeps } from './deps';
 import { startCriServer, type CriServer } from './grpc-server';
 import { imageHandlers, RPC_OPTIONS, runtimeHandlers } from './handlers';
+import { setupAppArmorAtStart } from '../security/apparmor-host';
 import { probeHost } from './host-info';
 import { recoverNodeEvents, restoreState } from './restore';
 import { RuntimeHandlers } from './runtimes';
@@ -72,6 +73,8 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
     await fs.mkdir(dir, { recursive: true, mode: 0o711 });
   }
   const host = await probeHost();
+  // As CRI-O: the crio-default AppArmor profile is generated and loaded at start where AppArmor is on.
+  if (host.apparmor) await setupAppArmorAtStart(config.runtime.apparmor_profile);
   log.info('host probed', { apparmor: host.apparmor, selinux: host.selinux, seccomp: host.seccomp, canLowerOomScoreAdj: host.canLowerOomScoreAdj });
 
   const layerStore = new LayerStore({ root: layout.layers, log });
