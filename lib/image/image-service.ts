@@ -1,6 +1,6 @@
 import path from 'node:path';
 import type { OpContext } from '../context';
-import { InternalError, NotFoundError } from '../errors';
+import { FailedPreconditionError, InternalError, InvalidArgumentError, NotFoundError } from '../errors';
 import type { Logger } from '../log';
 import { AuthFiles, type AuthFileLocations } from './auth-file';
 import { ContentStore } from './content-store';
@@ -9,8 +9,9 @@ import { ImageStore, type ImageRecord } from './image-store';
 import type { LayerSink } from './layer-sink';
 import { hostPlatform, type Platform } from './manifest';
 import { ImagePuller, type ImageTrust, type PullOptions } from './pull';
-import { resolveShortName } from './pull-sources';
-import { formatReference, isShortName } from './reference';
+import { SIGNATURE_VALIDATION_FAILED } from './image-trust';
+import { resolvePullSources, resolveShortName } from './pull-sources';
+import { formatReference, isShortName, repositoryName } from './reference';
 import { DEFAULT_SHORT_NAME_ALIASES_FILE, loadRegistriesConf, loadShortNameAliasCache, type RegistriesConf, type ShortNameMode } from './registries-conf';
 import type { AuthConfig } from './registry-auth';
 import { RegistryClient } from './registry-client';
@@ -75,6 +76,7 @@ export class ImageService {
   private readonly images: ImageStore;
   private readonly client: RegistryClient;
   private readonly puller: ImagePuller;
+  private readonly authFiles: AuthFiles;
   private registries: RegistriesConf | undefined;
 
   constructor(private readonly options: ImageServiceOptions) {
@@ -83,6 +85,7 @@ export class ImageService {
     this.client = new RegistryClient({ timeoutMs: options.registryTimeoutMs });
     const authLocations: AuthFileLocations = { ...options.authFileLocations };
     if (options.globalAuthFile) authLocations.globalAuthFile = options.globalAuthFile;
+    this.authFiles = new AuthFiles(authLocations);
     this.puller = new ImagePuller({
       content: this.content,
       images: this.images,
@@ -91,7 +94,7 @@ export class ImageService {
       registries: () => this.registriesConf(),
       platform: options.platform ?? hostPlatform(),
       shortNameMode: options.shortNameMode,
-      authFiles: new AuthFiles(authLocations),
+      authFiles: this.authFiles,
       trust: options.trust,
       progressTimeoutMs: options.pullProgressTimeoutMs,
       progressLogIntervalMs: options.pullProgressLogIntervalMs,
@@ -184,6 +187,31 @@ export class ImageService {
       removed.push(chainId);
     }
     return removed;
+  }
+
+  /**
+   * CRI-O's CreateContainer-time check (verifyImageSignature): the signature policy is
+   * evaluated again for the name the user asked for (`user_specified_image`) against the
+   * stored manifest. No-op without a trust policy. The caller decides when it applies
+   * (CRI-O: only when a policy path is configured explicitly).
+   */
+  async verifyStoredImage(image: ImageRecord, userSpecifiedImage: string, namespace: string | undefined, ctx: OpContext): Promise<void> {
+    const trust = this.options.trust;
+    if (!trust) return;
+    if (userSpecifiedImage === '') throw new InvalidArgumentError(`image ${image.id}: user_specified_image is required to verify its signature`);
+    const conf = this.registriesConf();
+    for (const ref of resolveShortName(conf, userSpecifiedImage, 'disabled')) {
+      const repo = repositoryName(ref);
+      const repoDigest = image.repoDigests.find((d) => d.startsWith(`${repo}@`));
+      if (!repoDigest) continue;
+      const source = resolvePullSources(conf, ref).at(-1);
+      if (!source) continue;
+      const auth = await this.authFiles.lookup(`${source.endpoint.host}/${source.repository}`);
+      const topDigest = repoDigest.slice(repo.length + 1);
+      await trust.check({ ref, source, auth, manifestDigest: image.manifestDigest, topDigest, client: this.client }, namespace, ctx);
+      return;
+    }
+    throw new FailedPreconditionError(`${SIGNATURE_VALIDATION_FAILED}: image ${image.id} was not pulled as ${userSpecifiedImage}; cannot verify its signature`);
   }
 
   /** The image's full config (the OCI image config JSON as pulled), for ImageStatus verbose. */

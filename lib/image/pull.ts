@@ -9,7 +9,7 @@ import { parseImageConfig, parseManifest, selectPlatform, type ImageConfig, type
 import { resolvePullSources, resolveShortName, type PullSource } from './pull-sources';
 import { formatReference, isImageId, repositoryName, type ImageReference } from './reference';
 import type { RegistriesConf, ShortNameMode } from './registries-conf';
-import type { AuthFiles } from './auth-file';
+import { AuthFiles } from './auth-file';
 import { PullProgress } from './pull-progress';
 import { credentialKey, hasCredentials, type AuthConfig } from './registry-auth';
 import type { FetchedManifest, RegistryClient } from './registry-client';
@@ -47,6 +47,8 @@ export interface ImagePullerOptions {
 export interface PullOptions {
   /** The pod's namespace: selects `<signature_policy_dir>/<namespace>.json`. */
   namespace?: string;
+  /** An auth.json used instead of the configured ones (CRI-O's `pause_image_auth_file`). */
+  authFile?: string;
 }
 
 /** Decides whether an image may be used (policy.json); throws naming SignatureValidationFailed. */
@@ -93,7 +95,7 @@ export class ImagePuller {
   /** Pulls `refString`; callers asking for the same name with the same credentials and namespace share the result. */
   pull(refString: string, auth: AuthConfig | undefined, ctx: OpContext, opts: PullOptions = {}): Promise<ImageRecord> {
     // Credentials and namespace are part of the key (CRI-O's pullArguments): another pod's pull may be refused.
-    const key = `${refString}\u0000${credentialKey(auth)}\u0000${opts.namespace ?? ''}`;
+    const key = `${refString}\u0000${credentialKey(auth)}\u0000${opts.namespace ?? ''}\u0000${opts.authFile ?? ''}`;
     const running = this.inFlight.get(key);
     if (running) return running;
     const p = this.pullCandidates(refString, auth, ctx, opts).finally(() => this.inFlight.delete(key));
@@ -133,7 +135,8 @@ export class ImagePuller {
     });
     const ctx: OpContext = { log: outer.log, signal: AbortSignal.any([outer.signal, progress.signal]) };
     try {
-      const resolved = await this.resolveManifest(ref, resolvePullSources(conf, ref), auth, ctx, progress);
+      const authFiles = opts.authFile ? new AuthFiles({ globalAuthFile: opts.authFile }) : this.options.authFiles;
+      const resolved = await this.resolveManifest(ref, resolvePullSources(conf, ref), auth, authFiles, ctx, progress);
       const { manifest } = resolved;
       // Trust is decided on the manifest alone, before any config or layer byte is fetched.
       await this.options.trust?.check(
@@ -185,11 +188,18 @@ export class ImagePuller {
   }
 
   /** Tries each source in order (mirrors first); the first that serves the manifest wins. */
-  private async resolveManifest(ref: ImageReference, sources: PullSource[], auth: AuthConfig | undefined, ctx: OpContext, progress: PullProgress): Promise<ResolvedImage> {
+  private async resolveManifest(
+    ref: ImageReference,
+    sources: PullSource[],
+    auth: AuthConfig | undefined,
+    authFiles: AuthFiles | undefined,
+    ctx: OpContext,
+    progress: PullProgress,
+  ): Promise<ResolvedImage> {
     let lastErr: unknown;
     for (const source of sources) {
       try {
-        const sourceAuth = await this.credentialsFor(ref, source, auth);
+        const sourceAuth = await credentialsFor(ref, source, auth, authFiles);
         const top = await this.options.client.getManifest(source, sourceAuth, ctx);
         progress.add(top.bytes.length);
         const parsed = parseManifest(top.bytes, top.contentType);
@@ -219,16 +229,6 @@ export class ImagePuller {
     throw lastErr;
   }
 
-  /**
-   * c/image: the request's credentials go only to the name's own registry domain; any other
-   * host (a mirror, a `location` elsewhere) and requests without credentials use auth.json
-   * entries for the host actually contacted.
-   */
-  private async credentialsFor(ref: ImageReference, source: PullSource, auth: AuthConfig | undefined): Promise<AuthConfig | undefined> {
-    if (hasCredentials(auth) && source.endpoint.host === ref.domain) return auth;
-    return this.options.authFiles?.lookup(`${source.endpoint.host}/${source.repository}`);
-  }
-
   /** Fetches (unless present) and verifies the config blob, then parses it. */
   private async fetchConfig(resolved: ResolvedImage, ctx: OpContext, progress: PullProgress): Promise<ImageConfig> {
     const desc = resolved.manifest.config;
@@ -241,6 +241,16 @@ export class ImagePuller {
     }
     return parseImageConfig(await content.read(desc.digest));
   }
+}
+
+/**
+ * c/image: the request's credentials go only to the name's own registry domain; any other
+ * host (a mirror, a `location` elsewhere) and requests without credentials use auth.json
+ * entries for the host actually contacted.
+ */
+async function credentialsFor(ref: ImageReference, source: PullSource, auth: AuthConfig | undefined, authFiles: AuthFiles | undefined): Promise<AuthConfig | undefined> {
+  if (hasCredentials(auth) && source.endpoint.host === ref.domain) return auth;
+  return authFiles?.lookup(`${source.endpoint.host}/${source.repository}`);
 }
 
 /** Signature rejections are final: another candidate name must not be tried instead (c/image). */

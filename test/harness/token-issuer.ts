@@ -18,6 +18,8 @@ import path from 'node:path';
 export interface TokenIssuerOptions {
   /** Accepted Basic credentials; unset = anonymous pulls get tokens too. */
   users?: Record<string, string>;
+  /** OAuth2 refresh tokens (identity tokens) accepted by POST /token, → account. */
+  refreshTokens?: Record<string, string>;
   /** `expires_in` of issued tokens, seconds (default 300). */
   expiresInS?: number;
 }
@@ -126,10 +128,25 @@ export async function startTokenIssuer(opts: TokenIssuerOptions = {}): Promise<T
   };
 
   const server = http.createServer((req, res) => {
+    if (req.method === 'POST') {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => serve(req, res, new URLSearchParams(Buffer.concat(chunks).toString('utf8'))));
+      return;
+    }
+    serve(req, res, undefined);
+  });
+  const serve = (req: http.IncomingMessage, res: http.ServerResponse, form: URLSearchParams | undefined): void => {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
-    const scope = url.searchParams.getAll('scope').join(' ');
+    const params = form ?? url.searchParams;
+    const scope = params.getAll('scope').join(' ');
     let account: string | undefined;
     let ok = !opts.users;
+    if (form) {
+      // The OAuth2 refresh-token grant (Docker identity tokens).
+      account = form.get('grant_type') === 'refresh_token' ? opts.refreshTokens?.[form.get('refresh_token') ?? ''] : undefined;
+      ok = account !== undefined;
+    }
     const basic = /^Basic (.+)$/.exec(req.headers.authorization ?? '');
     if (basic) {
       const decoded = Buffer.from(basic[1] ?? '', 'base64').toString('utf8');
@@ -137,7 +154,7 @@ export async function startTokenIssuer(opts: TokenIssuerOptions = {}): Promise<T
       account = decoded.slice(0, i);
       ok = opts.users ? opts.users[account] === decoded.slice(i + 1) : true;
     }
-    requests.push({ account, scope, service: url.searchParams.get('service') ?? '' });
+    requests.push({ account, scope, service: params.get('service') ?? '' });
     if (url.pathname !== '/token' || !ok) {
       res.writeHead(url.pathname !== '/token' ? 404 : 401, { 'Content-Type': 'application/json' });
       res.end(JSON.stringify({ errors: [{ code: 'UNAUTHORIZED', message: 'bad credentials' }] }));
@@ -147,7 +164,7 @@ export async function startTokenIssuer(opts: TokenIssuerOptions = {}): Promise<T
     if (spoil > 0) spoil--;
     res.writeHead(200, { 'Content-Type': 'application/json' });
     res.end(JSON.stringify({ token, access_token: token, expires_in: expiresIn, issued_at: new Date().toISOString() }));
-  });
+  };
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
   return {

@@ -34,7 +34,7 @@ describe('registry auth and routing', { skip }, () => {
 
   before(async () => {
     tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'crio-ts-image-auth-'));
-    issuer = await startTokenIssuer({ users: { bob: SECRET } });
+    issuer = await startTokenIssuer({ users: { bob: SECRET }, refreshTokens: { 'refresh-for-carol': 'carol' } });
     tokenReg = await startRegistry({ token: issuer });
     basicReg = await startRegistry({ htpasswd: { username: 'alice', password: BASIC_SECRET } });
     openReg = await startRegistry();
@@ -81,6 +81,21 @@ describe('registry auth and routing', { skip }, () => {
     assert.ok(!JSON.stringify(logs).includes(SECRET), 'password never logged');
   });
 
+  test('token auth: a CRI identity token is exchanged (OAuth2 refresh), a registry token is sent as is', async () => {
+    const name = `${tokenReg.host}/library/busybox:latest`;
+    const a = await newImageService(tmp, ctx.log, { registriesConf: insecure(tokenReg.host) });
+    issuer.requests.length = 0;
+    assert.equal((await a.svc.pull(name, { identityToken: 'refresh-for-carol' }, ctx)).id, hex(busybox.configDigest));
+    assert.deepEqual(issuer.requests.map((r) => r.account), ['carol']);
+    const b = await newImageService(tmp, ctx.log, { registriesConf: insecure(tokenReg.host) });
+    await assert.rejects(b.svc.pull(name, { identityToken: 'stolen' }, ctx), /unauthorized/);
+    issuer.requests.length = 0;
+    const registryToken = issuer.mint(['repository:library/busybox:pull']);
+    assert.equal((await b.svc.pull(name, { registryToken }, ctx)).id, hex(busybox.configDigest));
+    assert.equal(issuer.requests.length, 0, 'no token request with a registry token');
+    assert.ok(!JSON.stringify(logs).includes('refresh-for-carol') && !JSON.stringify(logs).includes(registryToken));
+  });
+
   test('auth.json: global_auth_file, the runtime-dir file, most specific key first', async () => {
     const name = `${basicReg.host}/library/busybox:latest`;
     const entry = (user: string, pw: string): { auth: string } => ({ auth: Buffer.from(`${user}:${pw}`).toString('base64') });
@@ -103,6 +118,8 @@ describe('registry auth and routing', { skip }, () => {
     await fs.writeFile(empty, '{"auths":{}}');
     const only = await newImageService(tmp, ctx.log, { registriesConf: insecure(basicReg.host), globalAuthFile: empty, authFileLocations: { env: { XDG_RUNTIME_DIR: runDir }, home: tmp } });
     await assert.rejects(only.svc.pull(name, undefined, ctx), /unauthorized/);
+    // A per-pull auth file (pause_image_auth_file) replaces the configured ones.
+    assert.equal((await only.svc.pull(name, undefined, ctx, { authFile: globalFile })).id, hex(busybox.configDigest));
     assert.ok(!JSON.stringify(logs).includes(BASIC_SECRET));
   });
 

@@ -107,6 +107,14 @@ describe('signature policy', { skip }, () => {
     assert.equal((await svc.pull(name('signed', 'good'), undefined, ctx)).id, hex(images['signed:good']?.configDigest ?? ''));
   });
 
+  test('CreateContainer-time check: the stored image is verified again for the name the user gave', async () => {
+    const img = svc.resolve(name('signed', 'good'));
+    await svc.verifyStoredImage(img, name('signed', 'good'), undefined, ctx);
+    await assert.rejects(svc.verifyStoredImage(img, name('other', '1'), undefined, ctx), /SignatureValidationFailed: .*was not pulled as/);
+    const open = await svc.pull(name('open', '1'), undefined, ctx);
+    await svc.verifyStoredImage(open, name('open', '1'), undefined, ctx);
+  });
+
   test('GPG: unsigned, signed by another key, signed for another name are rejected', async () => {
     await rejectedBecause(name('signed', 'unsigned'), /a signature was required \(signedBy\), but no signature exists/);
     await rejectedBecause(name('signed', 'stranger'), /not valid for any trusted key/);
