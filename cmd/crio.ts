@@ -40,6 +40,13 @@ async function main(argv: string[]): Promise<number> {
     log.error('unhandled promise rejection', { err: asError(reason).message, stack: asError(reason).stack });
   });
   const daemon = await startDaemon(loaded.config, log);
+  // SIGHUP reloads registries.conf(.d), as CRI-O does; everything else needs a restart.
+  process.on('SIGHUP', () => {
+    daemon.deps.images.reloadRegistries().then(
+      () => log.info('registries configuration reloaded'),
+      (err: unknown) => log.error('registries reload failed; keeping the old configuration', { err: asError(err).message }),
+    );
+  });
   await new Promise<void>((resolve) => {
     const stop = (signal: NodeJS.Signals): void => {
       log.info('shutting down', { signal });
