@@ -5,6 +5,7 @@ import path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { FailedPreconditionError, InternalError, NotFoundError } from '../errors';
 import type { Logger } from '../log';
+import { findExecutable } from '../process';
 import { parseConmonSyncMessage } from './conmon-args';
 import { connectAttachSocket, forwardResizes, pumpAttachSocket, type StreamIo } from './conmon-attach';
 import { killExecProcess, readPidFile } from './pids';
@@ -125,7 +126,7 @@ function forward(from: Readable | null, to: Writable | undefined): void {
 }
 
 /** The conmon argv for an attachable exec session with a terminal. */
-export function buildConmonExecAttachArgs(p: ExecStreamParams, sessionDir: string, sessionId: string, processFile: string, pidFile: string): string[] {
+function buildConmonExecAttachArgs(p: ExecStreamParams, sessionDir: string, sessionId: string, processFile: string, pidFile: string): string[] {
   return [
     '--api-version', '1',
     '-c', p.containerId,
@@ -175,11 +176,17 @@ function lines(stream: Readable): AsyncIterator<string> {
   };
 }
 
+let setpriv: Promise<string | undefined> | undefined;
+
 async function execWithTerminal(p: ExecStreamParams, sessionDir: string, processFile: string, pidFile: string): Promise<number> {
   const sessionId = path.basename(sessionDir);
   const args = buildConmonExecAttachArgs(p, sessionDir, sessionId, processFile, pidFile);
   p.log.debug('running conmon exec', { argv: args });
-  const child = spawn(p.conmonPath, args, {
+  // conmon holds the pty; if the daemon dies it must die too, so the session's terminal hangs up
+  // instead of waiting for input forever (PR_SET_PDEATHSIG through util-linux setpriv).
+  setpriv ??= findExecutable('setpriv');
+  const wrapper = await setpriv;
+  const child = spawn(wrapper ?? p.conmonPath, wrapper ? ['--pdeathsig', 'KILL', '--', p.conmonPath, ...args] : args, {
     cwd: sessionDir,
     stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe', 'pipe'],
     env: { PATH: PATH_ENV, _OCI_SYNCPIPE: '3', _OCI_STARTPIPE: '4', _OCI_ATTACHPIPE: '5' },

@@ -106,6 +106,8 @@ export const RPC_OPTIONS: RpcOptions = {
   ListPodSandbox: { compactResponse: true },
   ListImages: { compactResponse: true },
   ContainerStatus: { compactResponse: true },
+  // Up to 2 × 16 MiB of output: dumping it into the debug log would cost seconds.
+  ExecSync: { compactResponse: true },
   ListContainerStats: { compactResponse: true },
   ListPodSandboxStats: { compactResponse: true },
   ListPodSandboxMetrics: { compactResponse: true },

@@ -4,7 +4,7 @@ import { Socket, type AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { AttachRequest, ExecRequest, PortForwardRequest } from '../cri/gen/api';
-import { InvalidArgumentError } from '../errors';
+import { InvalidArgumentError, UnavailableError } from '../errors';
 import type { Logger } from '../log';
 import { advertisedHost } from './address';
 import { parsePort, servePortForwardSpdy } from './portforward-spdy';
@@ -89,9 +89,10 @@ export class StreamingServer {
       : createHttpServer();
     const s = new StreamingServer(server, options);
     await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
+      server.once('error', (err) => reject(new UnavailableError(`streaming server cannot listen on ${options.address || '*'}:${options.port}: ${err.message}`, { cause: err })));
       server.listen(options.port, options.address || undefined, () => {
-        server.off('error', reject);
+        server.removeAllListeners('error');
+        server.on('error', (err) => options.log.warn('streaming server error', { err: err.message }));
         resolve();
       });
     });
