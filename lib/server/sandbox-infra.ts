@@ -25,7 +25,8 @@ export function needsInfraContainer(deps: ServerDeps, pidMode: NamespaceMode | u
 /** The pause image, pulled if missing (CRI-O pulls it on demand too). */
 async function pauseImage(deps: ServerDeps, ctx: OpContext): Promise<ImageRecord> {
   const name = deps.config.image.pause_image;
-  return deps.images.status(name) ?? (await deps.images.pull(name, undefined, ctx));
+  const authFile = deps.config.image.pause_image_auth_file || undefined;
+  return deps.images.status(name) ?? (await deps.images.pull(name, undefined, ctx, { authFile }));
 }
 
 type InfraPod = Pick<SandboxRecord, 'id' | 'namespaces' | 'hostname' | 'cgroupParent' | 'podDir' | 'podFiles' | 'shmPath' | 'runtimeHandler'>;
