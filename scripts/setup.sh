@@ -36,7 +36,10 @@ install_pkgs() {
 build() {
   command -v node >/dev/null || { echo "setup.sh: Node.js 20+ is required" >&2; exit 1; }
   if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-    npm ci --no-audit --no-fund
+    # `npm install` rather than `npm ci`: node-unix-socket declares optional per-platform packages
+    # that were never published, which npm ci's lock check refuses; npm install still installs
+    # exactly the versions in package-lock.json (and leaves it unchanged).
+    npm install --no-audit --no-fund
   fi
   npm run --silent build
 }
