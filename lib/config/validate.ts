@@ -109,6 +109,10 @@ function validateRuntime(c: RuntimeConfig, fail: Fail, systemdBooted: () => bool
   if (c.cgroup_manager !== 'cgroupfs' && c.cgroup_manager !== 'systemd') {
     fail('crio.runtime.cgroup_manager', '"cgroupfs" or "systemd"', c.cgroup_manager);
   }
+  if (c.cgroup_manager === 'systemd' && systemdBooted()) {
+    // The systemd driver (slices, transient scopes over D-Bus) is not implemented yet.
+    fail('crio.runtime.cgroup_manager', '"cgroupfs" (crio-ts does not implement the systemd cgroup driver yet)', c.cgroup_manager);
+  }
   if (c.cgroup_manager === 'systemd' && !systemdBooted()) {
     const expected = '"cgroupfs" because systemd is not init here (/run/systemd/system is missing)';
     fail('crio.runtime.cgroup_manager', expected, c.cgroup_manager);

@@ -1,4 +1,4 @@
-import { promises as fs } from 'node:fs';
+import { promises as fs, watch, type FSWatcher } from 'node:fs';
 import path from 'node:path';
 import { backgroundContext, type OpContext } from '../context';
 import { InvalidArgumentError, UnavailableError, asError, errnoCode } from '../errors';
@@ -80,6 +80,8 @@ export class CniManager {
   private lastLoadKey = '';
   private readonly podLocks = new Map<string, Promise<void>>();
   private timer: NodeJS.Timeout | undefined;
+  private watcher: FSWatcher | undefined;
+  private debounce: NodeJS.Timeout | undefined;
 
   constructor(private readonly opts: CniManagerOptions) {}
 
@@ -112,16 +114,32 @@ export class CniManager {
   /** Re-reads network_dir every intervalMs so a network provider installed later is picked up (ocicni watches the dir). */
   startAutoReload(intervalMs = 5000): void {
     if (this.timer) return;
-    this.timer = setInterval(() => {
+    const reload = (): void => {
       this.reload().catch((err: unknown) => this.opts.log.warn('cni reload failed', { err: asError(err).message }));
-    }, intervalMs);
+    };
+    this.timer = setInterval(reload, intervalMs);
     this.timer.unref();
+    // A watch makes a config written by a network provider count at once; the timer covers a
+    // directory that does not exist yet or a watch the filesystem does not support.
+    try {
+      this.watcher = watch(this.opts.networkDir, () => {
+        if (this.debounce) clearTimeout(this.debounce);
+        this.debounce = setTimeout(reload, 100);
+        this.debounce.unref();
+      });
+      this.watcher.on('error', () => this.watcher?.close());
+    } catch {
+      // no directory yet: the timer will notice it
+    }
   }
 
   /** Stops startAutoReload. */
   close(): void {
     if (this.timer) clearInterval(this.timer);
+    if (this.debounce) clearTimeout(this.debounce);
+    this.watcher?.close();
     this.timer = undefined;
+    this.watcher = undefined;
   }
 
   /** Runs loopback, then ADD through the network list; on failure what was added is deleted again. */

@@ -200,3 +200,22 @@ test('a second runtime handler runs pods with its own runtime root; an unknown h
   await daemon.cri.runtime.removePodSandbox({ podSandboxId });
   await assert.rejects(daemon.cri.runtime.runPodSandbox({ config: podConfig('x'), runtimeHandler: 'kata' }), /kata/);
 });
+
+test('NetworkReady follows the CNI config directory: false with a reason, true once a config appears', async () => {
+  const d = await startDaemon({ netIndex: 213, noCni: true });
+  try {
+    const ready = async () => {
+      const st = await d.cri.runtime.status({});
+      return st.status?.conditions.find((c) => c.type === 'NetworkReady');
+    };
+    const before = await ready();
+    assert.equal(before?.status, false);
+    assert.equal(before?.reason, 'NetworkPluginNotReady');
+    assert.match(before?.message ?? '', /No CNI configuration file/);
+    const conf = { cniVersion: '1.0.0', name: 'late', plugins: [{ type: 'bridge', bridge: d.bridge, ipam: { type: 'host-local', ranges: [[{ subnet: d.subnet }]] } }] };
+    await fs.writeFile(path.join(d.dir, 'cni', '20-late.conflist'), JSON.stringify(conf));
+    await waitFor(async () => (await ready())?.status === true, 'NetworkReady');
+  } finally {
+    await d.cleanup();
+  }
+});
