@@ -11,11 +11,14 @@ test('v1 hybrid: controllers, co-mounts and the empty unified tree', () => {
   ].join('\n');
   const { v1, v2 } = parseCgroupMounts(mi);
   assert.equal(v2, '/sys/fs/cgroup/unified');
-  assert.deepEqual([...v1.entries()], [
-    ['cpu', '/sys/fs/cgroup/cpu,cpuacct'],
-    ['cpuacct', '/sys/fs/cgroup/cpu,cpuacct'],
-    ['memory', '/sys/fs/cgroup/memory'],
-  ]);
+  assert.deepEqual(
+    [...v1.entries()],
+    [
+      ['cpu', '/sys/fs/cgroup/cpu,cpuacct'],
+      ['cpuacct', '/sys/fs/cgroup/cpu,cpuacct'],
+      ['memory', '/sys/fs/cgroup/memory'],
+    ],
+  );
   assert.equal(controllerDir({ version: 1, controllers: v1, swapAccounting: true }, 'memory', '/kubepods/pod1'), '/sys/fs/cgroup/memory/kubepods/pod1');
   assert.equal(controllerDir({ version: 1, controllers: v1, swapAccounting: true }, 'hugetlb', '/x'), undefined);
 });

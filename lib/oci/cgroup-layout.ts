@@ -52,7 +52,11 @@ async function probe(): Promise<CgroupLayout> {
     return { version: 1, controllers: v1, swapAccounting: memory !== undefined && (await exists(path.join(memory, 'memory.memsw.limit_in_bytes'))) };
   }
   const names = (await fs.readFile(path.join(v2, 'cgroup.controllers'), 'utf8').catch(() => '')).trim().split(/\s+/).filter(Boolean);
-  const own = (await fs.readFile('/proc/self/cgroup', 'utf8')).split('\n').find((l) => l.startsWith('0::'))?.slice(3) ?? '/';
+  const own =
+    (await fs.readFile('/proc/self/cgroup', 'utf8'))
+      .split('\n')
+      .find((l) => l.startsWith('0::'))
+      ?.slice(3) ?? '/';
   return {
     version: 2,
     controllers: new Map(names.map((n) => [n, v2])),

@@ -4,7 +4,14 @@ import { parseFlatKeyed, parseLimit, parseNetDev, parsePsi } from './cgroup-pars
 
 test('parseFlatKeyed reads key value lines and skips junk', () => {
   const m = parseFlatKeyed('total_rss 4096\ntotal_inactive_file 10\noom_kill_disable 0\nbad line here\n\n');
-  assert.deepEqual([...m.entries()], [['total_rss', 4096n], ['total_inactive_file', 10n], ['oom_kill_disable', 0n]]);
+  assert.deepEqual(
+    [...m.entries()],
+    [
+      ['total_rss', 4096n],
+      ['total_inactive_file', 10n],
+      ['oom_kill_disable', 0n],
+    ],
+  );
 });
 
 const limitCases: { name: string; text: string; want: bigint | undefined }[] = [
@@ -29,5 +36,15 @@ test('parseNetDev reads per-interface counters', () => {
   ].join('\n');
   const [lo, eth0] = parseNetDev(text);
   assert.equal(lo?.name, 'lo');
-  assert.deepEqual(eth0, { name: 'eth0', rxBytes: 5000n, rxPackets: 40n, rxErrors: 1n, rxDropped: 2n, txBytes: 3000n, txPackets: 30n, txErrors: 3n, txDropped: 4n });
+  assert.deepEqual(eth0, {
+    name: 'eth0',
+    rxBytes: 5000n,
+    rxPackets: 40n,
+    rxErrors: 1n,
+    rxDropped: 2n,
+    txBytes: 3000n,
+    txPackets: 30n,
+    txErrors: 3n,
+    txDropped: 4n,
+  });
 });

@@ -74,7 +74,11 @@ export function parseNetDev(text: string): NetDevCounters[] {
     const colon = line.indexOf(':');
     if (colon < 0) continue;
     const name = line.slice(0, colon).trim();
-    const f = line.slice(colon + 1).trim().split(/\s+/).map((v) => (/^\d+$/.test(v) ? BigInt(v) : 0n));
+    const f = line
+      .slice(colon + 1)
+      .trim()
+      .split(/\s+/)
+      .map((v) => (/^\d+$/.test(v) ? BigInt(v) : 0n));
     if (f.length < 16) continue;
     const at = (i: number): bigint => f[i] ?? 0n;
     out.push({

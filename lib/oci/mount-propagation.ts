@@ -45,7 +45,9 @@ export async function checkPropagation(hostPath: string, propagation: 'private' 
   const m = mountOf(await fs.readFile('/proc/self/mountinfo', 'utf8'), hostPath);
   if (m === undefined) return;
   if (propagation === 'rshared' && !m.shared) {
-    throw new FailedPreconditionError(`path ${JSON.stringify(hostPath)} is mounted on ${JSON.stringify(m.mountPoint)} but it is not a shared mount (needed for Bidirectional propagation)`);
+    throw new FailedPreconditionError(
+      `path ${JSON.stringify(hostPath)} is mounted on ${JSON.stringify(m.mountPoint)} but it is not a shared mount (needed for Bidirectional propagation)`,
+    );
   }
   if (propagation === 'rslave' && !m.shared && !m.slave) {
     throw new FailedPreconditionError(

@@ -30,7 +30,8 @@ export async function reopenContainerLog(bundleDir: string, logPath: string, tim
     handle = await fs.open(ctl, constants.O_WRONLY | constants.O_NONBLOCK);
   } catch (err) {
     const code = errnoCode(err);
-    if (code === 'ENXIO' || code === 'ENOENT') throw new FailedPreconditionError(`conmon of the container in ${bundleDir} is not running (no reader on ${ctl})`, { cause: err });
+    if (code === 'ENXIO' || code === 'ENOENT')
+      throw new FailedPreconditionError(`conmon of the container in ${bundleDir} is not running (no reader on ${ctl})`, { cause: err });
     throw err;
   }
   const before = await inode(logPath);

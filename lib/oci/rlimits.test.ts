@@ -13,6 +13,9 @@ const cases: { name: string; input: string[]; want: { type: string; soft: number
 for (const c of cases) test(c.name, () => assert.deepEqual(parseUlimits(c.input), c.want));
 
 test('serializeSpec writes RLIM_INFINITY exactly', () => {
-  const text = serializeSpec({ ociVersion: '1.0.2', process: { cwd: '/', rlimits: [{ type: 'RLIMIT_MEMLOCK', soft: -1, hard: 8 }], user: { uid: 0, gid: 0 } } });
+  const text = serializeSpec({
+    ociVersion: '1.0.2',
+    process: { cwd: '/', rlimits: [{ type: 'RLIMIT_MEMLOCK', soft: -1, hard: 8 }], user: { uid: 0, gid: 0 } },
+  });
   assert.match(text, /"soft":18446744073709551615,"hard":8/);
 });

@@ -175,11 +175,6 @@ export class OciRuntime {
     return st && { status: st.status, pid: st.pid };
   }
 
-  /** Sends a signal (name like "TERM"/"SIGTERM" or number); `all` = every process in the container. */
-  async kill(containerId: string, signal: string | number, all = false): Promise<void> {
-    await this.runc.kill(containerId, signal, all);
-  }
-
   /** `runc delete`; a container runc does not know counts as deleted. */
   async delete(containerId: string, force: boolean): Promise<void> {
     await this.runc.delete(containerId, force);

@@ -35,7 +35,13 @@ export class ContainerEventBus {
   }
 }
 
-function buildEvent(deps: ServerDeps, containerId: string, type: ContainerEventType, pod: SandboxRecord, containers: ContainerRecord[]): ContainerEventResponse {
+function buildEvent(
+  deps: ServerDeps,
+  containerId: string,
+  type: ContainerEventType,
+  pod: SandboxRecord,
+  containers: ContainerRecord[],
+): ContainerEventResponse {
   return {
     containerId,
     containerEventType: type,
@@ -70,14 +76,21 @@ export function emitPodEvent(deps: ServerDeps, pod: SandboxRecord, type: Contain
 }
 
 /** GetContainerEvents: streams every event until the client goes away. */
-export async function getContainerEvents(deps: ServerDeps, ctx: OpContext, _req: GetEventsRequest, send: (event: ContainerEventResponse) => Promise<void>): Promise<void> {
+export async function getContainerEvents(
+  deps: ServerDeps,
+  ctx: OpContext,
+  _req: GetEventsRequest,
+  send: (event: ContainerEventResponse) => Promise<void>,
+): Promise<void> {
   let chain = Promise.resolve();
   let failed: unknown;
   const unsubscribe = deps.events.subscribe((event) => {
     // Sends are chained so events arrive in order even when the stream applies backpressure.
-    chain = chain.then(() => send(event)).catch((err: unknown) => {
-      failed ??= err;
-    });
+    chain = chain
+      .then(() => send(event))
+      .catch((err: unknown) => {
+        failed ??= err;
+      });
   });
   try {
     await new Promise<void>((resolve) => {

@@ -49,17 +49,24 @@ export async function refreshContainerExit(deps: ServerDeps, id: string, log: Lo
   const exit = await runtime.readExitFile(id);
   if (!exit) return record;
   const [oom, message] = await Promise.all([oomKilled(deps, record), terminationMessage(record.terminationLogPath)]);
-  const next = await deps.containers.update(id, (r) => ({
-    ...r,
-    state: 'exited',
-    exitCode: exit.exitCode,
-    finishedAtNs: dateNs(exit.finishedAt),
-    // A container that never started still gets a start time so the kubelet sees a sane interval.
-    startedAtNs: r.startedAtNs === '0' ? dateNs(exit.finishedAt) : r.startedAtNs,
-    reason: r.reason || (oom ? 'OOMKilled' : exit.exitCode === 0 ? 'Completed' : 'Error'),
-    message: r.message || message,
-    pid: 0,
-  }));
+  // The exit watcher and a stop may both get here: only the one that makes the change reports it.
+  let changed = false;
+  const next = await deps.containers.update(id, (r) => {
+    if (r.state === 'exited') return r;
+    changed = true;
+    return {
+      ...r,
+      state: 'exited',
+      exitCode: exit.exitCode,
+      finishedAtNs: dateNs(exit.finishedAt),
+      // A container that never started still gets a start time so the kubelet sees a sane interval.
+      startedAtNs: r.startedAtNs === '0' ? dateNs(exit.finishedAt) : r.startedAtNs,
+      reason: r.reason || (oom ? 'OOMKilled' : exit.exitCode === 0 ? 'Completed' : 'Error'),
+      message: r.message || message,
+      pid: 0,
+    };
+  });
+  if (!changed) return next;
   log.info('container exited', { containerId: id, podSandboxId: record.podSandboxId, exitCode: exit.exitCode, reason: next.reason });
   emitContainerEvent(deps, id, ContainerEventType.CONTAINER_STOPPED_EVENT);
   return next;
@@ -69,14 +76,19 @@ export async function refreshContainerExit(deps: ServerDeps, id: string, log: Lo
 export async function markContainerLost(deps: ServerDeps, id: string): Promise<void> {
   const record = deps.containers.find(id);
   if (!record || record.state === 'exited') return;
-  await deps.containers.update(id, (r) => ({
-    ...r,
-    state: 'exited',
-    reason: r.reason || 'Error',
-    message: r.message || 'the container process was lost: its monitor (conmon) exited without recording an exit code',
-    exitCode: r.exitCode || 255,
-    finishedAtNs: r.finishedAtNs === '0' ? (BigInt(Date.now()) * 1_000_000n).toString() : r.finishedAtNs,
-    pid: 0,
-  }));
-  emitContainerEvent(deps, id, ContainerEventType.CONTAINER_STOPPED_EVENT);
+  let changed = false;
+  await deps.containers.update(id, (r) => {
+    if (r.state === 'exited') return r;
+    changed = true;
+    return {
+      ...r,
+      state: 'exited',
+      reason: r.reason || 'Error',
+      message: r.message || 'the container process was lost: its monitor (conmon) exited without recording an exit code',
+      exitCode: r.exitCode || 255,
+      finishedAtNs: r.finishedAtNs === '0' ? (BigInt(Date.now()) * 1_000_000n).toString() : r.finishedAtNs,
+      pid: 0,
+    };
+  });
+  if (changed) emitContainerEvent(deps, id, ContainerEventType.CONTAINER_STOPPED_EVENT);
 }

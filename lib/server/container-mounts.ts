@@ -50,7 +50,8 @@ export async function criMounts(deps: ServerDeps, runtime: OciRuntime, mounts: M
       throw new InvalidArgumentError(`CreateContainer: mount container_path ${JSON.stringify(m.containerPath)} must be an absolute path`);
     }
     if (m.image?.image) throw new UnimplementedError(`CreateContainer: ${where}: image volume mounts are not supported by crio-ts`);
-    if (m.uidMappings.length > 0 || m.gidMappings.length > 0) throw new UnimplementedError(`CreateContainer: ${where}: idmapped mounts are not supported by crio-ts`);
+    if (m.uidMappings.length > 0 || m.gidMappings.length > 0)
+      throw new UnimplementedError(`CreateContainer: ${where}: idmapped mounts are not supported by crio-ts`);
     if (m.hostPath === '' || !m.hostPath.startsWith('/')) {
       throw new InvalidArgumentError(`CreateContainer: mount host_path ${JSON.stringify(m.hostPath)} must be an absolute path`);
     }
@@ -120,7 +121,11 @@ export async function imageVolumeMounts(deps: ServerDeps, src: ImageVolumeSource
  * annotation); without that mount (e.g. crictl) crio-ts provides an empty file in the bundle so
  * the container can still write its message.
  */
-export async function terminationLog(config: ContainerConfig, mounts: readonly SpecMountInput[], bundleDir: string): Promise<{ hostPath?: string; mount?: SpecMountInput }> {
+export async function terminationLog(
+  config: ContainerConfig,
+  mounts: readonly SpecMountInput[],
+  bundleDir: string,
+): Promise<{ hostPath?: string; mount?: SpecMountInput }> {
   const target = config.annotations[TERMINATION_MESSAGE_PATH_ANNOTATION];
   if (target === undefined || target === '' || !target.startsWith('/')) return {};
   const existing = mounts.find((m) => path.posix.normalize(m.containerPath) === path.posix.normalize(target));

@@ -36,7 +36,11 @@ export function criSignalName(signal: Signal): string | number | undefined {
 /** Image STOPSIGNAL ("SIGQUIT", "QUIT", "3") → CRI Signal enum, for ContainerStatus.stop_signal. */
 export function imageSignalEnum(stopSignal: string): Signal {
   if (stopSignal === '' || /^\d+$/.test(stopSignal)) return Signal.SIGNAL_RUNTIME_DEFAULT;
-  const name = stopSignal.toUpperCase().replace(/^(SIG)?/, 'SIG').replace('+', 'PLUS').replace('-', 'MINUS');
+  const name = stopSignal
+    .toUpperCase()
+    .replace(/^(SIG)?/, 'SIG')
+    .replace('+', 'PLUS')
+    .replace('-', 'MINUS');
   const value = signalFromJSON(`SIGNAL_${name}`);
   return value === Signal.UNRECOGNIZED ? Signal.SIGNAL_RUNTIME_DEFAULT : value;
 }

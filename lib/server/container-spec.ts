@@ -85,7 +85,14 @@ export async function buildSpecInput(deps: ServerDeps, src: SpecSources): Promis
 
   const volumes = await criMounts(deps, src.runtime, config.mounts);
   await relabelVolumes(pod, config, sec.security);
-  const imageVolumes = await imageVolumeMounts(deps, { volumes: image.config.volumes, rootfs: src.rootfs, bundleDir: src.bundleDir, uid: user.uid, gid: user.gid, covered: volumes });
+  const imageVolumes = await imageVolumeMounts(deps, {
+    volumes: image.config.volumes,
+    rootfs: src.rootfs,
+    bundleDir: src.bundleDir,
+    uid: user.uid,
+    gid: user.gid,
+    covered: volumes,
+  });
   const termination = await terminationLog(config, volumes, src.bundleDir);
   // Image volumes first: a CRI mount or the termination log at the same path replaces one.
   const mounts = [...imageVolumes, ...volumes, ...(termination.mount ? [termination.mount] : [])];

@@ -15,6 +15,8 @@ export async function startContainer(deps: ServerDeps, ctx: OpContext, req: Star
   }
   const pod = deps.sandboxes.get(record.podSandboxId);
   const runtime = deps.runtimeFor(pod.runtimeHandler);
+  // Taken before `runc start`: the process cannot have started (or exited) earlier.
+  const startedNs = nowNs();
   try {
     await runtime.startContainer(record.id);
   } catch (err) {
@@ -29,7 +31,12 @@ export async function startContainer(deps: ServerDeps, ctx: OpContext, req: Star
     }));
     throw err;
   }
-  await deps.containers.update(record.id, (r) => ({ ...r, state: r.state === 'created' ? 'running' : r.state, startedAtNs: nowNs() }));
+  await deps.containers.update(record.id, (r) => ({
+    ...r,
+    state: r.state === 'created' ? 'running' : r.state,
+    // A short-lived process may already have been recorded as exited (exit file mtimes are coarse).
+    startedAtNs: r.state === 'exited' && BigInt(r.finishedAtNs) < BigInt(startedNs) ? r.finishedAtNs : startedNs,
+  }));
   log.info('container started', { pid: record.pid });
   emitContainerEvent(deps, record.id, ContainerEventType.CONTAINER_STARTED_EVENT);
   return {};

@@ -8,7 +8,13 @@ import { matchesIdPrefix, matchesLabelSelector } from './filters';
 export async function listContainerStatsOf(deps: ServerDeps, f: ContainerStatsFilter | undefined): Promise<ContainerStats[]> {
   const records = deps.containers
     .list()
-    .filter((r) => r.state !== 'exited' && matchesIdPrefix(r.id, f?.id) && matchesIdPrefix(r.podSandboxId, f?.podSandboxId) && matchesLabelSelector(r.labels, f?.labelSelector));
+    .filter(
+      (r) =>
+        r.state !== 'exited' &&
+        matchesIdPrefix(r.id, f?.id) &&
+        matchesIdPrefix(r.podSandboxId, f?.podSandboxId) &&
+        matchesLabelSelector(r.labels, f?.labelSelector),
+    );
   return Promise.all(records.map((r) => containerStatsOf(deps, r)));
 }
 

@@ -60,7 +60,12 @@ function psiStats(psi: Psi | undefined): PsiStats | undefined {
 export function criCpu(cache: StatsCache, key: string, s: CgroupStats): CpuUsage | undefined {
   if (!s.cpu) return undefined;
   const rate = cache.nanoCores(key, s.timestampNs, s.cpu.usageNs);
-  return { timestamp: s.timestampNs, usageCoreNanoSeconds: u64(s.cpu.usageNs), usageNanoCores: rate === undefined ? undefined : u64(rate), psi: psiStats(s.cpu.psi) };
+  return {
+    timestamp: s.timestampNs,
+    usageCoreNanoSeconds: u64(s.cpu.usageNs),
+    usageNanoCores: rate === undefined ? undefined : u64(rate),
+    psi: psiStats(s.cpu.psi),
+  };
 }
 
 /** CRI memory usage of a cgroup sample (available = limit − working set when limited). */

@@ -33,7 +33,11 @@ export function mergeResources(old: LinuxContainerResources | undefined, req: Li
  * where swap is accounted, and cgroup v2 `unified`) with `runc update`. Lowering the memory limit
  * below what the container uses now is refused and the old limit stays, as in CRI-O.
  */
-export async function updateContainerResources(deps: ServerDeps, ctx: OpContext, req: UpdateContainerResourcesRequest): Promise<UpdateContainerResourcesResponse> {
+export async function updateContainerResources(
+  deps: ServerDeps,
+  ctx: OpContext,
+  req: UpdateContainerResourcesRequest,
+): Promise<UpdateContainerResourcesResponse> {
   const record = findContainer(deps, req.containerId);
   if (record.state !== 'running' && record.state !== 'created') {
     throw new FailedPreconditionError(`UpdateContainerResources: container ${record.id} is ${record.state}; only created or running containers can be updated`);

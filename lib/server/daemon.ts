@@ -25,7 +25,7 @@ import { attachToContainer } from './container-attach';
 import { execInContainer } from './container-exec';
 import type { ServerDeps } from './deps';
 import { startCriServer, type CriServer } from './grpc-server';
-import { imageHandlers, RPC_OPTIONS, runtimeHandlers } from './handlers';
+import { imageHandlers, RESPONSE_SERIALIZERS, RPC_OPTIONS, runtimeHandlers } from './handlers';
 import { setupAppArmorAtStart } from '../security/apparmor-host';
 import { probeHost } from './host-info';
 import { recoverNodeEvents, restoreState } from './restore';
@@ -145,6 +145,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
     runtime: runtimeHandlers(deps, streaming),
     image: imageHandlers(deps),
     rpcOptions: RPC_OPTIONS,
+    responseSerializers: RESPONSE_SERIALIZERS,
     maxSendBytes: config.api.grpc_max_send_msg_size,
     maxRecvBytes: config.api.grpc_max_recv_msg_size,
     log,

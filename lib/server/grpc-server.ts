@@ -10,6 +10,7 @@ import {
   type ServerWritableStream,
   type sendUnaryData,
   type ServerUnaryCall,
+  type ServiceDefinition,
   type UntypedServiceImplementation,
 } from '@grpc/grpc-js';
 import {
@@ -34,6 +35,7 @@ type Handlers<S> = { [K in UnaryKeys<S>]?: HandlerFor<S[K]> } & { [K in StreamKe
 
 /** The RPCs crio-ts implements (unary and server-streaming), keyed by ts-proto's method names. */
 export type RuntimeHandlers = Handlers<RuntimeServiceServer>;
+/** The ImageService RPCs crio-ts implements. */
 export type ImageHandlers = Handlers<ImageServiceServer>;
 
 type AnyHandler = UnaryHandler<never, unknown> | StreamHandler<never, unknown>;
@@ -88,9 +90,25 @@ export interface CriServerOptions {
   runtime: RuntimeHandlers;
   image: ImageHandlers;
   rpcOptions?: RpcOptions;
+  /** RuntimeService methods whose responses are encoded by custom code. */
+  responseSerializers?: ResponseSerializers;
   maxSendBytes: number;
   maxRecvBytes: number;
   log: Logger;
+}
+
+/** Custom response encoders by ts-proto method key (e.g. ListContainers' cached encoding). */
+export type ResponseSerializers = Record<string, (value: never) => Buffer>;
+
+/** A copy of a service definition with some response serializers replaced. */
+function withSerializers(definition: ServiceDefinition, overrides: ResponseSerializers | undefined): ServiceDefinition {
+  if (!overrides) return definition;
+  return Object.fromEntries(
+    Object.entries(definition).map(([key, def]) => {
+      const serialize = overrides[key];
+      return [key, serialize ? { ...def, responseSerialize: (value: unknown) => serialize(value as never) } : def];
+    }),
+  );
 }
 
 /** A running CRI gRPC server on a unix socket. */
@@ -106,7 +124,7 @@ export async function startCriServer(options: CriServerOptions): Promise<CriServ
   });
   const rpcOptions = options.rpcOptions ?? {};
   server.addService(
-    RuntimeServiceService,
+    withSerializers(RuntimeServiceService, options.responseSerializers),
     buildService(RuntimeServiceService, options.runtime as Record<string, AnyHandler>, options.log, rpcOptions),
   );
   server.addService(

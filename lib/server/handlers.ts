@@ -1,14 +1,14 @@
 import type { OpContext } from '../context';
 import type { StreamingServer } from '../streaming/server';
 import type { ServerDeps } from './deps';
-import type { ImageHandlers, RpcOptions, RuntimeHandlers } from './grpc-server';
+import type { ImageHandlers, ResponseSerializers, RpcOptions, RuntimeHandlers } from './grpc-server';
 import { attach } from './container-attach';
 import { createContainer } from './container-create';
 import { getContainerEvents } from './container-events';
 import { removePodSandboxWithEvents, runPodSandboxWithEvents, stopPodSandboxWithEvents } from './container-events-pods';
 import { exec } from './container-exec';
 import { execSync } from './container-exec-sync';
-import { listContainers } from './container-list';
+import { encodeListContainersResponse, listContainers } from './container-list';
 import { removeContainer } from './container-remove';
 import { reopenContainerLog } from './container-reopen-log';
 import { startContainer } from './container-start';
@@ -112,4 +112,9 @@ export const RPC_OPTIONS: RpcOptions = {
   ListPodSandboxStats: { compactResponse: true },
   ListPodSandboxMetrics: { compactResponse: true },
   PodSandboxStatus: { compactResponse: true },
+};
+
+/** ListContainers reuses each container's encoded message (the kubelet polls it constantly). */
+export const RESPONSE_SERIALIZERS: ResponseSerializers = {
+  listContainers: encodeListContainersResponse,
 };

@@ -31,7 +31,13 @@ async function podNetDev(deps: ServerDeps, pod: SandboxRecord): Promise<NetDevCo
   if (!netns) return undefined;
   const want = await inode(netns);
   if (want === undefined) return undefined;
-  const pids = [pod.infra?.pid, ...deps.containers.list().filter((c) => c.podSandboxId === pod.id && c.state === 'running').map((c) => c.pid)];
+  const pids = [
+    pod.infra?.pid,
+    ...deps.containers
+      .list()
+      .filter((c) => c.podSandboxId === pod.id && c.state === 'running')
+      .map((c) => c.pid),
+  ];
   for (const pid of pids) {
     // The netns inode check guards against a reused PID that now belongs to someone else.
     if (pid === undefined || pid <= 0 || !(await pidAlive(pid)) || (await inode(`/proc/${pid}/ns/net`)) !== want) continue;
@@ -105,7 +111,11 @@ export async function podStatsOf(deps: ServerDeps, pod: SandboxRecord): Promise<
   const records = deps.containers.list().filter((c) => c.podSandboxId === pod.id && c.state !== 'exited');
   const samples = await Promise.all(records.map((r) => containerCgroupStats(deps, r)));
   const [podSample, counters, containers] = await Promise.all([
-    podCgroupStats(deps, pod, samples.filter((s): s is CgroupStats => s !== undefined)),
+    podCgroupStats(
+      deps,
+      pod,
+      samples.filter((s): s is CgroupStats => s !== undefined),
+    ),
     podNetworkCounters(deps, pod),
     Promise.all(records.map((r, i) => containerStatsOf(deps, r, samples[i]))),
   ]);

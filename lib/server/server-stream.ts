@@ -54,7 +54,8 @@ export function serverStream<Req, Res>(rpc: string, root: Logger, handler: Strea
         if (timer) clearTimeout(timer);
         const st = toGrpcStatus(err, abort.signal.aborted);
         const durationMs = Number(process.hrtime.bigint() - started) / 1e6;
-        if (isServerFault(st.code)) log.error('rpc failed', { code: st.code, err: st.details, stack: err instanceof Error ? err.stack : undefined, durationMs });
+        if (isServerFault(st.code))
+          log.error('rpc failed', { code: st.code, err: st.details, stack: err instanceof Error ? err.stack : undefined, durationMs });
         else log.info('rpc failed', { code: st.code, err: st.details, durationMs });
         if (!call.cancelled) call.emit('error', { code: st.code, details: st.details });
       },

@@ -37,7 +37,12 @@ async function inChunks<I, M>(items: I[], wrap: (chunk: I[]) => M, send: Send<M>
 }
 
 /** StreamPodSandboxes. */
-export async function streamPodSandboxes(deps: ServerDeps, ctx: OpContext, req: StreamPodSandboxesRequest, send: Send<StreamPodSandboxesResponse>): Promise<void> {
+export async function streamPodSandboxes(
+  deps: ServerDeps,
+  ctx: OpContext,
+  req: StreamPodSandboxesRequest,
+  send: Send<StreamPodSandboxesResponse>,
+): Promise<void> {
   const { items } = await listPodSandbox(deps, ctx, { filter: req.filter });
   await inChunks(items, (podSandboxes) => ({ podSandboxes }), send);
 }
@@ -49,12 +54,22 @@ export async function streamContainers(deps: ServerDeps, ctx: OpContext, req: St
 }
 
 /** StreamContainerStats. */
-export async function streamContainerStats(deps: ServerDeps, _ctx: OpContext, req: StreamContainerStatsRequest, send: Send<StreamContainerStatsResponse>): Promise<void> {
+export async function streamContainerStats(
+  deps: ServerDeps,
+  _ctx: OpContext,
+  req: StreamContainerStatsRequest,
+  send: Send<StreamContainerStatsResponse>,
+): Promise<void> {
   await inChunks(await listContainerStatsOf(deps, req.filter), (containerStats) => ({ containerStats }), send);
 }
 
 /** StreamPodSandboxStats. */
-export async function streamPodSandboxStats(deps: ServerDeps, _ctx: OpContext, req: StreamPodSandboxStatsRequest, send: Send<StreamPodSandboxStatsResponse>): Promise<void> {
+export async function streamPodSandboxStats(
+  deps: ServerDeps,
+  _ctx: OpContext,
+  req: StreamPodSandboxStatsRequest,
+  send: Send<StreamPodSandboxStatsResponse>,
+): Promise<void> {
   await inChunks(await listPodSandboxStatsOf(deps, req.filter), (podSandboxStats) => ({ podSandboxStats }), send);
 }
 

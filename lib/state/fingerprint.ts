@@ -23,5 +23,7 @@ function canonical(value: unknown): unknown {
 
 /** SHA-256 (hex) of the value's canonical JSON form. */
 export function requestFingerprint(value: unknown): string {
-  return createHash('sha256').update(JSON.stringify(canonical(value)) ?? 'undefined').digest('hex');
+  return createHash('sha256')
+    .update(JSON.stringify(canonical(value)) ?? 'undefined')
+    .digest('hex');
 }

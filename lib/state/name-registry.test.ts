@@ -61,7 +61,10 @@ const claimCases: { name: string; run: (r: NameRegistry) => Promise<void> }[] = 
     name: 'a failed create frees the name',
     run: async (r) => {
       const newId = ids();
-      await assert.rejects(r.claim({ name: 'n', fingerprint: 'f', signal: never, newId, rpc: 'Create' }, async () => Promise.reject(new Error('boom'))), /boom/);
+      await assert.rejects(
+        r.claim({ name: 'n', fingerprint: 'f', signal: never, newId, rpc: 'Create' }, async () => Promise.reject(new Error('boom'))),
+        /boom/,
+      );
       assert.equal(r.owner('n'), undefined);
       assert.equal(await r.claim({ name: 'n', fingerprint: 'f', signal: never, newId, rpc: 'Create' }, async () => undefined), 'id2');
     },
@@ -70,7 +73,10 @@ const claimCases: { name: string; run: (r: NameRegistry) => Promise<void> }[] = 
     name: 'a name restored without a fingerprint refuses any claim',
     run: async (r) => {
       r.reserve('n', 'old');
-      await assert.rejects(r.claim({ name: 'n', fingerprint: 'f', signal: never, newId: ids(), rpc: 'Create' }, async () => undefined), AlreadyExistsError);
+      await assert.rejects(
+        r.claim({ name: 'n', fingerprint: 'f', signal: never, newId: ids(), rpc: 'Create' }, async () => undefined),
+        AlreadyExistsError,
+      );
     },
   },
 ];

@@ -41,7 +41,11 @@ export async function startContainerFixture(options: { netIndex: number; dropIn?
   for (const [name, opts] of Object.entries(extra)) await registry.push(`library/${name}`, 'latest', await buildBusyboxImage(opts));
   let daemon: TestDaemon;
   try {
-    daemon = await startDaemon({ netIndex: options.netIndex, dropIn: options.dropIn, registriesConf: pullRules(registry.host, ['busybox', ...Object.keys(extra)]) });
+    daemon = await startDaemon({
+      netIndex: options.netIndex,
+      dropIn: options.dropIn,
+      registriesConf: pullRules(registry.host, ['busybox', ...Object.keys(extra)]),
+    });
   } catch (err) {
     await registry.stop();
     throw err;

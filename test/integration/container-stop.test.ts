@@ -37,13 +37,22 @@ test('stop signal from the CRI config, from the image, and SIGKILL for a SIGTERM
   const { podSandboxId, config } = await fx.runPod('sig');
   const fromCri = await fx.runContainer(podSandboxId, config, { metadata: { name: 'cri' }, command: onSignal('USR1', 42), stopSignal: Signal.SIGNAL_SIGUSR1 });
   const fromImage = await fx.runContainer(podSandboxId, config, { metadata: { name: 'img' }, image: { image: 'sigimg' }, command: onSignal('USR2', 43) });
-  const stubborn = await fx.runContainer(podSandboxId, config, { metadata: { name: 'stubborn' }, command: ['sh', '-c', 'trap "" TERM; while :; do sleep 1; done'] });
+  const stubborn = await fx.runContainer(podSandboxId, config, {
+    metadata: { name: 'stubborn' },
+    command: ['sh', '-c', 'trap "" TERM; while :; do sleep 1; done'],
+  });
   assert.equal((await status(fromImage)).stopSignal, Signal.SIGNAL_SIGUSR2);
 
   await fx.daemon.cri.runtime.stopContainer({ containerId: fromCri, timeout: 30n });
   await fx.daemon.cri.runtime.stopContainer({ containerId: fromImage, timeout: 30n });
   await fx.daemon.cri.runtime.stopContainer({ containerId: stubborn, timeout: 1n });
-  assert.deepEqual([await status(fromCri), await status(fromImage)].map((s) => [s.exitCode, s.reason]), [[42, 'Error'], [43, 'Error']]);
+  assert.deepEqual(
+    [await status(fromCri), await status(fromImage)].map((s) => [s.exitCode, s.reason]),
+    [
+      [42, 'Error'],
+      [43, 'Error'],
+    ],
+  );
   const killed = await status(stubborn);
   assert.equal(killed.state, ContainerState.CONTAINER_EXITED);
   assert.equal(killed.exitCode, 137); // SIGKILL after the grace period
