@@ -1,13 +1,14 @@
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { NamespaceMode, PodSandboxConfig, Protocol, type RunPodSandboxRequest, type RunPodSandboxResponse } from '../cri/gen/api';
+import { NamespaceMode, PodSandboxConfig, Protocol, RunPodSandboxRequest, type RunPodSandboxResponse } from '../cri/gen/api';
 import { CleanupStack } from '../cleanup';
-import { withLogFields, type OpContext } from '../context';
+import { backgroundContext, withLogFields, type OpContext } from '../context';
 import { InvalidArgumentError } from '../errors';
 import { createPodNamespaces, removePodNamespaces } from '../network/namespaces';
 import { writePodFiles } from '../network/pod-files';
 import { parseSysctlList, resolvePodSysctls } from '../network/sysctls';
+import { requestFingerprint } from '../state/fingerprint';
 import { podSandboxName } from '../state/name-registry';
 import { nowNs, RECORD_VERSION, type SandboxRecord } from '../state/records';
 import { allowedAnnotationsOnly } from './container-security';
@@ -44,23 +45,46 @@ function cgroupParent(deps: ServerDeps, config: PodSandboxConfig): string {
   return parent.startsWith('/') ? parent : `/${parent}`;
 }
 
-/** RunPodSandbox: namespaces, /dev/shm, CNI network, pod files, record — all or nothing. */
+/**
+ * RunPodSandbox: namespaces, /dev/shm, CNI network, pod files, record — all or nothing. An
+ * identical retry after a client timeout gets the same pod (the work goes on meanwhile); the
+ * same name with different settings gets AlreadyExists.
+ */
 export async function runPodSandbox(deps: ServerDeps, ctx: OpContext, req: RunPodSandboxRequest): Promise<RunPodSandboxResponse> {
   const { config, meta } = validate(req);
   config.annotations = allowedAnnotationsOnly(deps, req.runtimeHandler, config.annotations);
   deps.runtimeFor(req.runtimeHandler); // fails early on an unknown handler
+  const reservedName = podSandboxName(meta);
+  const requestHash = requestFingerprint(RunPodSandboxRequest.toJSON({ ...req, config }));
+  const podSandboxId = await deps.podNames.claim({ name: reservedName, fingerprint: requestHash, signal: ctx.signal, newId, rpc: 'RunPodSandbox' }, (id) =>
+    createSandbox(deps, ctx, { id, reservedName, requestHash, req, config, meta }),
+  );
+  return { podSandboxId };
+}
+
+interface NewSandbox {
+  id: string;
+  reservedName: string;
+  requestHash: string;
+  req: RunPodSandboxRequest;
+  config: PodSandboxConfig;
+  meta: NonNullable<PodSandboxConfig['metadata']>;
+}
+
+/**
+ * The work of RunPodSandbox under a claimed name. It does not follow the request's abort
+ * signal: a client that timed out retries, and the retry must find the pod finished, not undone.
+ */
+async function createSandbox(deps: ServerDeps, ctx: OpContext, n: NewSandbox): Promise<void> {
+  const { id, reservedName, req, config, meta } = n;
   const nsOptions = config.linux?.securityContext?.namespaceOptions;
   const hostNetwork = nsOptions?.network === NamespaceMode.NODE;
   const hostIpc = nsOptions?.ipc === NamespaceMode.NODE;
   const parent = cgroupParent(deps, config);
   const hostname = config.hostname || (hostNetwork ? os.hostname() : meta.name);
-
-  const id = newId();
   const log = withLogFields(ctx, { podSandboxId: id }).log;
-  const reservedName = podSandboxName(meta);
-  deps.podNames.reserve(reservedName, id);
+  const work = backgroundContext(log);
   const cleanup = new CleanupStack();
-  cleanup.add('release pod name', async () => deps.podNames.release(reservedName, id));
   try {
     const podDir = path.join(deps.paths.podsDir, id);
     await fs.mkdir(podDir, { recursive: true, mode: 0o755 });
@@ -98,7 +122,7 @@ export async function runPodSandbox(deps: ServerDeps, ctx: OpContext, req: RunPo
         hostIP: p.hostIp || undefined,
       }));
       const bandwidth = podBandwidth(config.annotations);
-      const result = await deps.cni.setUpPod({ ...podInfo, portMappings, bandwidth }, { log, signal: ctx.signal });
+      const result = await deps.cni.setUpPod({ ...podInfo, portMappings, bandwidth }, work);
       ips = result.ips;
       cleanup.add('tear down pod network', () => deps.cni.tearDownPod(podInfo, { log, signal: new AbortController().signal }));
     }
@@ -116,7 +140,7 @@ export async function runPodSandbox(deps: ServerDeps, ctx: OpContext, req: RunPo
         deps,
         { id, namespaces, hostname, cgroupParent: parent, podDir, podFiles, shmPath, runtimeHandler: req.runtimeHandler },
         nsOptions?.pid === NamespaceMode.NODE,
-        { log, signal: ctx.signal },
+        work,
       );
       const started = { id, runtimeHandler: req.runtimeHandler, infra };
       cleanup.add('remove infra container', () => removeInfraContainer(deps, started));
@@ -126,6 +150,7 @@ export async function runPodSandbox(deps: ServerDeps, ctx: OpContext, req: RunPo
       version: RECORD_VERSION,
       id,
       reservedName,
+      requestHash: n.requestHash,
       metadata: { name: meta.name, uid: meta.uid, namespace: meta.namespace, attempt: meta.attempt },
       labels: config.labels,
       annotations: config.annotations,
@@ -148,7 +173,6 @@ export async function runPodSandbox(deps: ServerDeps, ctx: OpContext, req: RunPo
     await deps.sandboxes.create(record);
     cleanup.clear();
     log.info('pod sandbox ready', { name: meta.name, namespace: meta.namespace, ips });
-    return { podSandboxId: id };
   } catch (err) {
     await cleanup.run(log);
     throw err;

@@ -210,7 +210,9 @@ test('bad input gets clear errors and leaves nothing behind', async () => {
 
   const cfg = podConfig('dup');
   const { podSandboxId } = await rt.runPodSandbox({ config: cfg });
-  await rejectsWith(rt.runPodSandbox({ config: cfg }), grpcStatus.ALREADY_EXISTS, /reserved/);
+  // An identical retry (a kubelet whose call timed out) gets the same pod; changed settings do not.
+  assert.equal((await rt.runPodSandbox({ config: cfg })).podSandboxId, podSandboxId);
+  await rejectsWith(rt.runPodSandbox({ config: { ...cfg, labels: { app: 'other' } } }), grpcStatus.ALREADY_EXISTS, /reserved/);
   await rejectsWith(
     rt.createContainer({ podSandboxId, config: { metadata: { name: 'c' }, image: { image: 'never-pulled:1' } } }),
     grpcStatus.NOT_FOUND,

@@ -219,3 +219,16 @@ test('NetworkReady follows the CNI config directory: false with a reason, true o
     await d.cleanup();
   }
 });
+
+test('a RunPodSandbox retried after the client timed out gets the same pod, created once', async () => {
+  const cfg = podConfig('retry');
+  await assert.rejects(daemon.cri.runtime.runPodSandbox({ config: cfg }, 30), (err: { code: number }) => {
+    assert.equal(err.code, grpcStatus.DEADLINE_EXCEEDED);
+    return true;
+  });
+  const { podSandboxId } = await daemon.cri.runtime.runPodSandbox({ config: cfg });
+  const pods = (await daemon.cri.runtime.listPodSandbox({})).items.filter((p) => p.metadata?.name === 'retry');
+  assert.deepEqual(pods.map((p) => p.id), [podSandboxId]);
+  assert.equal((await daemon.cri.runtime.podSandboxStatus({ podSandboxId })).status?.state, PodSandboxState.SANDBOX_READY);
+  await daemon.cri.runtime.removePodSandbox({ podSandboxId });
+});
