@@ -9,6 +9,7 @@ import type { LayerStore } from './layer-store';
 import { MountCounts } from './mount-counts';
 import { isMounted, listMountsUnder, mount, unmount, type MountSpec } from './mount';
 import { overlayMountSpec } from './overlay';
+import { removeTree } from './remove-tree';
 import { UsageCache } from './usage-cache';
 
 /**
@@ -305,7 +306,7 @@ export class ContainerLayers {
     for (const m of await listMountsUnder(dir)) await unmount(m, { detach: true });
     const left = await listMountsUnder(dir);
     if (left.length > 0) throw new InternalError(`cannot remove ${dir}: ${left[0] ?? ''} is still mounted`);
-    await fs.rm(dir, { recursive: true, force: true });
+    await removeTree(dir);
   }
 
   /** Serialises operations on one container (create/mount/unmount/remove). */

@@ -10,6 +10,7 @@ import { treeInventory, type DiskUsage } from './disk-usage';
 import { checkLayers, type LayerDamage } from './layer-check';
 import { LAYER_RECORD_FILE as RECORD, checkChainId, isLayerRecord, layerHex, type LayerRecord } from './layer-record';
 import { MAX_OVERLAY_LOWERS } from './overlay';
+import { removeTree } from './remove-tree';
 import { syncFilesystem } from './sync-fs';
 import { unpackLayer } from './tar-unpack';
 
@@ -71,7 +72,7 @@ export class LayerStore {
       const dir = path.join(this.root, name);
       if (STAGING_DIR.test(name)) {
         this.log.info('removing incomplete layer', { dir });
-        await fs.rm(dir, { recursive: true, force: true });
+        await removeTree(dir);
       } else if (HEX_DIR.test(name)) {
         const rec = await readJsonIfExists(path.join(dir, RECORD)).catch(() => undefined);
         if (!isLayerRecord(rec) || layerHex(rec.chainId) !== name) {
@@ -115,6 +116,9 @@ export class LayerStore {
    * any failure (including `tar` erroring) nothing of the layer is left behind.
    */
   async applyLayer(params: ApplyLayerParams, ctx: OpContext): Promise<void> {
+    // The stream may fail while we wait below; unhandled, that would crash the process. The
+    // unpack still sees the error: a destroyed stream keeps it and its iterator rethrows it.
+    params.tar.on('error', () => undefined);
     const hex = layerHex(params.chainId);
     if (params.parentChainId !== undefined) layerHex(params.parentChainId);
     // Another call for this layer: wait for it. If it failed (its stream was bad), ours may not be.
@@ -293,7 +297,7 @@ export class LayerStore {
       if (lowerLinks.length > 0) await fs.writeFile(path.join(staging, 'lower'), lowerLinks.join(':'));
       // The record promises complete content; after a power cut it must not point at torn files.
       await syncFilesystem(staging);
-      await fs.rm(final, { recursive: true, force: true }); // a crash leftover without a record
+      await removeTree(final); // a crash leftover without a record
       await fs.rename(staging, final);
       renamed = true;
       await fs.symlink(`../${hex}/diff`, linkPath);
@@ -317,13 +321,13 @@ export class LayerStore {
     const link = (await fs.readFile(path.join(dir, 'link'), 'utf8').catch(() => '')).trim();
     await fs.rm(path.join(dir, RECORD), { force: true });
     if (/^[A-Z2-7]+$/.test(link)) await fs.rm(path.join(this.root, 'l', link), { force: true });
-    await fs.rm(dir, { recursive: true, force: true });
+    await removeTree(dir);
   }
 
   private async discard(paths: string[]): Promise<void> {
     for (const p of paths) {
       try {
-        await fs.rm(p, { recursive: true, force: true });
+        await removeTree(p);
       } catch (err) {
         // init() removes it on the next start; the apply error is what the caller needs.
         this.log.warn('cannot remove partial layer', { path: p, err: err instanceof Error ? err.message : String(err) });

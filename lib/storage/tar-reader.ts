@@ -82,6 +82,9 @@ class ChunkSource {
   private readonly it: AsyncIterator<unknown>;
 
   constructor(private readonly stream: Readable) {
+    // The iterator listens only once first pulled; until then an 'error' must not go unhandled
+    // (it is not lost: the iterator reports the stream's stored error).
+    stream.on('error', () => undefined);
     this.it = stream[Symbol.asyncIterator]();
   }
 
@@ -140,6 +143,19 @@ class ChunkSource {
     return this.takeFirst(Math.min(max, (this.chunks[0]?.length ?? 0) - this.head));
   }
 
+  /** Up to `max` buffered bytes without waiting; undefined when nothing is buffered. */
+  pieceSync(max: number): Buffer | undefined {
+    if (this.buffered === 0) return undefined;
+    return this.takeFirst(Math.min(max, (this.chunks[0]?.length ?? 0) - this.head));
+  }
+
+  /** Discards up to `n` buffered bytes without waiting; returns how many. */
+  skipSync(n: number): number {
+    let done = 0;
+    while (done < n && this.buffered > 0) done += this.takeFirst(Math.min(n - done, (this.chunks[0]?.length ?? 0) - this.head)).length;
+    return done;
+  }
+
   /** Reads and discards the rest of the stream. */
   async drain(): Promise<void> {
     this.chunks.length = 0;
@@ -185,7 +201,8 @@ export class TarReader {
 
   /** The next entry, or undefined once the end marker was read and the rest of the stream drained. */
   async next(): Promise<TarEntry | undefined> {
-    await this.skip(this.dataLeft + this.padLeft);
+    const skipping = this.skip(this.dataLeft + this.padLeft);
+    if (skipping) await skipping;
     this.dataLeft = 0;
     this.padLeft = 0;
     this.current = undefined;
@@ -194,7 +211,8 @@ export class TarReader {
     let longName: string | undefined;
     let longLink: string | undefined;
     for (;;) {
-      const block = await this.block(pax || longName || longLink ? 'an entry after its extended header' : undefined);
+      // Most headers are already buffered: no await (and no promise) for them.
+      const block = this.src.available >= BLOCK_SIZE ? this.src.take(BLOCK_SIZE) : await this.block(pax || longName || longLink ? 'an entry after its extended header' : undefined);
       if (block === undefined || isZeroBlock(block)) {
         if (pax || longName !== undefined || longLink !== undefined) throw invalid('archive ends after an extended header');
         // Go accepts one zero block followed by the end of the stream, and then stops reading; the
@@ -241,7 +259,7 @@ export class TarReader {
       let pos = seg.offset;
       let left = seg.length;
       while (left > 0) {
-        const piece = await this.src.piece(left);
+        const piece = this.src.pieceSync(left) ?? (await this.src.piece(left));
         if (!piece) throw invalid(`archive ends inside entry ${JSON.stringify(entry.name)}`);
         this.dataLeft -= piece.length;
         left -= piece.length;
@@ -316,7 +334,8 @@ export class TarReader {
     this.padLeft = padding(dataSize);
     if (type !== 'file') {
       entry.size = 0;
-      await this.skip(this.dataLeft + this.padLeft);
+      const skipping = this.skip(this.dataLeft + this.padLeft);
+      if (skipping) await skipping;
       this.dataLeft = 0;
       this.padLeft = 0;
     }
@@ -377,12 +396,18 @@ export class TarReader {
 
   /** One block; undefined at a clean end of the stream; `inside` names what a partial end cuts. */
   private async block(inside: string | undefined): Promise<Buffer | undefined> {
-    if (await this.src.ensure(BLOCK_SIZE)) return this.src.take(BLOCK_SIZE);
+    if (this.src.available >= BLOCK_SIZE || (await this.src.ensure(BLOCK_SIZE))) return this.src.take(BLOCK_SIZE);
     if (this.src.available === 0 && inside === undefined) return undefined;
     throw invalid(`archive ends inside ${inside ?? 'a header'}`);
   }
 
-  private async skip(n: number): Promise<void> {
+  /** Discards `n` bytes; a promise only when they are not all buffered yet. */
+  private skip(n: number): Promise<void> | undefined {
+    const left = n - this.src.skipSync(n);
+    return left > 0 ? this.skipSlow(left) : undefined;
+  }
+
+  private async skipSlow(n: number): Promise<void> {
     let left = n;
     while (left > 0) {
       const piece = await this.src.piece(left);

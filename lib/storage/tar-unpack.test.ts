@@ -117,6 +117,49 @@ const hostile: { name: string; entries: (outside: string) => E[]; bad: string }[
     bad: 'd',
   },
   { name: 'whiteout of ..', entries: () => [{ header: { name: 'a/.wh...' } }], bad: 'a/.wh...' },
+  { name: 'whiteout of an empty name', entries: () => [{ header: { name: 'a/.wh.' } }], bad: 'a/.wh.' },
+  {
+    name: 'relative symlink climbing out, used as a parent',
+    entries: () => [
+      { header: { name: 'a', type: 'symlink', linkname: '../outside' } },
+      { header: { name: 'a/x' }, body: 'pwned' },
+    ],
+    bad: 'a/x',
+  },
+  { name: 'PAX path record escaping', entries: () => [{ header: { name: 'harmless', pax: { path: '../evil' } }, body: 'x' }], bad: '../evil' },
+  {
+    name: 'whiteout through a symlinked parent',
+    entries: (o) => [
+      { header: { name: 's', type: 'symlink', linkname: o } },
+      { header: { name: 's/.wh.secret' } },
+    ],
+    bad: 's/.wh.secret',
+  },
+  {
+    name: 'opaque marker through a symlinked parent',
+    entries: (o) => [
+      { header: { name: 's', type: 'symlink', linkname: o } },
+      { header: { name: 's/.wh..wh..opq' } },
+    ],
+    bad: 's/.wh..wh..opq',
+  },
+  {
+    name: 'device node through a symlinked parent',
+    entries: (o) => [
+      { header: { name: 's', type: 'symlink', linkname: o } },
+      { header: { name: 's/null', type: 'character-device', devmajor: 1, devminor: 3 } },
+    ],
+    bad: 's/null',
+  },
+  { name: 'hardlink to an absolute path not in the layer', entries: () => [{ header: { name: 'l', type: 'link', linkname: '/etc/passwd' } }], bad: 'l' },
+  {
+    name: 'entry below a device node',
+    entries: () => [
+      { header: { name: 'n', type: 'character-device', devmajor: 1, devminor: 3 } },
+      { header: { name: 'n/x' }, body: 'x' },
+    ],
+    bad: 'n/x',
+  },
 ];
 
 for (const c of hostile) {
@@ -249,6 +292,44 @@ const good: { name: string; root?: boolean; entries: E[]; check: (out: string) =
     },
   },
   {
+    name: 'a file replacing a symlink to the outside is written inside',
+    entries: [
+      { header: { name: 'l', type: 'symlink', linkname: '/proc/self/cwd/../outside/x' } },
+      { header: { name: 'l' }, body: 'inside' },
+    ],
+    check: async (out) => {
+      assert.equal(await fs.readFile(path.join(out, 'l'), 'utf8'), 'inside');
+    },
+  },
+  {
+    name: 'whiteouts yield to same-layer entries; nodes are batched',
+    root: true,
+    entries: [
+      { header: { name: '.wh.a' } },
+      { header: { name: 'a/b' }, body: 'kept' },
+      { header: { name: 'n', type: 'character-device', devmajor: 1, devminor: 3 } },
+      { header: { name: 'n' }, body: 'file wins' },
+      { header: { name: '.wh.dev' } },
+      { header: { name: 'dev', type: 'fifo' } },
+      { header: { name: 'null', type: 'character-device', devmajor: 1, devminor: 3, mode: 0o666 } },
+      { header: { name: 'null2', type: 'link', linkname: 'null' } },
+      { header: { name: 'gone/.wh.x', uid: 3, gid: 4 } },
+    ],
+    check: async (out) => {
+      assert.equal(await fs.readFile(path.join(out, 'a/b'), 'utf8'), 'kept');
+      assert.equal(await fs.readFile(path.join(out, 'n'), 'utf8'), 'file wins');
+      assert.ok((await fs.lstat(path.join(out, 'dev'))).isFIFO());
+      const [a, b] = await Promise.all([fs.lstat(path.join(out, 'null')), fs.lstat(path.join(out, 'null2'))]);
+      assert.ok(a.isCharacterDevice());
+      assert.equal(a.ino, b.ino);
+      const w = await fs.lstat(path.join(out, 'gone/x'));
+      assert.ok(w.isCharacterDevice());
+      assert.equal(w.rdev, 0);
+      assert.equal(w.mode & 0o7777, 0);
+      assert.deepEqual([w.uid, w.gid], [3, 4]);
+    },
+  },
+  {
     name: 'file replaces an earlier file and directory',
     entries: [
       { header: { name: 'x' }, body: 'old' },
@@ -272,6 +353,52 @@ for (const c of good) {
     await assertNothingOutside(dir, outside);
   });
 }
+
+/** Builds a tar with GNU tar from a directory `setup` fills (an independent producer). */
+async function gnuTar(setup: (dir: string) => Promise<void>, flags: string[]): Promise<Buffer> {
+  const src = path.join(tmp, `src-${caseNo++}`);
+  await fs.mkdir(src);
+  await setup(src);
+  const r = await runProgram('tar', ['-c', '-f', '-', ...flags, '.'], { cwd: src });
+  assert.equal(r.exitCode, 0, r.stderr.toString());
+  await fs.rm(src, { recursive: true, force: true });
+  return r.stdout;
+}
+
+test('unpackLayer: binary xattrs (security.capability) are applied byte-exact', { skip: isRoot ? false : 'needs root' }, async () => {
+  const cap = '0x0100000200200000000000000000000000000000';
+  const tar = await gnuTar(async (d) => {
+    await fs.writeFile(path.join(d, 'ping'), 'x', { mode: 0o755 });
+    await runProgram('setfattr', ['-n', 'security.capability', '-v', cap, path.join(d, 'ping')]);
+    await runProgram('setfattr', ['-n', 'user.bin', '-v', '0x00ff0a3d20', path.join(d, 'ping')]);
+  }, ['--format=posix', '--xattrs', '--xattrs-include=*']);
+  const { out } = await caseDirs();
+  await unpackLayer(Readable.from([tar]), out);
+  const hex = async (name: string) => (await runProgram('getfattr', ['-h', '-e', 'hex', '--only-values', '-n', name, path.join(out, 'ping')])).stdout.toString('hex');
+  assert.equal(await hex('security.capability'), cap.slice(2));
+  assert.equal(await hex('user.bin'), '00ff0a3d20');
+});
+
+test('unpackLayer: a GNU-sparse 1 GiB file stays sparse', async () => {
+  const size = 1024 ** 3;
+  const tar = await gnuTar(async (d) => {
+    const fh = await fs.open(path.join(d, 'sparse'), 'w');
+    await fh.truncate(size);
+    await fh.write(Buffer.from('middle'), 0, 6, size / 2);
+    await fh.close();
+  }, ['--sparse', '--format=posix']);
+  assert.ok(tar.length < 64 * 1024);
+  const { out } = await caseDirs();
+  await unpackLayer(Readable.from([tar]), out);
+  const st = await fs.stat(path.join(out, 'sparse'));
+  assert.equal(st.size, size);
+  assert.ok(st.blocks <= 16, `allocated ${st.blocks} blocks`);
+  const fh = await fs.open(path.join(out, 'sparse'), 'r');
+  const b = Buffer.alloc(6);
+  await fh.read(b, 0, 6, size / 2);
+  await fh.close();
+  assert.equal(b.toString(), 'middle');
+});
 
 test('unpackLayer counts file bytes', async () => {
   const { out } = await caseDirs();
