@@ -79,6 +79,10 @@ async function create(deps: ServerDeps, ctx: OpContext, job: CreateJob): Promise
   const image = deps.images.resolve(config.image?.image ?? '');
   const runtime = deps.runtimeFor(pod.runtimeHandler);
   const log = withLogFields(ctx, { containerId: id, podSandboxId: pod.id, image: image.id }).log;
+  // As CRI-O: the signature policy is checked again for the name the kubelet asked for, so an
+  // image pulled under one name cannot run under another name the policy rejects.
+  const userSpecified = config.image?.userSpecifiedImage ?? '';
+  if (userSpecified !== '') await deps.images.verifyStoredImage(image, userSpecified, pod.metadata.namespace, withLogFields(ctx, { image: image.id }));
   const cleanup = new CleanupStack();
   try {
     const logPath = logPathOf(deps, pod.logDirectory, config, id);
