@@ -4,7 +4,7 @@ import { FailedPreconditionError, InternalError, InvalidArgumentError, NotFoundE
 import type { Logger } from '../log';
 import { AuthFiles, type AuthFileLocations } from './auth-file';
 import { ContentStore } from './content-store';
-import { dirUsage, type DirUsage } from './dir-usage';
+import { diskUsage, type DiskUsage } from '../storage/disk-usage';
 import { ImageStore, type ImageRecord } from './image-store';
 import type { LayerSink } from './layer-sink';
 import { hostPlatform, type Platform } from './manifest';
@@ -225,8 +225,8 @@ export class ImageService {
   }
 
   /** Disk use of images: content + records, plus the layer sink's layers when it can tell. */
-  async fsUsage(): Promise<DirUsage> {
-    const own = await dirUsage(this.options.root);
+  async fsUsage(): Promise<DiskUsage> {
+    const own = await diskUsage(this.options.root);
     const layers = (await this.options.layerSink.usage?.()) ?? { bytes: 0, inodes: 0 };
     return { bytes: own.bytes + layers.bytes, inodes: own.inodes + layers.inodes };
   }

@@ -112,6 +112,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
   await sandboxes.load(log);
   await containers.load(log);
 
+  const layerGc = new LayerGc({ layers: layerStore, containers: containerLayers, imageLayers: () => images.list().map((i) => i.layers.map((l) => l.chainId)), log });
   const deps: ServerDeps = {
     config,
     host,
@@ -122,6 +123,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
     containerNames: new NameRegistry('container'),
     images,
     containerLayers,
+    layerGc,
     cni,
     events: new ContainerEventBus(),
     statsCache: new StatsCache(),
@@ -130,7 +132,6 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
   await recoverNodeEvents(deps, layerStore, nodeEvents, log);
   await restoreState(deps, log);
   // No pull runs yet: layers left by interrupted pulls or removals go now.
-  const layerGc = new LayerGc({ layers: layerStore, containers: containerLayers, imageLayers: () => images.list().map((i) => i.layers.map((l) => l.chainId)), log });
   await layerGc.collect();
 
   // Exec, Attach and PortForward answer with URLs of this server (stream_address:stream_port).

@@ -6,6 +6,7 @@ import type { ContainerRecord, SandboxRecord } from '../state/records';
 import type { NameRegistry } from '../state/name-registry';
 import type { RecordStore } from '../state/record-store';
 import type { ContainerLayers } from '../storage/container-layers';
+import type { LayerGc } from '../storage/layer-gc';
 import type { ContainerEventBus } from './container-events';
 import type { StatsCache } from './container-stats-read';
 
@@ -39,6 +40,8 @@ export interface ServerDeps {
   containerNames: NameRegistry;
   images: ImageService;
   containerLayers: ContainerLayers;
+  /** Removes layers no image or container uses; holds off while pulls run. */
+  layerGc: LayerGc;
   cni: CniManager;
   /** Lifecycle events for GetContainerEvents streams. */
   events: ContainerEventBus;

@@ -1,13 +1,12 @@
 import type { ImageFsInfoRequest, ImageFsInfoResponse } from '../cri/gen/api';
 import type { OpContext } from '../context';
-import { diskUsage } from '../storage/disk-usage';
 import type { ServerDeps } from './deps';
 
 /** ImageFsInfo: bytes and inodes used by image layers and by container writable layers. */
 export async function imageFsInfo(deps: ServerDeps, _ctx: OpContext, _req: ImageFsInfoRequest): Promise<ImageFsInfoResponse> {
   const timestamp = BigInt(Date.now()) * 1_000_000n;
   const images = await deps.images.fsUsage();
-  const containers = await diskUsage(deps.containerLayers.root);
+  const containers = await deps.containerLayers.totalUsage();
   return {
     imageFilesystems: [
       {

@@ -9,6 +9,7 @@ export async function pullImage(deps: ServerDeps, ctx: OpContext, req: PullImage
   if (ref === '') throw new InvalidArgumentError('PullImage: image reference is empty');
   // The pod's namespace selects `<signature_policy_dir>/<namespace>.json` (CRI-O).
   const namespace = req.sandboxConfig?.metadata?.namespace || undefined;
-  const record = await deps.images.pull(ref, req.auth, withLogFields(ctx, { image: ref }), { namespace });
+  // Layer GC waits while a pull runs: a layer it reuses must not go with an image removed meanwhile.
+  const record = await deps.layerGc.duringPull(() => deps.images.pull(ref, req.auth, withLogFields(ctx, { image: ref }), { namespace }));
   return { imageRef: record.id };
 }

@@ -14,14 +14,15 @@ import { removeOrphans } from './restore-orphans';
  */
 export async function restoreState(deps: ServerDeps, log: Logger): Promise<void> {
   for (const pod of deps.sandboxes.list()) deps.podNames.reserve(pod.reservedName, pod.id, pod.requestHash);
+  // Records first, so removeOrphans also takes the layers and bundles of these containers.
+  for (const ctr of deps.containers.list()) {
+    if (deps.sandboxes.find(ctr.podSandboxId)) continue;
+    log.warn('container of a missing pod dropped', { containerId: ctr.id, podSandboxId: ctr.podSandboxId });
+    await deps.containers.delete(ctr.id);
+  }
   await removeOrphans(deps, log);
   await restoreInfraContainers(deps, log);
   for (const ctr of deps.containers.list()) {
-    if (!deps.sandboxes.find(ctr.podSandboxId)) {
-      log.warn('container of a missing pod dropped', { containerId: ctr.id, podSandboxId: ctr.podSandboxId });
-      await deps.containers.delete(ctr.id);
-      continue;
-    }
     deps.containerNames.reserve(ctr.reservedName, ctr.id, ctr.requestHash);
     if (ctr.state === 'exited') continue;
     const after = await refreshContainerExit(deps, ctr.id, log);

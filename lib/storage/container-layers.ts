@@ -108,22 +108,7 @@ export class ContainerLayers {
       await removeStaleTempFiles(dir);
       this.records.set(name, rec);
     }
-    const canonicalRoot = await fs.realpath(this.root);
-    const mounted = new Set<string>();
-    for (const m of await listMountsUnder(this.root)) {
-      const id = path.basename(path.dirname(m));
-      if (m === path.join(canonicalRoot, id, 'merged') && this.records.has(id) && this.counts.get(id) > 0 && !mounted.has(id)) {
-        mounted.add(id);
-        continue;
-      }
-      this.log.info('removing stale mount', { mountpoint: m });
-      await unmount(m, { detach: true });
-    }
-    for (const id of this.counts.ids()) {
-      if (mounted.has(id)) continue;
-      this.log.info('resetting mount count of an unmounted container layer', { containerId: id, count: this.counts.get(id) });
-      await this.counts.set(id, 0);
-    }
+    await this.counts.reconcile(this.root, (id) => this.records.has(id), this.log);
   }
 
   /** Creates and mounts (count 1) the writable layer of a container on the image's top layer. */

@@ -70,3 +70,26 @@ export function isLayerRecord(v: unknown): v is LayerRecord {
     (r.inventory === undefined || isInventory(r.inventory))
   );
 }
+
+/**
+ * The layers to delete so that `hexes` go: those and every layer on top of them (nothing may
+ * sit on a missing layer), uppermost first so a layer never goes before what sits on it.
+ */
+export function removalOrder(records: ReadonlyMap<string, LayerRecord>, hexes: readonly string[]): string[] {
+  const doomed = new Set(hexes);
+  for (let grew = true; grew; ) {
+    grew = false;
+    for (const [hex, r] of records) {
+      if (!doomed.has(hex) && r.parentChainId !== undefined && doomed.has(layerHex(r.parentChainId))) {
+        doomed.add(hex);
+        grew = true;
+      }
+    }
+  }
+  const depth = (hex: string): number => {
+    let n = 0;
+    for (let r = records.get(hex); r; r = r.parentChainId === undefined ? undefined : records.get(layerHex(r.parentChainId))) n++;
+    return n;
+  };
+  return [...doomed].sort((a, b) => depth(b) - depth(a));
+}

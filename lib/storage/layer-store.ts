@@ -8,7 +8,8 @@ import { pathExists, readJsonIfExists, removeStaleTempFiles, syncDir, writeJsonA
 import type { Logger } from '../log';
 import { treeInventory, type DiskUsage } from './disk-usage';
 import { checkLayers, type LayerDamage } from './layer-check';
-import { LAYER_RECORD_FILE as RECORD, checkChainId, isLayerRecord, layerHex, type LayerRecord } from './layer-record';
+import { isShortName, newShortName, removeDanglingLinks, repairLink } from './layer-links';
+import { LAYER_RECORD_FILE as RECORD, checkChainId, isLayerRecord, layerHex, removalOrder, type LayerRecord } from './layer-record';
 import { MAX_OVERLAY_LOWERS } from './overlay';
 import { removeTree } from './remove-tree';
 import { syncFilesystem } from './sync-fs';
@@ -45,8 +46,6 @@ export interface LayerStoreOptions {
 
 const HEX_DIR = /^[0-9a-f]{64}$/;
 const STAGING_DIR = /^[0-9a-f]{64}\.incomplete-/;
-const SHORT_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
-const SHORT_LEN = 26;
 
 /** Content-addressed store of unpacked image layers (structurally a LayerSink for image pulls). */
 export class LayerStore {
@@ -81,18 +80,11 @@ export class LayerStore {
           continue;
         }
         await removeStaleTempFiles(dir);
-        await this.repairLink(name);
+        await repairLink(this.root, name, this.log);
         this.records.set(name, rec);
       }
     }
-    const links = path.join(this.root, 'l');
-    for (const name of await fs.readdir(links)) {
-      const link = path.join(links, name);
-      if (!(await targetExists(link))) {
-        this.log.info('removing dangling layer link', { link });
-        await fs.rm(link, { force: true });
-      }
-    }
+    await removeDanglingLinks(this.root, this.log);
   }
 
   /** True when the layer is complete. */
@@ -195,25 +187,8 @@ export class LayerStore {
 
   /** Removes the given layers (and any layer on top of them), uppermost first; returns what went. */
   async removeLayers(chainIds: Iterable<string>): Promise<string[]> {
-    const doomed = new Set([...chainIds].map(layerHex));
-    // Whatever sits on a removed layer cannot be mounted any more.
-    for (let grew = true; grew; ) {
-      grew = false;
-      for (const [hex, r] of this.records) {
-        if (!doomed.has(hex) && r.parentChainId !== undefined && doomed.has(layerHex(r.parentChainId))) {
-          doomed.add(hex);
-          grew = true;
-        }
-      }
-    }
-    const depth = (hex: string): number => {
-      let n = 0;
-      for (let r = this.records.get(hex); r; r = r.parentChainId === undefined ? undefined : this.records.get(layerHex(r.parentChainId))) n++;
-      return n;
-    };
-    const order = [...doomed].sort((a, b) => depth(b) - depth(a));
     const removed: string[] = [];
-    for (const hex of order) {
+    for (const hex of removalOrder(this.records, [...chainIds].map(layerHex))) {
       const chainId = this.records.get(hex)?.chainId ?? `sha256:${hex}`;
       await this.removeLayer(chainId);
       removed.push(chainId);
@@ -285,7 +260,7 @@ export class LayerStore {
     }
     const final = path.join(this.root, hex);
     const staging = `${final}.incomplete-${randomBytes(6).toString('hex')}`;
-    const short = await this.newShortName();
+    const short = await newShortName(this.root);
     const linkPath = path.join(this.root, 'l', short);
     let renamed = false;
     try {
@@ -320,7 +295,7 @@ export class LayerStore {
     this.records.delete(hex);
     const link = (await fs.readFile(path.join(dir, 'link'), 'utf8').catch(() => '')).trim();
     await fs.rm(path.join(dir, RECORD), { force: true });
-    if (/^[A-Z2-7]+$/.test(link)) await fs.rm(path.join(this.root, 'l', link), { force: true });
+    if (isShortName(link)) await fs.rm(path.join(this.root, 'l', link), { force: true });
     await removeTree(dir);
   }
 
@@ -333,33 +308,5 @@ export class LayerStore {
         this.log.warn('cannot remove partial layer', { path: p, err: err instanceof Error ? err.message : String(err) });
       }
     }
-  }
-
-  private async newShortName(): Promise<string> {
-    for (;;) {
-      const bytes = randomBytes(SHORT_LEN);
-      let name = '';
-      for (const b of bytes) name += SHORT_ALPHABET[b & 31];
-      if (!(await pathExists(path.join(this.root, 'l', name)))) return name;
-    }
-  }
-
-  /** Recreates a complete layer's `l/` link if it went missing. */
-  private async repairLink(hex: string): Promise<void> {
-    const short = (await fs.readFile(path.join(this.root, hex, 'link'), 'utf8').catch(() => '')).trim();
-    if (!/^[A-Z2-7]+$/.test(short) || (await pathExists(path.join(this.root, 'l', short)))) return;
-    this.log.warn('recreating missing layer link', { chainId: `sha256:${hex}`, link: short });
-    await fs.symlink(`../${hex}/diff`, path.join(this.root, 'l', short));
-  }
-}
-
-/** Whether a symlink's target exists (stat follows it). */
-async function targetExists(link: string): Promise<boolean> {
-  try {
-    await fs.stat(link);
-    return true;
-  } catch (err) {
-    if (errnoCode(err) === 'ENOENT' || errnoCode(err) === 'ENOTDIR' || errnoCode(err) === 'ELOOP') return false;
-    throw err;
   }
 }

@@ -2,6 +2,8 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { errnoCode } from '../errors';
 import { removeStaleTempFiles, writeFileAtomic } from '../fsutil';
+import type { Logger } from '../log';
+import { listMountsUnder, unmount } from './mount';
 
 /**
  * Persistent mount reference counts, one small file per container (containers/storage keeps
@@ -52,5 +54,29 @@ export class MountCounts {
     }
     await writeFileAtomic(file, `${n}\n`, 0o600, false);
     this.counts.set(id, n);
+  }
+
+  /**
+   * Brings counts and the mount table together after a start: below `root` only the `merged`
+   * mount of a recorded container with a count may stay (a running container uses it); every
+   * other mount is stale and goes, and a count whose mount is gone drops to zero.
+   */
+  async reconcile(root: string, isRecorded: (id: string) => boolean, log: Logger): Promise<void> {
+    const canonicalRoot = await fs.realpath(root);
+    const mounted = new Set<string>();
+    for (const m of await listMountsUnder(root)) {
+      const id = path.basename(path.dirname(m));
+      if (m === path.join(canonicalRoot, id, 'merged') && isRecorded(id) && this.get(id) > 0 && !mounted.has(id)) {
+        mounted.add(id);
+        continue;
+      }
+      log.info('removing stale mount', { mountpoint: m });
+      await unmount(m, { detach: true });
+    }
+    for (const id of this.ids()) {
+      if (mounted.has(id)) continue;
+      log.info('resetting mount count of an unmounted container layer', { containerId: id, count: this.get(id) });
+      await this.set(id, 0);
+    }
   }
 }

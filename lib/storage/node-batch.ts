@@ -1,4 +1,6 @@
 import { S_IFCHR } from 'node:constants';
+import { lchownSync } from 'node:fs';
+import path from 'node:path';
 import { pack } from 'tar-stream';
 import { InternalError } from '../errors';
 import { runProgram, stderrTail } from '../process';
@@ -26,6 +28,7 @@ export interface NodeSpec {
 }
 
 const TAR_TIMEOUT_MS = 10 * 60_000;
+const MAX_OCTAL_ID = 0o777777;
 
 /** A whiteout as containers/storage makes it: char 0:0, no permissions, owned as the tar entry said. */
 export function whiteoutNode(path: string, uid: number, gid: number, mtime: number): NodeSpec {
@@ -61,4 +64,6 @@ export async function createNodes(root: string, nodes: readonly NodeSpec[], sign
     const first = nodes[0]?.path ?? '';
     throw new InternalError(`creating ${nodes.length} device nodes/whiteouts (first ${JSON.stringify(first)}) in ${root} failed: ${stderrTail(res) || `tar exited ${res.exitCode}`}`);
   }
+  // tar-stream writes ids in 6 octal digits and clamps larger ones; those get their owner here.
+  for (const n of nodes) if (n.uid > MAX_OCTAL_ID || n.gid > MAX_OCTAL_ID) lchownSync(path.join(root, n.path), n.uid, n.gid);
 }

@@ -1,5 +1,6 @@
 import type { Readable } from 'node:stream';
 import { InternalError, InvalidArgumentError } from '../errors';
+import { ChunkSource } from './chunk-source';
 import {
   BLOCK_SIZE,
   checkSparseMap,
@@ -45,14 +46,6 @@ export interface TarEntry {
   sparse?: SparseSegment[];
 }
 
-/** Wraps an error the source stream raised, so callers can tell it from parse and write errors. */
-export class StreamFailure extends Error {
-  constructor(readonly original: unknown) {
-    super(original instanceof Error ? original.message : String(original));
-    this.name = 'StreamFailure';
-  }
-}
-
 /** Receives content: `chunk` belongs at byte `position` of the file. */
 export type ContentSink = (chunk: Buffer, position: number) => void;
 
@@ -71,119 +64,6 @@ function invalid(why: string): InvalidArgumentError {
 function padding(size: number): number {
   const rem = size % BLOCK_SIZE;
   return rem === 0 ? 0 : BLOCK_SIZE - rem;
-}
-
-/** Buffered pull access to a stream's chunks; errors of the stream surface from the awaits. */
-class ChunkSource {
-  private readonly chunks: Buffer[] = [];
-  private head = 0;
-  private buffered = 0;
-  private ended = false;
-  private readonly it: AsyncIterator<unknown>;
-
-  constructor(private readonly stream: Readable) {
-    // The iterator listens only once first pulled; until then an 'error' must not go unhandled
-    // (it is not lost: the iterator reports the stream's stored error).
-    stream.on('error', () => undefined);
-    this.it = stream[Symbol.asyncIterator]();
-  }
-
-  /** Bytes available without waiting. */
-  get available(): number {
-    return this.buffered;
-  }
-
-  private async pull(): Promise<boolean> {
-    if (this.ended) return false;
-    let r: IteratorResult<unknown>;
-    try {
-      r = await this.it.next();
-    } catch (err) {
-      if (typeof err === 'object' && err !== null && (err as { code?: unknown }).code === 'ERR_STREAM_PREMATURE_CLOSE') {
-        throw new InternalError('layer stream closed before its end', { cause: err });
-      }
-      throw new StreamFailure(err);
-    }
-    if (r.done) {
-      this.ended = true;
-      return false;
-    }
-    const c = r.value;
-    if (!(c instanceof Uint8Array)) throw new InternalError('layer stream yielded a non-binary chunk');
-    if (c.length > 0) {
-      this.chunks.push(Buffer.from(c.buffer, c.byteOffset, c.byteLength));
-      this.buffered += c.length;
-    }
-    return true;
-  }
-
-  /** Waits until `n` bytes are buffered; false if the stream ends first. */
-  async ensure(n: number): Promise<boolean> {
-    while (this.buffered < n) if (!(await this.pull())) return false;
-    return true;
-  }
-
-  /** Takes exactly `n` buffered bytes (call ensure first). */
-  take(n: number): Buffer {
-    const first = this.chunks[0];
-    if (first && first.length - this.head >= n) return this.takeFirst(n);
-    const parts: Buffer[] = [];
-    let left = n;
-    while (left > 0) {
-      const part = this.takeFirst(Math.min(left, (this.chunks[0]?.length ?? 0) - this.head));
-      parts.push(part);
-      left -= part.length;
-    }
-    return Buffer.concat(parts, n);
-  }
-
-  /** Up to `max` bytes from the first buffered chunk (no copy); undefined at the end of the stream. */
-  async piece(max: number): Promise<Buffer | undefined> {
-    if (this.buffered === 0 && !(await this.ensure(1))) return undefined;
-    return this.takeFirst(Math.min(max, (this.chunks[0]?.length ?? 0) - this.head));
-  }
-
-  /** Up to `max` buffered bytes without waiting; undefined when nothing is buffered. */
-  pieceSync(max: number): Buffer | undefined {
-    if (this.buffered === 0) return undefined;
-    return this.takeFirst(Math.min(max, (this.chunks[0]?.length ?? 0) - this.head));
-  }
-
-  /** Discards up to `n` buffered bytes without waiting; returns how many. */
-  skipSync(n: number): number {
-    let done = 0;
-    while (done < n && this.buffered > 0) done += this.takeFirst(Math.min(n - done, (this.chunks[0]?.length ?? 0) - this.head)).length;
-    return done;
-  }
-
-  /** Reads and discards the rest of the stream. */
-  async drain(): Promise<void> {
-    this.chunks.length = 0;
-    this.head = 0;
-    this.buffered = 0;
-    while (await this.pull()) {
-      this.chunks.length = 0;
-      this.buffered = 0;
-    }
-  }
-
-  /** Stops the stream (its iterator destroys it). */
-  async close(): Promise<void> {
-    if (!this.ended) await this.it.return?.().catch(() => undefined);
-    this.stream.destroy();
-  }
-
-  private takeFirst(n: number): Buffer {
-    const first = this.chunks[0] as Buffer;
-    const out = first.subarray(this.head, this.head + n);
-    this.head += n;
-    this.buffered -= n;
-    if (this.head === first.length) {
-      this.chunks.shift();
-      this.head = 0;
-    }
-    return out;
-  }
 }
 
 /** Reads entries one by one; the unread content of an entry is skipped by the next `next()`. */
@@ -373,15 +253,24 @@ export class TarReader {
       if (values.length / 2 > MAX_SPARSE_SEGMENTS) throw invalid(`entry ${JSON.stringify(entry.name)} has more than ${MAX_SPARSE_SEGMENTS} sparse segments`);
       return { segments: parseSparseList(values, `sparse map of ${JSON.stringify(entry.name)}`), dataSize };
     }
-    // 1.0: the map is text at the start of the data, in whole blocks.
-    let text = Buffer.alloc(0);
+    // 1.0: the map is text at the start of the data, in whole blocks. It is parsed only once
+    // enough lines arrived, so a long map costs one concatenation, not one per block.
+    const blocks: Buffer[] = [];
+    let newlines = 0;
+    let needed = 1;
     for (;;) {
-      if (text.length >= dataSize || text.length >= MAX_META_BYTES) throw invalid(`entry ${JSON.stringify(entry.name)} has a malformed sparse map`);
+      const read = blocks.length * BLOCK_SIZE;
+      if (read >= dataSize || read >= MAX_META_BYTES) throw invalid(`entry ${JSON.stringify(entry.name)} has a malformed sparse map`);
       const block = await this.block(`the sparse map of ${JSON.stringify(entry.name)}`);
       if (!block) throw invalid(`archive ends inside the sparse map of ${JSON.stringify(entry.name)}`);
-      text = Buffer.concat([text, block]);
+      blocks.push(block);
+      for (let i = block.indexOf(0x0a); i >= 0; i = block.indexOf(0x0a, i + 1)) newlines++;
+      if (newlines < needed) continue;
+      const text = Buffer.concat(blocks);
       const segments = parseSparseMap1x0(text);
       if (segments) return { segments, dataSize: dataSize - text.length };
+      // Not complete yet: the first line says how many lines to wait for.
+      needed = 1 + 2 * Number(text.toString('latin1', 0, text.indexOf(0x0a)));
     }
   }
 

@@ -314,6 +314,7 @@ const good: { name: string; root?: boolean; entries: E[]; check: (out: string) =
       { header: { name: 'null', type: 'character-device', devmajor: 1, devminor: 3, mode: 0o666 } },
       { header: { name: 'null2', type: 'link', linkname: 'null' } },
       { header: { name: 'gone/.wh.x', uid: 3, gid: 4 } },
+      { header: { name: 'remapped/.wh.y', pax: { uid: '100000000', gid: '100000001' } } },
     ],
     check: async (out) => {
       assert.equal(await fs.readFile(path.join(out, 'a/b'), 'utf8'), 'kept');
@@ -327,6 +328,8 @@ const good: { name: string; root?: boolean; entries: E[]; check: (out: string) =
       assert.equal(w.rdev, 0);
       assert.equal(w.mode & 0o7777, 0);
       assert.deepEqual([w.uid, w.gid], [3, 4]);
+      const big = await fs.lstat(path.join(out, 'remapped/y'));
+      assert.deepEqual([big.uid, big.gid], [100_000_000, 100_000_001]);
     },
   },
   {
