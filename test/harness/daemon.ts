@@ -186,6 +186,13 @@ export async function startDaemon(options: TestDaemonOptions): Promise<TestDaemo
       } finally {
         cri.close();
         await waitExit('SIGTERM');
+        // A daemon that died mid-test could not remove its pods: kill what runc still runs for
+        // it (their conmons exit with them) so no process outlives the test.
+        const runcRoot = path.join(dir, 'runc');
+        const left = await runProgram('runc', ['--root', runcRoot, 'list', '-q']).catch(() => undefined);
+        for (const id of left?.stdout.toString().split('\n').filter(Boolean) ?? []) {
+          await runProgram('runc', ['--root', runcRoot, 'delete', '--force', id]);
+        }
         await unmountUnder(dir);
         await runProgram('ip', ['link', 'del', bridge]);
         await fs.writeFile('/proc/sys/net/ipv4/ip_forward', ipForward).catch(() => undefined);

@@ -103,6 +103,7 @@ before(async () => {
 after(async () => {
   await daemon?.cleanup();
   await registry?.stop();
+  await fs.rm('/run/crio-ts-test-runc-alt', { recursive: true, force: true });
 });
 
 test('a RunPodSandbox that fails after CNI ADD leaks no IP and leaves no pod', async () => {
