@@ -242,26 +242,18 @@ export class OciRuntime {
 
   /** Runs a command in the running container (`runc exec`) and returns its output; a timeout yields exit -1. */
   async execSync(containerId: string, opts: ExecSyncOptions, ctx: OpContext): Promise<ExecSyncResult> {
-    const info = await this.withProcess(containerId);
-    return runExecSync({
-      runtimePath: this.options.runtimePath,
-      conmonPath: this.options.conmonPath,
-      conmonLogLevel: conmonLogLevel(this.options.logLevel),
-      runtimeRoot: this.options.runtimeRoot,
-      containerId,
-      process: buildExecProcess(info.process, opts),
-      workDir: this.containerDir(containerId),
-      timeoutSec: opts.timeoutSec,
-      signal: ctx.signal,
-      log: ctx.log,
-    });
+    return runExecSync({ ...(await this.execBase(containerId, opts, ctx)), timeoutSec: opts.timeoutSec });
   }
 
   /** Interactive exec (CRI Exec stream) wired to the client's streams; resolves with the exit code. */
   async execStream(containerId: string, opts: ExecProcessOptions, io: StreamIo, ctx: OpContext): Promise<number> {
-    // The container's own process (cached, as for execSync) is the base of the exec'd one.
+    return runExecStream({ ...(await this.execBase(containerId, opts, ctx)), io });
+  }
+
+  /** What both exec paths share; the container's own process (cached) is the base of the exec'd one. */
+  private async execBase(containerId: string, opts: ExecProcessOptions, ctx: OpContext) {
     const info = await this.withProcess(containerId);
-    return runExecStream({
+    return {
       runtimePath: this.options.runtimePath,
       conmonPath: this.options.conmonPath,
       conmonLogLevel: conmonLogLevel(this.options.logLevel),
@@ -269,10 +261,9 @@ export class OciRuntime {
       containerId,
       process: buildExecProcess(info.process, opts),
       workDir: this.containerDir(containerId),
-      io,
       signal: ctx.signal,
       log: ctx.log,
-    });
+    };
   }
 
   /** True while a stop of the container is past its grace period and sending SIGKILL (CRI-O then refuses execs). */
