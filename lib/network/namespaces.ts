@@ -3,7 +3,7 @@ import path from 'node:path';
 import { InternalError, InvalidArgumentError, UnavailableError, asError, errnoCode } from '../errors';
 import { nullLogger, type Logger } from '../log';
 import { runProgram, stderrTail } from '../process';
-import { readMountPointCounts } from './mountinfo';
+import { readMountPointCounts } from '../mountinfo';
 
 /**
  * Pinned pod namespaces, the way CRI-O's pinns does it: new net/ipc/uts namespaces are

@@ -2,7 +2,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { InternalError, errnoCode } from '../errors';
 import { runProgram, stderrTail } from '../process';
-import { parseMountInfo } from './mountinfo';
+import { parseMountInfo } from '../mountinfo';
 
 /**
  * The only module that runs mount(8)/umount(8). Everything else builds MountSpec values

@@ -1,14 +1,18 @@
+import { promises as fs } from 'node:fs';
+
 /**
- * Parsing of /proc/<pid>/mountinfo (proc(5)). Pure so the escaping rules are unit-tested; the
- * reading lives in mount.ts.
+ * /proc/self/mountinfo (proc(5)): storage checks what is mounted, the namespace code whether a
+ * path is a mount point, both without spawning findmnt. Parsing is pure and unit-tested.
  */
 
-/** One line of mountinfo, reduced to the fields storage needs. */
+/** One line of mountinfo. */
 export interface MountInfoEntry {
   mountId: number;
   parentId: number;
   /** Absolute mount point, with the kernel's octal escapes decoded. */
   mountPoint: string;
+  /** Optional fields such as `shared:3`, `master:1`; empty means private propagation. */
+  optionalFields: string[];
   fstype: string;
   source: string;
   /** Per-superblock options (`lowerdir=…,upperdir=…` for overlay). */
@@ -37,10 +41,19 @@ export function parseMountInfo(text: string): MountInfoEntry[] {
       mountId,
       parentId,
       mountPoint: unescapeMountField(mountPoint),
+      optionalFields: fields.slice(6, sep),
       fstype: fields[sep + 1] ?? '',
       source: unescapeMountField(fields[sep + 2] ?? ''),
       superOptions: fields[sep + 3] ?? '',
     });
   }
   return out;
+}
+
+/** How many mounts are stacked on each mount point of the calling process. */
+export async function readMountPointCounts(): Promise<Map<string, number>> {
+  const text = await fs.readFile('/proc/self/mountinfo', 'utf8');
+  const counts = new Map<string, number>();
+  for (const e of parseMountInfo(text)) counts.set(e.mountPoint, (counts.get(e.mountPoint) ?? 0) + 1);
+  return counts;
 }
