@@ -90,6 +90,8 @@ async function floor(dir: string, lowerDir: string): Promise<FloorTimes> {
 }
 
 async function main(): Promise<void> {
+  // The bridge plugin (isGateway) turns on IPv4 forwarding; the floor's own run must put it back.
+  const ipForward = await fs.readFile('/proc/sys/net/ipv4/ip_forward', 'utf8');
   const registry = await startRegistry();
   await registry.push('library/busybox', 'latest', await buildBusyboxImage());
   const daemon = await startDaemon({
@@ -149,6 +151,7 @@ async function main(): Promise<void> {
     await registry.stop();
     await unmountUnder(work);
     await fs.rm(work, { recursive: true, force: true });
+    await fs.writeFile('/proc/sys/net/ipv4/ip_forward', ipForward);
   }
 }
 
