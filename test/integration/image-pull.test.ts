@@ -1,17 +1,14 @@
 import assert from 'node:assert/strict';
 import { existsSync, promises as fs } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { pipeline } from 'node:stream/promises';
 import { after, before, describe, test } from 'node:test';
-import * as tarStream from 'tar-stream';
 import type { OpContext } from '../../lib/context';
 import { FailedPreconditionError, InvalidArgumentError, NotFoundError, UnavailableError, UnimplementedError } from '../../lib/errors';
 import { ImageService } from '../../lib/image/image-service';
-import type { ApplyLayerParams, LayerSink } from '../../lib/image/layer-sink';
+import type { ApplyLayerParams } from '../../lib/image/layer-sink';
 import type { Platform } from '../../lib/image/manifest';
-import type { LogFields, Logger } from '../../lib/log';
+import { captureLogger, hex, TestSink, unusedPort, type LogLine } from '../harness/image-fixtures';
 import { startRegistry, type TestRegistry } from '../harness/registry';
 import { buildBusyboxImage, buildIndex, sha256, type BuiltImage } from '../harness/test-images';
 
@@ -29,44 +26,9 @@ const skip = !existsSync('/usr/bin/docker-registry')
     : false;
 const haveHtpasswd = ['/usr/bin/htpasswd', '/usr/sbin/htpasswd'].some((p) => existsSync(p));
 
-/** Unpacks nothing to disk: lists the entries of each layer, commits only after a clean end. */
-class TestSink implements LayerSink {
-  readonly layers = new Map<string, { parentChainId: string | undefined; diffId: string; entries: string[] }>();
-  readonly applied: string[] = [];
-
-  async hasLayer(chainId: string): Promise<boolean> {
-    return this.layers.has(chainId);
-  }
-
-  async applyLayer(p: ApplyLayerParams, _ctx: OpContext): Promise<void> {
-    this.applied.push(p.chainId);
-    if (p.parentChainId !== undefined && !this.layers.has(p.parentChainId)) throw new Error(`parent ${p.parentChainId} not applied`);
-    const entries: string[] = [];
-    const extract = tarStream.extract();
-    extract.on('entry', (header, stream, next) => {
-      entries.push(header.name);
-      stream.on('end', () => next());
-      // A cancelled apply destroys the entry mid-way; the pipeline below reports that error.
-      stream.on('error', () => undefined);
-      stream.resume();
-    });
-    await pipeline(p.tar, extract);
-    this.layers.set(p.chainId, { parentChainId: p.parentChainId, diffId: p.diffId, entries });
-  }
-}
-
-/** Keeps every log line so tests can look for events and for leaked secrets. */
-function captureLogger(lines: { message: string; fields: LogFields }[]): Logger {
-  const rec = (message: string, fields: LogFields = {}): void => {
-    lines.push({ message, fields });
-  };
-  const l: Logger = { error: rec, warn: rec, info: rec, debug: rec, child: () => l };
-  return l;
-}
-
 let registry: TestRegistry;
 let tmp = '';
-const logs: { message: string; fields: LogFields }[] = [];
+const logs: LogLine[] = [];
 const log = captureLogger(logs);
 const ctx: OpContext = { log, signal: new AbortController().signal };
 let busybox: BuiltImage;
@@ -90,17 +52,6 @@ async function newService(opts: { platform?: Platform; sink?: TestSink; registri
   return { svc, sink, root };
 }
 
-function unusedPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      srv.close(() => resolve(typeof addr === 'object' && addr ? addr.port : 0));
-    });
-  });
-}
-
 /** The same image with a config whose first diff_id is wrong (blobs are intact). */
 function withWrongDiffId(img: BuiltImage): BuiltImage {
   const config = { ...img.config, rootfs: { type: 'layers', diff_ids: [sha256('not the layer'), ...img.layers.slice(1).map((l) => l.diffId)] } };
@@ -109,8 +60,6 @@ function withWrongDiffId(img: BuiltImage): BuiltImage {
   const manifestBytes = Buffer.from(JSON.stringify(manifest));
   return { ...img, config, configBytes, configDigest: sha256(configBytes), manifest, manifestBytes, manifestDigest: sha256(manifestBytes) };
 }
-
-const hex = (digest: string): string => digest.replace(/^sha256:/, '');
 
 describe('image pull from a real registry', { skip }, () => {
   before(async () => {
