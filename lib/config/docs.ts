@@ -52,10 +52,12 @@ export const RUNTIME_DOCS: KeyDocs<RuntimeConfig> = {
     'CRI-O defaults to "crun"; crio-ts defaults to "runc", which Debian ships.',
   runtimes: 'OCI runtime handlers, one table each.',
   conmon: 'conmon binary; empty: the handler monitor_path, else conmon from $PATH (deprecated).',
-  conmon_cgroup: 'Cgroup for conmon; deprecated in favour of the handler monitor_cgroup.',
+  conmon_cgroup: 'Cgroup for conmon; deprecated in favour of the handler monitor_cgroup, which it overrides when set.',
   conmon_env: 'Environment for conmon; deprecated in favour of the handler monitor_env.',
   cgroup_manager:
     'Cgroup driver, "cgroupfs" or "systemd"; must match the kubelet cgroupDriver.\n' +
+    '"systemd" needs systemd as init (/run/systemd/system) and slice cgroup parents such as\n' +
+    'kubepods-besteffort-pod<uid>.slice; containers then run in crio-<id>.scope units, conmon in crio-conmon-<id>.scope.\n' +
     'CRI-O defaults to "systemd"; crio-ts defaults to "cgroupfs", which works without systemd.',
   default_env: 'KEY=VALUE variables added to every container; image and pod values win.',
   selinux: 'Label containers with SELinux.',
@@ -96,7 +98,10 @@ export const HANDLER_DOCS: KeyDocs<RuntimeHandler> = {
   allowed_annotations: 'Experimental annotations this handler may act on; others are ignored.',
   privileged_without_host_devices: 'Do not give privileged containers the host devices.',
   monitor_path: 'conmon binary for this handler; empty: conmon from $PATH.',
-  monitor_cgroup: 'Cgroup for conmon; "pod" puts it into the pod cgroup; empty: the daemon cgroup.',
+  monitor_cgroup:
+    'Cgroup for conmon; "pod" puts it into the pod cgroup; empty: the daemon cgroup.\n' +
+    'With cgroup_manager "systemd": "pod" or a slice for its crio-conmon-<id>.scope; empty: system.slice.\n' +
+    'With "cgroupfs" only "pod" or empty are valid ("system.slice", CRI-O\'s default, counts as empty).',
   monitor_env: 'Environment for conmon and the runtime.',
   container_min_memory: 'Smallest memory limit a container may have, such as "12MiB".',
   seccomp_profile: 'RuntimeDefault seccomp profile for this handler; wins over [crio.runtime].',

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
 import { test } from 'node:test';
 
 import { InvalidArgumentError } from '../errors';
@@ -13,6 +14,8 @@ interface Case {
   mutate: (c: Config) => void;
   /** undefined: the config must be accepted. */
   error?: RegExp;
+  /** Whether systemd is init on the pretended host (default: no). */
+  systemd?: boolean;
 }
 
 const cases: Case[] = [
@@ -49,6 +52,73 @@ const cases: Case[] = [
     mutate: (c) => (c.runtime.cgroup_manager = 'systemd'),
     error:
       /^crio\.runtime\.cgroup_manager: expected "cgroupfs" because systemd is not init here \(\/run\/systemd\/system is missing\), got "systemd"$/,
+  },
+  { name: 'systemd accepted where systemd is init', systemd: true, mutate: (c) => (c.runtime.cgroup_manager = 'systemd') },
+  {
+    name: 'systemd: monitor_cgroup "pod"',
+    systemd: true,
+    mutate: (c) => {
+      c.runtime.cgroup_manager = 'systemd';
+      c.runtime.runtimes.runc.monitor_cgroup = 'pod';
+    },
+  },
+  {
+    name: 'systemd: monitor_cgroup a nested slice',
+    systemd: true,
+    mutate: (c) => {
+      c.runtime.cgroup_manager = 'systemd';
+      c.runtime.runtimes.runc.monitor_cgroup = 'crio-conmon.slice';
+    },
+  },
+  {
+    name: 'systemd: conmon_cgroup a slice',
+    systemd: true,
+    mutate: (c) => {
+      c.runtime.cgroup_manager = 'systemd';
+      c.runtime.conmon_cgroup = 'system.slice';
+    },
+  },
+  {
+    name: 'systemd: monitor_cgroup a cgroupfs path',
+    systemd: true,
+    mutate: (c) => {
+      c.runtime.cgroup_manager = 'systemd';
+      c.runtime.runtimes.runc.monitor_cgroup = '/crio/conmon';
+    },
+    error: /^crio\.runtime\.runtimes\.runc\.monitor_cgroup: expected "pod" or a systemd slice such as "system\.slice" with cgroup_manager "systemd", got "\/crio\/conmon"$/,
+  },
+  {
+    name: 'systemd: monitor_cgroup an invalid slice',
+    systemd: true,
+    mutate: (c) => {
+      c.runtime.cgroup_manager = 'systemd';
+      c.runtime.runtimes.runc.monitor_cgroup = 'a--b.slice';
+    },
+    error: /monitor_cgroup: expected "pod" or a systemd slice.*got "a--b\.slice"$/,
+  },
+  {
+    name: 'systemd: conmon_cgroup overrides and is named',
+    systemd: true,
+    mutate: (c) => {
+      c.runtime.cgroup_manager = 'systemd';
+      c.runtime.conmon_cgroup = 'conmon';
+      c.runtime.runtimes.runc.monitor_cgroup = 'pod';
+    },
+    error: /^crio\.runtime\.conmon_cgroup: expected "pod" or a systemd slice.*got "conmon"$/,
+  },
+  { name: 'cgroupfs: monitor_cgroup "pod"', mutate: (c) => (c.runtime.runtimes.runc.monitor_cgroup = 'pod') },
+  { name: 'cgroupfs: conmon_cgroup "pod"', mutate: (c) => (c.runtime.conmon_cgroup = 'pod') },
+  // CRI-O's default monitor_cgroup; with cgroupfs it means "".
+  { name: 'cgroupfs: system.slice tolerated', mutate: (c) => (c.runtime.runtimes.runc.monitor_cgroup = 'system.slice') },
+  {
+    name: 'cgroupfs: monitor_cgroup another slice',
+    mutate: (c) => (c.runtime.runtimes.runc.monitor_cgroup = 'kubepods.slice'),
+    error: /^crio\.runtime\.runtimes\.runc\.monitor_cgroup: expected "pod" or "" with cgroup_manager "cgroupfs", got "kubepods\.slice"$/,
+  },
+  {
+    name: 'cgroupfs: conmon_cgroup a path',
+    mutate: (c) => (c.runtime.conmon_cgroup = '/crio/conmon'),
+    error: /^crio\.runtime\.conmon_cgroup: expected "pod" or "" with cgroup_manager "cgroupfs", got "\/crio\/conmon"$/,
   },
   {
     name: 'log_level',
@@ -162,12 +232,13 @@ for (const c of cases) {
   test(`validate: ${c.name}`, () => {
     const config = defaultConfig();
     c.mutate(config);
+    const host = c.systemd ? { systemdBooted: () => true } : noSystemd;
     if (c.error === undefined) {
-      validateConfig(config, undefined, noSystemd);
+      validateConfig(config, undefined, host);
       return;
     }
     assert.throws(
-      () => validateConfig(config, undefined, noSystemd),
+      () => validateConfig(config, undefined, host),
       (err: unknown) => {
         assert.ok(err instanceof InvalidArgumentError, String(err));
         assert.match(err.message, c.error as RegExp);
@@ -177,10 +248,11 @@ for (const c of cases) {
   });
 }
 
-test('validate: the systemd driver is refused clearly even where systemd is init (not implemented)', () => {
+test('validate: without a probe, systemd is accepted only where /run/systemd/system exists', () => {
   const config = defaultConfig();
   config.runtime.cgroup_manager = 'systemd';
-  assert.throws(() => validateConfig(config, undefined, { systemdBooted: () => true }), /does not implement the systemd cgroup driver yet/);
+  if (existsSync('/run/systemd/system')) validateConfig(config);
+  else assert.throws(() => validateConfig(config), /expected "cgroupfs" because systemd is not init here/);
 });
 
 test('validate: the message starts with the source of the key', () => {

@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import { isAbsolute } from 'node:path';
 
 import { InvalidArgumentError } from '../errors';
+import { cgroupManagerName, effectiveMonitorCgroup, monitorCgroupExpectation } from '../oci/cgroup-systemd';
 import { GATED_ANNOTATIONS } from '../security/annotations';
 import { normalizeCapability } from '../security/capabilities';
 import type { ApiConfig, Config, ImageConfig, NetworkConfig, RootConfig, RuntimeConfig } from './config';
@@ -109,14 +110,12 @@ function validateRuntime(c: RuntimeConfig, fail: Fail, systemdBooted: () => bool
   if (c.cgroup_manager !== 'cgroupfs' && c.cgroup_manager !== 'systemd') {
     fail('crio.runtime.cgroup_manager', '"cgroupfs" or "systemd"', c.cgroup_manager);
   }
-  if (c.cgroup_manager === 'systemd' && systemdBooted()) {
-    // The systemd driver (slices, transient scopes over D-Bus) is not implemented yet.
-    fail('crio.runtime.cgroup_manager', '"cgroupfs" (crio-ts does not implement the systemd cgroup driver yet)', c.cgroup_manager);
-  }
   if (c.cgroup_manager === 'systemd' && !systemdBooted()) {
+    // The driver asks systemd over D-Bus for scopes; without systemd as init nobody answers.
     const expected = '"cgroupfs" because systemd is not init here (/run/systemd/system is missing)';
     fail('crio.runtime.cgroup_manager', expected, c.cgroup_manager);
   }
+  checkMonitorCgroups(c, fail);
   if (!(LOG_LEVELS as readonly string[]).includes(c.log_level.toLowerCase())) {
     fail('crio.runtime.log_level', `one of ${LOG_LEVELS.join('|')}`, c.log_level);
   }
@@ -134,6 +133,18 @@ function validateRuntime(c: RuntimeConfig, fail: Fail, systemdBooted: () => bool
     fail('crio.runtime.log_size_max', `a negative number (no limit) or at least ${MIN_LOG_SIZE_MAX}`, c.log_size_max);
   }
   checkAbsolute('crio.runtime', c, ['container_exits_dir', 'container_attach_socket_dir', 'namespaces_dir'], fail);
+}
+
+/** conmon's cgroup per handler as CRI-O checks it: "pod" or a slice with systemd, "pod" or "" with cgroupfs. */
+function checkMonitorCgroups(c: RuntimeConfig, fail: Fail): void {
+  const manager = cgroupManagerName(c.cgroup_manager);
+  for (const [name, h] of Object.entries(c.runtimes)) {
+    const expected = monitorCgroupExpectation(manager, effectiveMonitorCgroup(manager, c.conmon_cgroup, h.monitor_cgroup));
+    if (expected === undefined) continue;
+    // The deprecated global key overrides every handler's, so name whichever one was in effect.
+    if (c.conmon_cgroup !== '') fail('crio.runtime.conmon_cgroup', expected, c.conmon_cgroup);
+    fail(`crio.runtime.runtimes.${name}.monitor_cgroup`, expected, h.monitor_cgroup);
+  }
 }
 
 function validateImage(c: ImageConfig, fail: Fail): void {

@@ -46,3 +46,11 @@ const argCases: { name: string; ns: PodNamespaces; setup?: NamespaceSetup; want:
   },
 ];
 for (const c of argCases) test(`unshareArgs: ${c.name}`, () => assert.deepEqual(unshareArgs(c.ns, c.setup), c.want));
+
+test('podNamespacePaths: a user namespace file under userns/', () => {
+  assert.deepEqual(podNamespacePaths('/var/run', 'p1', { net: true, ipc: false, uts: false, user: true }), { net: '/var/run/netns/p1', user: '/var/run/userns/p1' });
+});
+
+test('unshareArgs never pins a user namespace itself (the userns helper does)', () => {
+  assert.deepEqual(unshareArgs({ net: '/n', user: '/u' }), ['--net=/n', 'true']);
+});

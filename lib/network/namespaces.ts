@@ -4,6 +4,8 @@ import { InternalError, InvalidArgumentError, UnavailableError, asError, errnoCo
 import { nullLogger, type Logger } from '../log';
 import { runProgram, stderrTail } from '../process';
 import { readMountPointCounts } from '../mountinfo';
+import type { IdMappings } from '../idmap';
+import { usernsPinnsArgs } from './userns-pinns';
 
 /**
  * Pinned pod namespaces, the way CRI-O's pinns does it: new net/ipc/uts namespaces are
@@ -20,6 +22,8 @@ export interface PodNamespaces {
   net?: string;
   ipc?: string;
   uts?: string;
+  /** The pod's user namespace; when set, it owns the other three. */
+  user?: string;
 }
 
 /** Input of createPodNamespaces. */
@@ -41,6 +45,8 @@ export interface CreatePodNamespacesOptions {
   shm?: { path: string; sizeBytes: number };
   /** Namespaced sysctls written inside the new namespaces (validated by resolvePodSysctls). */
   sysctls?: { path: string; value: string }[];
+  /** A user namespace with these maps owning the others (hostUsers: false). */
+  userns?: IdMappings;
   signal?: AbortSignal;
   log?: Logger;
 }
@@ -51,6 +57,8 @@ const KINDS: readonly { kind: Kind; dir: string; flag: string }[] = [
   { kind: 'net', dir: 'netns', flag: '--net' },
   { kind: 'ipc', dir: 'ipcns', flag: '--ipc' },
   { kind: 'uts', dir: 'utsns', flag: '--uts' },
+  // Created only by the userns helper (util-linux 2.38's unshare cannot pin a mapped one).
+  { kind: 'user', dir: 'userns', flag: '--user' },
 ];
 
 const ID_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
@@ -62,7 +70,7 @@ const SPAWN_TIMEOUT_MS = 30_000;
 export function podNamespacePaths(
   namespacesDir: string,
   podSandboxId: string,
-  which: { net: boolean; ipc: boolean; uts: boolean },
+  which: { net: boolean; ipc: boolean; uts: boolean; user?: boolean },
 ): PodNamespaces {
   const out: PodNamespaces = {};
   for (const k of KINDS) if (which[k.kind]) out[k.kind] = path.join(namespacesDir, k.dir, podSandboxId);
@@ -90,8 +98,14 @@ export function unshareArgs(ns: PodNamespaces, setup: NamespaceSetup = {}): stri
   const args: string[] = [];
   for (const k of KINDS) {
     const file = ns[k.kind];
-    if (file !== undefined) args.push(`${k.flag}=${file}`);
+    if (file !== undefined && k.kind !== 'user') args.push(`${k.flag}=${file}`);
   }
+  return [...args, ...setupCommand(ns, setup)];
+}
+
+/** The command run inside new namespaces for `setup` (pure); `true` when there is nothing to do. */
+export function setupCommand(ns: PodNamespaces, setup: NamespaceSetup): string[] {
+  const args: string[] = [];
   // Each step is an argv, optionally with its stdout redirected to a file (sysctl writes).
   const steps: { argv: string[]; to?: string }[] = [];
   const argvStep = (argv: string[]) => steps.push({ argv });
@@ -122,8 +136,12 @@ export async function createPodNamespaces(opts: CreatePodNamespacesOptions): Pro
   if (opts.uts && opts.hostname !== undefined && opts.hostname !== '' && !HOSTNAME_RE.test(opts.hostname)) {
     throw new InvalidArgumentError(`hostname ${JSON.stringify(opts.hostname)} is not a valid RFC 1123 host name`);
   }
-  const ns = podNamespacePaths(opts.namespacesDir, opts.podSandboxId, opts);
+  const ns = podNamespacePaths(opts.namespacesDir, opts.podSandboxId, { ...opts, user: opts.userns !== undefined });
   if (Object.keys(ns).length === 0) return ns;
+  for (const file of Object.values(ns)) {
+    // The userns helper takes the files in a comma/equals list.
+    if (/[,=|]/.test(file)) throw new InvalidArgumentError(`namespaces_dir path ${JSON.stringify(file)} must not contain ",", "=" or "|"`);
+  }
   try {
     // A crashed earlier attempt with this ID may have left files behind: they are ours.
     await removePodNamespaces(ns);
@@ -133,16 +151,17 @@ export async function createPodNamespaces(opts: CreatePodNamespacesOptions): Pro
       await ensureNamespaceDir(path.dirname(file));
       await fs.writeFile(file, '', { flag: 'wx', mode: 0o444 });
     }
+    const [program, args] = opts.userns === undefined ? ['unshare', unshareArgs(ns, opts)] : ['perl', usernsArgs(ns, opts.userns, opts)];
     let result;
     try {
-      result = await runProgram('unshare', unshareArgs(ns, opts), { signal: opts.signal, timeoutMs: SPAWN_TIMEOUT_MS });
+      result = await runProgram(program, args, { signal: opts.signal, timeoutMs: SPAWN_TIMEOUT_MS });
     } catch (err) {
-      throw new UnavailableError(`cannot run unshare(1) to create namespaces of pod ${opts.podSandboxId}`, { cause: err });
+      throw new UnavailableError(`cannot run ${program} to create namespaces of pod ${opts.podSandboxId}`, { cause: err });
     }
     opts.signal?.throwIfAborted();
     if (result.exitCode !== 0) {
       throw new InternalError(
-        `unshare for pod ${opts.podSandboxId} failed (exit ${result.exitCode}${result.timedOut ? ', timed out' : ''}): ${stderrTail(result)}`,
+        `${program} creating the namespaces of pod ${opts.podSandboxId} failed (exit ${result.exitCode}${result.timedOut ? ', timed out' : ''}): ${stderrTail(result)}`,
       );
     }
     return ns;
@@ -154,6 +173,26 @@ export async function createPodNamespaces(opts: CreatePodNamespacesOptions): Pro
     }
     throw err;
   }
+}
+
+/**
+ * The userns helper's argv: the same setup as unshareArgs, but /dev/shm is mounted by the
+ * helper from the host side (a mount from inside the pod's user namespace is not allowed in
+ * the host's mount namespace), owned by the pod's root so that it can write there.
+ */
+function usernsArgs(ns: PodNamespaces, mappings: IdMappings, setup: NamespaceSetup): string[] {
+  const root = { uid: mappings.uids.find((m) => m.containerId === 0)?.hostId ?? 0, gid: mappings.gids.find((m) => m.containerId === 0)?.hostId ?? 0 };
+  const shm = setup.shm
+    ? { path: setup.shm.path, options: `mode=1777,size=${Math.floor(setup.shm.sizeBytes)},uid=${root.uid},gid=${root.gid}` }
+    : undefined;
+  const command = setupCommand(ns, { ...setup, shm: undefined });
+  return usernsPinnsArgs({
+    mappings,
+    userFile: ns.user ?? '',
+    files: { net: ns.net, ipc: ns.ipc, uts: ns.uts },
+    shm,
+    command: command.length === 1 && command[0] === 'true' ? [] : command,
+  });
 }
 
 /** Unmounts (lazily) and unlinks each namespace file; files already gone are fine. */

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { parseSysctlList, resolvePodSysctls, sysctlNamespace } from './sysctls';
+import { clampPingGroupRange, parseSysctlList, resolvePodSysctls, sysctlNamespace } from './sysctls';
 
 const nsCases: [string, string | undefined][] = [
   ['net.ipv4.ip_forward', 'net'],
@@ -39,4 +39,21 @@ for (const c of cases) {
 test('parseSysctlList', () => {
   assert.deepEqual(parseSysctlList(['net.ipv4.ping_group_range=0 2147483647']), { 'net.ipv4.ping_group_range': '0 2147483647' });
   assert.throws(() => parseSysctlList(['nokey']), /not key=value/);
+});
+
+const pingCases: { name: string; value: string; gids: number; want: string }[] = [
+  { name: 'the usual 0 2147483647 is cut to the pod gids', value: '0 2147483647', gids: 65536, want: '0\t65535' },
+  { name: 'a range inside stays', value: '10 20', gids: 65536, want: '10\t20' },
+  { name: 'a malformed value is left for the kernel to refuse', value: 'x y', gids: 65536, want: 'x y' },
+];
+for (const c of pingCases) {
+  test(`clampPingGroupRange: ${c.name}`, () => {
+    const [out] = clampPingGroupRange([{ key: 'net.ipv4.ping_group_range', path: 'net/ipv4/ping_group_range', value: c.value }], c.gids);
+    assert.equal(out?.value, c.want);
+  });
+}
+
+test('clampPingGroupRange leaves other sysctls alone', () => {
+  const s = { key: 'net.ipv4.ip_forward', path: 'net/ipv4/ip_forward', value: '0 2147483647' };
+  assert.deepEqual(clampPingGroupRange([s], 10), [s]);
 });

@@ -79,3 +79,20 @@ export function resolvePodSysctls(
   }
   return { apply, skipped };
 }
+
+/**
+ * In a user namespace the kernel takes only gids mapped there for `net.ipv4.ping_group_range`;
+ * as CRI-O does, a range reaching past the pod's gids (e.g. the common "0 2147483647") is cut to
+ * the ids the pod has (pure).
+ */
+export function clampPingGroupRange(sysctls: PodSysctl[], mappedGids: number): PodSysctl[] {
+  return sysctls.map((s) => {
+    if (s.key !== 'net.ipv4.ping_group_range' && s.key !== 'net/ipv4/ping_group_range') return s;
+    const m = /^\s*(\d+)\s+(\d+)\s*$/.exec(s.value);
+    if (!m || mappedGids <= 0) return s;
+    const low = Math.min(Number(m[1]), mappedGids - 1);
+    const high = Math.min(Number(m[2]), mappedGids - 1);
+    return { ...s, value: `${low}\t${high}` };
+  });
+}
+

@@ -29,7 +29,7 @@ const cases: { name: string; input: Partial<ConmonArgsOptions>; has: string[]; l
     name: 'plain container',
     input: {},
     has: ['--full-attach'],
-    lacks: ['-t', '-i', '--leave-stdin-open', '--log-size-max', '--syslog'],
+    lacks: ['-t', '-i', '--leave-stdin-open', '--log-size-max', '--syslog', '--systemd-cgroup', '-s'],
     values: {
       '--api-version': '1',
       '-c': 'abc',
@@ -53,6 +53,14 @@ const cases: { name: string; input: Partial<ConmonArgsOptions>; has: string[]; l
   { name: 'log size max', input: { logSizeMax: 1024 }, has: [], lacks: [], values: { '--log-size-max': '1024' } },
   { name: 'negative log size max = unlimited', input: { logSizeMax: -1 }, has: [], lacks: ['--log-size-max'] },
   { name: 'syslog', input: { syslog: true }, has: ['--syslog'], lacks: [] },
+  { name: 'cgroupfs driver', input: { systemdCgroup: false }, has: [], lacks: ['--systemd-cgroup', '-s'] },
+  {
+    name: 'systemd driver: conmon flag, runc root unchanged',
+    input: { systemdCgroup: true },
+    has: ['--systemd-cgroup'],
+    lacks: ['--runtime-arg=--systemd-cgroup'],
+    values: { '--runtime-arg': '--root=/run/runc' },
+  },
 ];
 
 for (const c of cases) {
@@ -86,3 +94,10 @@ const sync: { line: string; want: ReturnType<typeof parseConmonSyncMessage> }[] 
   { line: 'null', want: undefined },
 ];
 for (const c of sync) test(`parseConmonSyncMessage(${c.line})`, () => assert.deepEqual(parseConmonSyncMessage(c.line), c.want));
+
+test('buildConmonArgs: systemd asks conmon, not runc, for --systemd-cgroup (conmon passes it to runc create only)', () => {
+  const argv = buildConmonArgs({ ...base, systemdCgroup: true });
+  assert.equal(argv.filter((a) => a === '--systemd-cgroup').length, 1);
+  const runtimeArgs = argv.flatMap((a, i) => (argv[i - 1] === '--runtime-arg' ? [a] : []));
+  assert.deepEqual(runtimeArgs, ['--root=/run/runc']);
+});

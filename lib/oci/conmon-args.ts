@@ -24,6 +24,8 @@ export interface ConmonArgsOptions {
   /** Bytes after which conmon truncates the log; omitted or negative = unlimited. */
   logSizeMax?: number;
   syslog?: boolean;
+  /** systemd cgroup driver: conmon `--systemd-cgroup`, which makes it run `runc --systemd-cgroup create`. */
+  systemdCgroup?: boolean;
 }
 
 /** Path of the container's bundle pidfile (the init PID runc writes). */
@@ -63,6 +65,8 @@ export function buildConmonArgs(o: ConmonArgsOptions): string[] {
     '--runtime-arg', `--root=${o.runtimeRoot}`,
   ];
   if (o.syslog) args.push('--syslog');
+  // conmon itself adds runc's `--systemd-cgroup` (to create only), so it is not a --runtime-arg.
+  if (o.systemdCgroup) args.push('--systemd-cgroup');
   if (o.logSizeMax !== undefined && o.logSizeMax >= 0) args.push('--log-size-max', String(o.logSizeMax));
   if (o.terminal) {
     args.push('-t');

@@ -26,6 +26,8 @@ export interface ExecStreamParams {
   conmonPath: string;
   conmonLogLevel: string;
   runtimeRoot: string;
+  /** runc `--systemd-cgroup` (CRI-O passes it on every direct runc call with that driver). */
+  systemdCgroup?: boolean;
   containerId: string;
   /** `terminal` selects the conmon path. */
   process: SpecProcess;
@@ -89,7 +91,7 @@ function waitDrained(child: ChildProcess): Promise<number | null> {
 }
 
 async function execDirect(p: ExecStreamParams, processFile: string, pidFile: string): Promise<number> {
-  const args = runcExecArgs(p.runtimeRoot, p.containerId, processFile, pidFile);
+  const args = runcExecArgs({ root: p.runtimeRoot, systemdCgroup: p.systemdCgroup ?? false }, p.containerId, processFile, pidFile);
   p.log.debug('running runc', { argv: args });
   const child = spawn(p.runtimePath, args, { stdio: [p.io.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'], env: { PATH: PATH_ENV } });
   const stdin = p.io.stdin;

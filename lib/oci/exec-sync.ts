@@ -37,6 +37,8 @@ export interface ExecSyncParams {
   /** conmon log level (terminal execs). */
   conmonLogLevel: string;
   runtimeRoot: string;
+  /** runc `--systemd-cgroup` (CRI-O passes it on every direct runc call with that driver). */
+  systemdCgroup?: boolean;
   containerId: string;
   process: SpecProcess;
   /** Directory for the temporary process.json and pid file (per container, on tmpfs ideally). */
@@ -85,7 +87,7 @@ function abortError(p: ExecSyncParams): Error {
 }
 
 async function execDirect(p: ExecSyncParams, files: ExecFiles): Promise<ExecSyncResult> {
-  const args = runcExecArgs(p.runtimeRoot, p.containerId, files.processFile, files.pidFile);
+  const args = runcExecArgs({ root: p.runtimeRoot, systemdCgroup: p.systemdCgroup ?? false }, p.containerId, files.processFile, files.pidFile);
   p.log.debug('running runc', { argv: args });
   const child = spawn(p.runtimePath, args, {
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,38 +1,45 @@
 /** Pure argv builders for runc (one per subcommand used), in the manner of go-runc's `XxxOpts.args()`. */
 
-/** Global flags every runc invocation takes. */
-export function runcGlobalArgs(root: string): string[] {
-  return ['--root', root];
+/**
+ * runc's global settings: its state root, and whether it uses the systemd cgroup driver. A bare
+ * string is the root with the cgroupfs driver.
+ */
+export type RuncGlobal = string | { root: string; systemdCgroup: boolean };
+
+/** Global flags every runc invocation takes (CRI-O adds `--systemd-cgroup` to all of them with that driver). */
+export function runcGlobalArgs(g: RuncGlobal): string[] {
+  if (typeof g === 'string') return ['--root', g];
+  return ['--root', g.root, ...(g.systemdCgroup ? ['--systemd-cgroup'] : [])];
 }
 
 /** `runc state <id>`. */
-export function runcStateArgs(root: string, containerId: string): string[] {
+export function runcStateArgs(root: RuncGlobal, containerId: string): string[] {
   return [...runcGlobalArgs(root), 'state', containerId];
 }
 
 /** `runc start <id>`. */
-export function runcStartArgs(root: string, containerId: string): string[] {
+export function runcStartArgs(root: RuncGlobal, containerId: string): string[] {
   return [...runcGlobalArgs(root), 'start', containerId];
 }
 
 /** `runc kill [--all] <id> <signal>`; numeric signals are passed as numbers, names without `SIG`. */
-export function runcKillArgs(root: string, containerId: string, signal: string | number, all = false): string[] {
+export function runcKillArgs(root: RuncGlobal, containerId: string, signal: string | number, all = false): string[] {
   const sig = typeof signal === 'number' ? String(signal) : signal.toUpperCase().replace(/^SIG/, '');
   return [...runcGlobalArgs(root), 'kill', ...(all ? ['--all'] : []), containerId, sig];
 }
 
 /** `runc delete [--force] <id>`. */
-export function runcDeleteArgs(root: string, containerId: string, force: boolean): string[] {
+export function runcDeleteArgs(root: RuncGlobal, containerId: string, force: boolean): string[] {
   return [...runcGlobalArgs(root), 'delete', ...(force ? ['--force'] : []), containerId];
 }
 
 /** `runc exec --process <file> --pid-file <file> <id>`. */
-export function runcExecArgs(root: string, containerId: string, processFile: string, pidFile: string): string[] {
+export function runcExecArgs(root: RuncGlobal, containerId: string, processFile: string, pidFile: string): string[] {
   return [...runcGlobalArgs(root), 'exec', '--process', processFile, '--pid-file', pidFile, containerId];
 }
 
 /** `runc update --resources - <id>`: the LinuxResources JSON comes on stdin. */
-export function runcUpdateArgs(root: string, containerId: string): string[] {
+export function runcUpdateArgs(root: RuncGlobal, containerId: string): string[] {
   return [...runcGlobalArgs(root), 'update', '--resources', '-', containerId];
 }
 

@@ -1,7 +1,7 @@
 import { InternalError, NotFoundError } from '../errors';
 import type { Logger } from '../log';
 import { runProgram, type RunResult } from '../process';
-import { isRuncNotFound, isRuncNotRunning, runcDeleteArgs, runcErrorMessage, runcKillArgs, runcStartArgs, runcStateArgs, runcUpdateArgs } from './runc-args';
+import { isRuncNotFound, isRuncNotRunning, runcDeleteArgs, runcErrorMessage, runcKillArgs, runcStartArgs, runcStateArgs, runcUpdateArgs, type RuncGlobal } from './runc-args';
 import type { LinuxResources } from './spec-input';
 
 /** The short-lived runc subcommands (state/start/kill/delete); long-lived ones live in conmon.ts/exec-sync.ts. */
@@ -13,8 +13,8 @@ export class RuncError extends InternalError {
     readonly exitCode: number,
     readonly stderr: string,
   ) {
-    // argv starts with the global `--root <dir>`, which only adds noise to the message.
-    super(`runc ${argv.slice(2).join(' ')} failed (exit ${exitCode}): ${runcErrorMessage(stderr)}`);
+    // argv starts with the global `--root <dir>` (and `--systemd-cgroup`), which only add noise to the message.
+    super(`runc ${argv.slice(argv[2] === '--systemd-cgroup' ? 3 : 2).join(' ')} failed (exit ${exitCode}): ${runcErrorMessage(stderr)}`);
   }
 }
 
@@ -55,7 +55,13 @@ export class Runc {
     readonly path: string,
     readonly root: string,
     private readonly log: Logger,
+    /** Pass `--systemd-cgroup` (the systemd cgroup driver), as CRI-O does on every runc call. */
+    readonly systemdCgroup = false,
   ) {}
+
+  private get global(): RuncGlobal {
+    return { root: this.root, systemdCgroup: this.systemdCgroup };
+  }
 
   private async run(args: string[], timeoutMs = 60_000, input?: string): Promise<RunResult> {
     this.log.debug('running runc', { argv: args });
@@ -70,7 +76,7 @@ export class Runc {
 
   /** `runc state`; undefined when runc does not know the container. */
   async state(containerId: string): Promise<RuncState | undefined> {
-    const args = runcStateArgs(this.root, containerId);
+    const args = runcStateArgs(this.global, containerId);
     const result = await this.run(args);
     if (result.exitCode === 0) return parseRuncState(result.stdout.toString('utf8'));
     if (isRuncNotFound(result.stderr.toString('utf8'))) return undefined;
@@ -79,21 +85,21 @@ export class Runc {
 
   /** `runc start`: lets the created container's init exec the user process. */
   async start(containerId: string): Promise<void> {
-    const args = runcStartArgs(this.root, containerId);
+    const args = runcStartArgs(this.global, containerId);
     const result = await this.run(args);
     if (result.exitCode !== 0) this.fail(args, result);
   }
 
   /** `runc kill`; throws NotFoundError for unknown containers, RuncError otherwise. */
   async kill(containerId: string, signal: string | number, all = false): Promise<void> {
-    const args = runcKillArgs(this.root, containerId, signal, all);
+    const args = runcKillArgs(this.global, containerId, signal, all);
     const result = await this.run(args);
     if (result.exitCode !== 0) this.fail(args, result);
   }
 
   /** `runc update`: applies new cgroup limits to a created or running container. */
   async update(containerId: string, resources: LinuxResources): Promise<void> {
-    const args = runcUpdateArgs(this.root, containerId);
+    const args = runcUpdateArgs(this.global, containerId);
     const result = await this.run(args, 60_000, JSON.stringify(resources));
     if (result.exitCode !== 0) this.fail(args, result);
   }
@@ -108,7 +114,7 @@ export class Runc {
 
   /** `runc delete`; a container runc does not know counts as deleted. */
   async delete(containerId: string, force: boolean): Promise<void> {
-    const args = runcDeleteArgs(this.root, containerId, force);
+    const args = runcDeleteArgs(this.global, containerId, force);
     const result = await this.run(args);
     if (result.exitCode !== 0 && !isRuncNotFound(result.stderr.toString('utf8'))) this.fail(args, result);
   }

@@ -4,10 +4,11 @@ import type { OpContext } from '../context';
 import { InternalError, NotFoundError } from '../errors';
 import { pathExists } from '../fsutil';
 import type { Logger } from '../log';
-import { moveToCgroup } from './cgroupfs';
+import type { CgroupManagerName } from './cgroup-systemd';
 import { type ContainerInfo, killConmon, loadContainerInfo, processesGone } from './container-info';
 import { conmonLogLevel, conmonPidFile, containerPidFile } from './conmon-args';
 import { spawnConmon } from './conmon';
+import { conmonPlacement } from './conmon-placement';
 import type { StreamIo } from './conmon-attach';
 import { buildExecProcess, type ExecProcessOptions } from './exec-process';
 import { runExecStream } from './exec-stream';
@@ -31,9 +32,14 @@ export interface OciRuntimeOptions {
   persistDir: string;
   /** conmon `--socket-dir-path`; defaults to persistDir. */
   socketDir?: string;
-  cgroupManager: 'cgroupfs';
-  /** conmon cgroup (cgroupfs path) set before conmon forks, e.g. the pod cgroup; omitted = stay in the daemon's. */
+  /** systemd: runc and conmon get `--systemd-cgroup`, conmon goes into a transient scope. */
+  cgroupManager: CgroupManagerName;
+  /** cgroupfs only: conmon cgroup (cgroupfs path) set before conmon forks, e.g. the pod cgroup; omitted = stay in the daemon's. */
   conmonCgroup?: string;
+  /** systemd only: slice of conmon's `crio-conmon-<id>.scope`, or "pod" (the container's slice); default system.slice. */
+  monitorCgroup?: string;
+  /** systemd only: the daemon's unit conmon's scopes are ordered after (CRI-O: crio.service). */
+  serviceUnit?: string;
   logLevel: string;
   log: Logger;
   /** conmon --log-size-max; omitted or negative = unlimited. */
@@ -76,7 +82,7 @@ export class OciRuntime {
   private rro: Promise<boolean> | undefined;
 
   constructor(private readonly options: OciRuntimeOptions) {
-    this.runc = new Runc(options.runtimePath, options.runtimeRoot, options.log);
+    this.runc = new Runc(options.runtimePath, options.runtimeRoot, options.log, options.cgroupManager === 'systemd');
   }
 
   private containerDir(containerId: string): string {
@@ -118,6 +124,7 @@ export class OciRuntime {
     );
     const started = Date.now();
     try {
+      const beforeStart = await conmonPlacement({ ...o, containerId: opts.containerId, bundleDir: opts.bundleDir, signal: ctx.signal });
       const result = await spawnConmon({
         conmonPath: o.conmonPath,
         args: {
@@ -135,8 +142,9 @@ export class OciRuntime {
           stdin: opts.stdin,
           stdinOnce: opts.stdinOnce,
           logSizeMax: o.logSizeMax,
+          systemdCgroup: o.cgroupManager === 'systemd',
         },
-        beforeStart: o.conmonCgroup === undefined ? undefined : (pid) => moveToCgroup(pid, o.conmonCgroup as string),
+        beforeStart,
         timeoutMs: o.createTimeoutMs ?? 240_000,
         signal: ctx.signal,
       });
@@ -258,6 +266,7 @@ export class OciRuntime {
       conmonPath: this.options.conmonPath,
       conmonLogLevel: conmonLogLevel(this.options.logLevel),
       runtimeRoot: this.options.runtimeRoot,
+      systemdCgroup: this.options.cgroupManager === 'systemd',
       containerId,
       process: buildExecProcess(info.process, opts),
       workDir: this.containerDir(containerId),

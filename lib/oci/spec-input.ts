@@ -72,6 +72,15 @@ export interface SpecNamespaces {
   pid: NamespaceSetting;
   /** Omitted = no cgroup namespace (CRI-O on cgroup v1). */
   cgroup?: NamespaceSetting;
+  /** The pod's user namespace (joined by path) and its maps, which runc needs for ownership of what it creates. */
+  user?: { path: string; uidMappings: SpecIdMapping[]; gidMappings: SpecIdMapping[] };
+}
+
+/** One line of a user namespace id map (same shape as lib/security's IdMapping). */
+export interface SpecIdMapping {
+  containerId: number;
+  hostId: number;
+  length: number;
 }
 
 /** A CRI volume mount (already resolved to a host path). */
@@ -143,7 +152,7 @@ export interface SpecInput {
   namespaces: SpecNamespaces;
   mounts: SpecMountInput[];
   podFiles: SpecPodFiles;
-  /** Final cgroupfs path, e.g. `/kubepods/besteffort/pod<uid>/crio-<id>`. */
+  /** Final cgroupfs path, e.g. `/kubepods/besteffort/pod<uid>/crio-<id>`, or systemd `kubepods-besteffort-pod<uid>.slice:crio:<id>`. */
   cgroupsPath: string;
   resources?: SpecResources;
   devices?: SpecDeviceInput[];

@@ -54,6 +54,11 @@ const cases: { name: string; input: Partial<SpecInput>; check: (s: Spec) => void
     },
   },
   {
+    name: 'systemd cgroups path kept as runc wants it',
+    input: { cgroupsPath: 'kubepods-besteffort-pod1.slice:crio:c1' },
+    check: (s) => assert.equal(s.linux?.cgroupsPath, 'kubepods-besteffort-pod1.slice:crio:c1'),
+  },
+  {
     name: 'namespaces: joined paths, new pid, always a new mount ns',
     input: {},
     check: (s) =>
@@ -64,6 +69,23 @@ const cases: { name: string; input: Partial<SpecInput>; check: (s: Spec) => void
         { type: 'uts', path: '/var/run/utsns/p' },
         { type: 'mount' },
       ]),
+  },
+  {
+    name: 'user namespace: joined first, with its maps; none without one',
+    input: {
+      namespaces: {
+        ...base.namespaces,
+        user: { path: '/var/run/userns/p', uidMappings: [{ containerId: 0, hostId: 65536, length: 65536 }], gidMappings: [{ containerId: 0, hostId: 131072, length: 1000 }] },
+      },
+    },
+    check: (s) => {
+      assert.deepEqual(s.linux?.namespaces?.[0], { type: 'user', path: '/var/run/userns/p' });
+      assert.deepEqual(s.linux?.uidMappings, [{ containerID: 0, hostID: 65536, size: 65536 }]);
+      assert.deepEqual(s.linux?.gidMappings, [{ containerID: 0, hostID: 131072, size: 1000 }]);
+      const plain = generateSpec(base);
+      assert.equal(plain.linux?.uidMappings, undefined);
+      assert.ok(!plain.linux?.namespaces?.some((n) => n.type === 'user'));
+    },
   },
   {
     name: 'host namespaces are left out; host UTS drops the hostname',
@@ -217,6 +239,7 @@ for (const c of cases) test(`generateSpec: ${c.name}`, () => c.check(generateSpe
 const invalid: { name: string; input: Partial<SpecInput> }[] = [
   { name: 'relative rootfs', input: { rootfs: 'rootfs' } },
   { name: 'relative cgroups path', input: { cgroupsPath: 'kubepods/x' } },
+  { name: 'systemd cgroups path with a bad slice', input: { cgroupsPath: 'kubepods--x.slice:crio:c1' } },
   { name: 'empty args', input: { process: { ...base.process, args: [] } } },
   { name: 'relative cwd', input: { process: { ...base.process, cwd: 'work' } } },
   { name: 'relative mount destination', input: { mounts: [{ containerPath: 'data', hostPath: '/h', readonly: false, propagation: 'private' }] } },

@@ -1,4 +1,5 @@
 import { InvalidArgumentError } from '../errors';
+import { checkCgroupsPath } from './cgroup-systemd';
 import { DEFAULT_DEVICE_CGROUP_RULES, OCI_VERSION, PRIVILEGED_DEVICE_CGROUP_RULES } from './defaults';
 import type { NamespaceSetting, Spec, SpecInput, SpecProcess, SpecResources } from './spec-input';
 import { buildMounts, rootfsPropagation } from './spec-mounts';
@@ -18,6 +19,7 @@ function namespaceEntry(type: NamespaceReference['type'], setting: NamespaceSett
 function buildNamespaces(input: SpecInput): NamespaceReference[] {
   const ns = input.namespaces;
   return [
+    ...(ns.user ? namespaceEntry('user', { mode: 'join', path: ns.user.path }) : []),
     ...namespaceEntry('pid', ns.pid),
     ...namespaceEntry('network', ns.network),
     ...namespaceEntry('ipc', ns.ipc),
@@ -97,9 +99,12 @@ function buildResources(input: SpecInput): LinuxResources {
 /** Builds config.json for one container from decided inputs. Throws InvalidArgumentError on malformed input. */
 export function generateSpec(input: SpecInput): Spec {
   if (!input.rootfs.startsWith('/')) throw new InvalidArgumentError(`rootfs path "${input.rootfs}" is not absolute`);
-  if (!input.cgroupsPath.startsWith('/')) throw new InvalidArgumentError(`cgroups path "${input.cgroupsPath}" is not absolute`);
+  checkCgroupsPath(input.cgroupsPath);
   const sec = input.security;
+  const user = input.namespaces.user;
+  const idMap = (m: { containerId: number; hostId: number; length: number }) => ({ containerID: m.containerId, hostID: m.hostId, size: m.length });
   const linux: Linux = {
+    ...(user ? { uidMappings: user.uidMappings.map(idMap), gidMappings: user.gidMappings.map(idMap) } : {}),
     namespaces: buildNamespaces(input),
     resources: buildResources(input),
     cgroupsPath: input.cgroupsPath,

@@ -90,11 +90,13 @@ async function create(deps: ServerDeps, ctx: OpContext, job: CreateJob): Promise
 
     const topLayer = image.layers[image.layers.length - 1];
     if (!topLayer) throw new FailedPreconditionError(`image ${image.id} has no layers`);
-    const { rootfs } = await deps.containerLayers.create(id, topLayer.chainId);
+    const idMappings = pod.userns ? { uids: pod.userns.uids, gids: pod.userns.gids } : undefined;
+    const { rootfs } = await deps.containerLayers.create(id, topLayer.chainId, { idMappings });
     cleanup.add('remove container layer', () => deps.containerLayers.remove(id));
 
     const bundleDir = path.join(deps.paths.bundlesDir, id);
-    await fs.mkdir(bundleDir, { recursive: true, mode: 0o700 });
+    // In a user namespace runc mounts the bundle's files (termination log, volumes) as the pod's root.
+    await fs.mkdir(bundleDir, { recursive: true, mode: pod.userns ? 0o711 : 0o700 });
     cleanup.add('remove bundle', () => fs.rm(bundleDir, { recursive: true, force: true }));
 
     const { input, warnings, decided } = await buildSpecInput(deps, { id, pod, config, image, rootfs, bundleDir, runtime });

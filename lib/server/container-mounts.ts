@@ -111,6 +111,7 @@ export async function imageVolumeMounts(deps: ServerDeps, src: ImageVolumeSource
     }
     const hostPath = path.join(src.bundleDir, 'volumes', String(i));
     await fs.mkdir(hostPath, { recursive: true, mode: 0o755 });
+    await fs.chown(hostPath, src.uid, src.gid); // the volume is the container user's, as with mkdir
     out.push({ containerPath: dest, hostPath, readonly: false, propagation: 'private' });
   }
   return out;

@@ -1,5 +1,5 @@
 import { NamespaceMode, SecurityProfile_ProfileType, type ContainerConfig, type SecurityProfile } from '../cri/gen/api';
-import { UnimplementedError } from '../errors';
+import { InvalidArgumentError } from '../errors';
 import type { SpecSecurity } from '../oci/spec-input';
 import type { SandboxRecord } from '../state/records';
 import { ANNOTATIONS, annotationValue, filterDisallowedAnnotations } from '../security/annotations';
@@ -70,10 +70,13 @@ export async function containerSecurity(deps: ServerDeps, pod: SandboxRecord, co
   const privileged = sc?.privileged ?? false;
   const warnings: string[] = [];
 
-  // User namespaces need the pod's namespaces to be created inside the user namespace (pinns in CRI-O).
-  const userns = sc?.namespaceOptions?.usernsOptions ?? podSc?.namespaceOptions?.usernsOptions;
-  if ((userns && userns.mode === NamespaceMode.POD) || annotationValue(podAnnotations, ANNOTATIONS.usernsMode)) {
-    throw new UnimplementedError(`container ${ctrName}: user namespaces are not supported yet`);
+  // The user namespace is the pod's (made at RunPodSandbox); a container cannot add one of its own.
+  if (sc?.namespaceOptions?.usernsOptions?.mode === NamespaceMode.POD && !pod.userns) {
+    throw new InvalidArgumentError(`container ${ctrName}: asks for the pod's user namespace, but pod ${pod.id} was created without one`);
+  }
+  // Root of a user namespace is not the host's root: "privileged" would be a lie (Kubernetes refuses it too).
+  if (privileged && pod.userns) {
+    throw new InvalidArgumentError(`container ${ctrName}: a privileged container cannot run in pod ${pod.id}, which has its own user namespace`);
   }
   for (const key of [ANNOTATIONS.seccompNotifierAction, `${ANNOTATIONS.seccompProfile}/${ctrName}`, `${ANNOTATIONS.seccompProfile}/POD`]) {
     if (annotationValue(podAnnotations, key) !== undefined) warnings.push(`annotation ${key} is not supported by crio-ts; ignored`);

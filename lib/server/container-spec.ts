@@ -1,6 +1,7 @@
 import { NamespaceMode, SupplementalGroupsPolicy, type ContainerConfig } from '../cri/gen/api';
 import { NotFoundError } from '../errors';
 import type { ImageRecord } from '../image/image-store';
+import { cgroupManagerName, containerCgroupsPath, systemdScopeAnnotations } from '../oci/cgroup-systemd';
 import { readUserDb } from '../oci/passwd';
 import { mergeEnv, resolveProcessArgs, resolveUser } from '../oci/process-args';
 import type { OciRuntime } from '../oci/runtime';
@@ -9,6 +10,7 @@ import type { SandboxRecord } from '../state/records';
 import { containerDevices } from './container-devices';
 import { criMounts, imageVolumeMounts, terminationLog } from './container-mounts';
 import { containerResources } from './container-resources';
+import { requireHostId } from '../security/userns';
 import { containerSecurity, relabelVolumes } from './container-security';
 import type { ServerDeps } from './deps';
 
@@ -85,12 +87,16 @@ export async function buildSpecInput(deps: ServerDeps, src: SpecSources): Promis
 
   const volumes = await criMounts(deps, src.runtime, config.mounts);
   await relabelVolumes(pod, config, sec.security);
+  // Files crio-ts makes for the container belong to its user as the host sees it.
+  const owner = pod.userns
+    ? { uid: requireHostId(pod.userns.uids, user.uid, 'user id'), gid: requireHostId(pod.userns.gids, user.gid, 'group id') }
+    : { uid: user.uid, gid: user.gid };
   const imageVolumes = await imageVolumeMounts(deps, {
     volumes: image.config.volumes,
     rootfs: src.rootfs,
     bundleDir: src.bundleDir,
-    uid: user.uid,
-    gid: user.gid,
+    uid: owner.uid,
+    gid: owner.gid,
     covered: volumes,
   });
   const termination = await terminationLog(config, volumes, src.bundleDir);
@@ -116,15 +122,17 @@ export async function buildSpecInput(deps: ServerDeps, src: SpecSources): Promis
       ipc: joinOrHost(pod.namespaces.ipc),
       uts: joinOrHost(pod.namespaces.uts),
       pid: pidNamespace(deps, pod, nsOptions?.pid, nsOptions?.targetId ?? ''),
+      ...(pod.userns && pod.namespaces.user ? { user: { path: pod.namespaces.user, uidMappings: pod.userns.uids, gidMappings: pod.userns.gids } } : {}),
     },
     mounts,
     podFiles: { ...pod.podFiles, shmPath: pod.shmPath },
-    cgroupsPath: `${pod.cgroupParent}/crio-${src.id}`,
+    cgroupsPath: containerCgroupsPath(cgroupManagerName(deps.config.runtime.cgroup_manager), pod.cgroupParent, src.id),
     resources: res,
     devices: await containerDevices(deps, pod, config),
     annotations: {
       ...config.annotations,
       ...sec.annotations,
+      ...systemdScopeAnnotations(cgroupManagerName(deps.config.runtime.cgroup_manager), config.annotations),
       'io.kubernetes.cri-o.ContainerType': 'container',
       'io.kubernetes.cri-o.SandboxID': pod.id,
       'io.kubernetes.container.name': config.metadata?.name ?? '',

@@ -2,6 +2,7 @@ import type { ContainerStats, CpuUsage, MemoryUsage, PsiStats, SwapUsage, UInt64
 import type { CgroupStats } from '../oci/cgroup-stats';
 import { readCgroupStats } from '../oci/cgroup-stats';
 import type { Psi } from '../oci/cgroup-parse';
+import { cgroupFsPath, containerCgroupDir, DEFAULT_CGROUPFS_PARENT } from '../oci/cgroup-systemd';
 import type { DiskUsage } from '../storage/disk-usage';
 import type { ContainerRecord, SandboxRecord } from '../state/records';
 import type { ServerDeps } from './deps';
@@ -94,9 +95,9 @@ function criSwap(s: CgroupStats): SwapUsage | undefined {
   };
 }
 
-/** The cgroup of a container (older records did not store it). */
+/** The cgroup directory of a container below each hierarchy's root, for either driver (older records did not store its cgroupsPath). */
 export function containerCgroup(record: ContainerRecord, pod: SandboxRecord | undefined): string {
-  return record.cgroupsPath ?? `${pod?.cgroupParent ?? '/crio'}/crio-${record.id}`;
+  return record.cgroupsPath !== undefined ? cgroupFsPath(record.cgroupsPath) : containerCgroupDir(pod?.cgroupParent ?? DEFAULT_CGROUPFS_PARENT, record.id);
 }
 
 /** A container's raw cgroup sample (undefined when its cgroup is gone). */

@@ -75,7 +75,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
   const host = await probeHost();
   // As CRI-O: the crio-default AppArmor profile is generated and loaded at start where AppArmor is on.
   if (host.apparmor) await setupAppArmorAtStart(config.runtime.apparmor_profile);
-  log.info('host probed', { apparmor: host.apparmor, selinux: host.selinux, seccomp: host.seccomp, canLowerOomScoreAdj: host.canLowerOomScoreAdj });
+  log.info('host probed', { apparmor: host.apparmor, selinux: host.selinux, seccomp: host.seccomp, canLowerOomScoreAdj: host.canLowerOomScoreAdj, userNamespaces: host.userNamespaces });
 
   const layerStore = new LayerStore({ root: layout.layers, log });
   await layerStore.init();

@@ -19,6 +19,8 @@ export interface HostInfo {
   seccomp: boolean;
   /** Whether a negative oom_score_adj can be set (needs CAP_SYS_RESOURCE). */
   canLowerOomScoreAdj: boolean;
+  /** Pods can get user namespaces: the kernel has them and overlayfs takes idmapped layers (Linux ≥ 5.19). */
+  userNamespaces: boolean;
 }
 
 /** Directories the daemon owns, derived from config once. */

@@ -48,7 +48,7 @@ export async function removeOrphans(deps: ServerDeps, log: Logger): Promise<void
     );
   }
   for (const id of (await listPodNamespaceIds(nsDir)).filter((i) => OWN_ID.test(i) && !pods.has(i))) {
-    await step(log, 'pod namespaces', id, () => removePodNamespaces(podNamespacePaths(nsDir, id, { net: true, ipc: true, uts: true })));
+    await step(log, 'pod namespaces', id, () => removePodNamespaces(podNamespacePaths(nsDir, id, { net: true, ipc: true, uts: true, user: true })));
   }
   for (const id of (await listDir(deps.paths.podsDir)).filter((i) => OWN_ID.test(i) && !pods.has(i))) {
     await step(log, 'pod dir', id, async () => {

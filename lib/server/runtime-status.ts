@@ -34,7 +34,7 @@ export async function status(deps: ServerDeps, _ctx: OpContext, req: StatusReque
     runtimeHandlers: await Promise.all(
       ['', ...handlers].map(async (name) => ({
         name,
-        features: { recursiveReadOnlyMounts: await supportsRro(deps, name), userNamespaces: false },
+        features: { recursiveReadOnlyMounts: await supportsRro(deps, name), userNamespaces: deps.host.userNamespaces },
       })),
     ),
     // SupplementalGroupsPolicy Strict is honoured (groups not merged from the image's /etc/group).

@@ -1,6 +1,7 @@
 import type { Config } from '../config/config';
 import { InvalidArgumentError, UnavailableError } from '../errors';
 import type { Logger } from '../log';
+import { cgroupManagerName, effectiveMonitorCgroup } from '../oci/cgroup-systemd';
 import { OciRuntime } from '../oci/runtime';
 import { findExecutable } from '../process';
 
@@ -21,6 +22,7 @@ export class RuntimeHandlers {
   /** Resolves binaries of every handler. */
   static async create(config: Config, bundlesDir: string, log: Logger): Promise<RuntimeHandlers> {
     const entries = new Map<string, HandlerEntry>();
+    const cgroupManager = cgroupManagerName(config.runtime.cgroup_manager);
     for (const [name, h] of Object.entries(config.runtime.runtimes)) {
       const runtimePath = await findExecutable(h.runtime_path || name);
       const conmonName = h.monitor_path || config.runtime.conmon || 'conmon';
@@ -44,7 +46,9 @@ export class RuntimeHandlers {
           conmonPath,
           exitsDir: config.runtime.container_exits_dir,
           persistDir: bundlesDir,
-          cgroupManager: 'cgroupfs',
+          cgroupManager,
+          // cgroupfs: conmon stays in the daemon's cgroup, as before; systemd: a scope in this slice (or the pod's).
+          ...(cgroupManager === 'systemd' ? { monitorCgroup: effectiveMonitorCgroup(cgroupManager, config.runtime.conmon_cgroup, h.monitor_cgroup) } : {}),
           logLevel: config.runtime.log_level,
           logSizeMax: config.runtime.log_size_max,
           log: log.child({ handler: name }),

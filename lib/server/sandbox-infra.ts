@@ -6,8 +6,10 @@ import type { OpContext } from '../context';
 import { FailedPreconditionError } from '../errors';
 import { writeFileAtomic } from '../fsutil';
 import type { ImageRecord } from '../image/image-store';
+import { cgroupManagerName, containerCgroupsPath, systemdScopeAnnotations } from '../oci/cgroup-systemd';
 import { generateSpec } from '../oci/spec';
 import { resolveSecurity } from '../security/security';
+import type { IdMappings } from '../security/userns';
 import type { SandboxRecord } from '../state/records';
 import type { ServerDeps } from './deps';
 
@@ -29,7 +31,10 @@ async function pauseImage(deps: ServerDeps, ctx: OpContext): Promise<ImageRecord
   return deps.images.status(name) ?? (await deps.images.pull(name, undefined, ctx, { authFile }));
 }
 
-type InfraPod = Pick<SandboxRecord, 'id' | 'namespaces' | 'hostname' | 'cgroupParent' | 'podDir' | 'podFiles' | 'shmPath' | 'runtimeHandler'>;
+type InfraPod = Pick<SandboxRecord, 'id' | 'namespaces' | 'hostname' | 'cgroupParent' | 'podDir' | 'podFiles' | 'shmPath' | 'runtimeHandler'> & {
+  /** The pod's user namespace maps, when it has one. */
+  userns?: IdMappings;
+};
 
 /** Creates and starts the pause container in the pod's namespaces; undone fully on failure. */
 export async function startInfraContainer(deps: ServerDeps, pod: InfraPod, hostPid: boolean, ctx: OpContext): Promise<NonNullable<SandboxRecord['infra']>> {
@@ -39,7 +44,7 @@ export async function startInfraContainer(deps: ServerDeps, pod: InfraPod, hostP
   const runtime = deps.runtimeFor(pod.runtimeHandler);
   const cleanup = new CleanupStack();
   try {
-    const { rootfs } = await deps.containerLayers.create(pod.id, top.chainId);
+    const { rootfs } = await deps.containerLayers.create(pod.id, top.chainId, { idMappings: pod.userns });
     cleanup.add('remove infra layer', () => deps.containerLayers.remove(pod.id));
     const bundleDir = path.join(deps.paths.bundlesDir, pod.id);
     await fs.mkdir(bundleDir, { recursive: true, mode: 0o700 });
@@ -65,11 +70,21 @@ export async function startInfraContainer(deps: ServerDeps, pod: InfraPod, hostP
       hostname: pod.namespaces.uts ? pod.hostname : undefined,
       process: { args, env: image.config.env, cwd: '/', user: { uid: 0, gid: 0, additionalGids: [0] }, terminal: false },
       security,
-      namespaces: { network: join(pod.namespaces.net), ipc: join(pod.namespaces.ipc), uts: join(pod.namespaces.uts), pid: hostPid ? { mode: 'host' } : { mode: 'new' } },
+      namespaces: {
+        network: join(pod.namespaces.net),
+        ipc: join(pod.namespaces.ipc),
+        uts: join(pod.namespaces.uts),
+        pid: hostPid ? { mode: 'host' } : { mode: 'new' },
+        ...(pod.userns && pod.namespaces.user ? { user: { path: pod.namespaces.user, uidMappings: pod.userns.uids, gidMappings: pod.userns.gids } } : {}),
+      },
       mounts: [],
       podFiles: { ...pod.podFiles, shmPath: pod.shmPath },
-      cgroupsPath: `${pod.cgroupParent}/crio-${pod.id}`,
-      annotations: { 'io.kubernetes.cri-o.ContainerType': 'sandbox', 'io.kubernetes.cri-o.SandboxID': pod.id },
+      cgroupsPath: containerCgroupsPath(cgroupManagerName(deps.config.runtime.cgroup_manager), pod.cgroupParent, pod.id),
+      annotations: {
+        ...systemdScopeAnnotations(cgroupManagerName(deps.config.runtime.cgroup_manager), {}),
+        'io.kubernetes.cri-o.ContainerType': 'sandbox',
+        'io.kubernetes.cri-o.SandboxID': pod.id,
+      },
     });
     // The bundle lives in runroot (tmpfs): no fsync needed.
     await writeFileAtomic(path.join(bundleDir, 'config.json'), JSON.stringify(spec), 0o600, false);

@@ -6,8 +6,9 @@ import { CleanupStack } from '../cleanup';
 import { backgroundContext, withLogFields, type OpContext } from '../context';
 import { InvalidArgumentError } from '../errors';
 import { createPodNamespaces, removePodNamespaces } from '../network/namespaces';
+import { cgroupManagerName, podCgroupParent } from '../oci/cgroup-systemd';
 import { writePodFiles } from '../network/pod-files';
-import { parseSysctlList, resolvePodSysctls } from '../network/sysctls';
+import { clampPingGroupRange, parseSysctlList, resolvePodSysctls } from '../network/sysctls';
 import { requestFingerprint } from '../state/fingerprint';
 import { podSandboxName } from '../state/name-registry';
 import { nowNs, RECORD_VERSION, type SandboxRecord } from '../state/records';
@@ -16,10 +17,9 @@ import type { ServerDeps } from './deps';
 import { newId } from './ids';
 import { needsInfraContainer, removeInfraContainer, startInfraContainer } from './sandbox-infra';
 import { podBandwidth, podShmSize } from './sandbox-options';
+import { chownPodFiles, gidCount, podIdMappings, podUsernsRequest } from './sandbox-userns';
+import type { UsernsRequest } from '../security/userns';
 import { preparePodShmDir, unmountPodShm } from './sandbox-shm';
-
-/** Where pods go when the kubelet gives no cgroup parent (cgroupfs driver). */
-const DEFAULT_CGROUP_PARENT = '/crio';
 
 function protocolName(p: Protocol): 'tcp' | 'udp' | 'sctp' {
   return p === Protocol.UDP ? 'udp' : p === Protocol.SCTP ? 'sctp' : 'tcp';
@@ -34,15 +34,9 @@ function validate(req: RunPodSandboxRequest): { config: PodSandboxConfig; meta: 
   return { config, meta };
 }
 
+/** The pod's cgroup parent for the driver; the other driver's form is InvalidArgument naming the parent. */
 function cgroupParent(deps: ServerDeps, config: PodSandboxConfig): string {
-  const parent = config.linux?.cgroupParent ?? '';
-  if (parent === '') return DEFAULT_CGROUP_PARENT;
-  if (deps.config.runtime.cgroup_manager === 'cgroupfs' && parent.endsWith('.slice')) {
-    throw new InvalidArgumentError(
-      `cgroup parent ${JSON.stringify(parent)} is a systemd slice but cgroup_manager is "cgroupfs"; set the kubelet's cgroupDriver to cgroupfs`,
-    );
-  }
-  return parent.startsWith('/') ? parent : `/${parent}`;
+  return podCgroupParent(cgroupManagerName(deps.config.runtime.cgroup_manager), config.linux?.cgroupParent ?? '');
 }
 
 /**
@@ -54,10 +48,11 @@ export async function runPodSandbox(deps: ServerDeps, ctx: OpContext, req: RunPo
   const { config, meta } = validate(req);
   config.annotations = allowedAnnotationsOnly(deps, req.runtimeHandler, config.annotations);
   deps.runtimeFor(req.runtimeHandler); // fails early on an unknown handler
+  const userns = podUsernsRequest(config); // refuses bad user namespace settings before anything is claimed
   const reservedName = podSandboxName(meta);
   const requestHash = requestFingerprint(RunPodSandboxRequest.toJSON({ ...req, config }));
   const podSandboxId = await deps.podNames.claim({ name: reservedName, fingerprint: requestHash, signal: ctx.signal, newId, rpc: 'RunPodSandbox' }, (id) =>
-    createSandbox(deps, ctx, { id, reservedName, requestHash, req, config, meta }),
+    createSandbox(deps, ctx, { id, reservedName, requestHash, req, config, meta, userns: userns.request, warnings: userns.warnings }),
   );
   return { podSandboxId };
 }
@@ -69,6 +64,8 @@ interface NewSandbox {
   req: RunPodSandboxRequest;
   config: PodSandboxConfig;
   meta: NonNullable<PodSandboxConfig['metadata']>;
+  userns: UsernsRequest;
+  warnings: string[];
 }
 
 /**
@@ -85,7 +82,10 @@ async function createSandbox(deps: ServerDeps, ctx: OpContext, n: NewSandbox): P
   const log = withLogFields(ctx, { podSandboxId: id }).log;
   const work = backgroundContext(log);
   const cleanup = new CleanupStack();
+  for (const w of n.warnings) log.warn('pod config adjusted', { warning: w });
   try {
+    const ids = await podIdMappings(deps, id, n.userns);
+    cleanup.add('release user namespace ids', async () => ids.release());
     const podDir = path.join(deps.paths.podsDir, id);
     await fs.mkdir(podDir, { recursive: true, mode: 0o755 });
     cleanup.add('remove pod dir', () => fs.rm(podDir, { recursive: true, force: true }));
@@ -106,7 +106,8 @@ async function createSandbox(deps: ServerDeps, ctx: OpContext, n: NewSandbox): P
       hostname,
       loopbackUp: true,
       shm: hostIpc ? undefined : { path: shmPath, sizeBytes: podShmSize(deps, req.runtimeHandler, config.annotations) },
-      sysctls: sysctls.apply,
+      sysctls: ids.mappings ? clampPingGroupRange(sysctls.apply, gidCount(ids.mappings)) : sysctls.apply,
+      userns: ids.mappings,
       log,
     });
     cleanup.add('remove pod namespaces', () => removePodNamespaces(namespaces));
@@ -133,12 +134,13 @@ async function createSandbox(deps: ServerDeps, ctx: OpContext, n: NewSandbox): P
       dns: config.dnsConfig ?? { servers: [], searches: [], options: [] },
       hostNetwork,
     });
+    if (ids.mappings) await chownPodFiles(podFiles, ids.mappings);
 
     let infra: SandboxRecord['infra'];
     if (needsInfraContainer(deps, nsOptions?.pid)) {
       infra = await startInfraContainer(
         deps,
-        { id, namespaces, hostname, cgroupParent: parent, podDir, podFiles, shmPath, runtimeHandler: req.runtimeHandler },
+        { id, namespaces, hostname, cgroupParent: parent, podDir, podFiles, shmPath, runtimeHandler: req.runtimeHandler, userns: ids.mappings },
         nsOptions?.pid === NamespaceMode.NODE,
         work,
       );
@@ -160,6 +162,7 @@ async function createSandbox(deps: ServerDeps, ctx: OpContext, n: NewSandbox): P
       hostname,
       logDirectory: config.logDirectory,
       namespaces,
+      ...(ids.mappings ? { userns: { ...ids.mappings, auto: ids.auto } } : {}),
       hostNetwork,
       ips,
       cgroupParent: parent,
@@ -171,6 +174,7 @@ async function createSandbox(deps: ServerDeps, ctx: OpContext, n: NewSandbox): P
       config: PodSandboxConfig.toJSON(config),
     };
     await deps.sandboxes.create(record);
+    ids.release(); // the record holds the range now
     cleanup.clear();
     log.info('pod sandbox ready', { name: meta.name, namespace: meta.namespace, ips });
   } catch (err) {

@@ -2,6 +2,7 @@ import { promises as fs } from 'node:fs';
 import type { NetworkInterfaceUsage, NetworkUsage, PodSandboxStats } from '../cri/gen/api';
 import { parseNetDev, type NetDevCounters } from '../oci/cgroup-parse';
 import { readCgroupStats, type CgroupStats } from '../oci/cgroup-stats';
+import { cgroupParentPath, containerCgroupDir } from '../oci/cgroup-systemd';
 import { pidAlive } from '../oci/pids';
 import { runProgram } from '../process';
 import type { SandboxRecord } from '../state/records';
@@ -98,10 +99,10 @@ export function sumSamples(samples: CgroupStats[], timestampNs: bigint): CgroupS
 export async function podCgroupStats(deps: ServerDeps, pod: SandboxRecord, containerSamples: CgroupStats[]): Promise<CgroupStats | undefined> {
   const shared = deps.sandboxes.list().some((p) => p.id !== pod.id && p.cgroupParent === pod.cgroupParent);
   if (!shared) {
-    const own = await readCgroupStats(pod.cgroupParent);
+    const own = await readCgroupStats(cgroupParentPath(pod.cgroupParent));
     if (own) return own;
   }
-  const infra = pod.infra ? await readCgroupStats(`${pod.cgroupParent}/crio-${pod.id}`) : undefined;
+  const infra = pod.infra ? await readCgroupStats(containerCgroupDir(pod.cgroupParent, pod.id)) : undefined;
   const samples = infra ? [...containerSamples, infra] : containerSamples;
   return samples.length === 0 ? undefined : sumSamples(samples, BigInt(Date.now()) * 1_000_000n);
 }

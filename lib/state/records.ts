@@ -1,3 +1,4 @@
+import type { IdMappings } from '../idmap';
 import type { VersionedRecord } from './record-store';
 
 /**
@@ -26,7 +27,9 @@ export interface SandboxRecord extends VersionedRecord {
   hostname: string;
   logDirectory: string;
   /** Pinned namespace files; absent for host namespaces. */
-  namespaces: { net?: string; ipc?: string; uts?: string };
+  namespaces: { net?: string; ipc?: string; uts?: string; user?: string };
+  /** The pod's user namespace maps (hostUsers: false or userns-mode); `auto` when allocated by crio-ts. */
+  userns?: IdMappings & { auto: boolean };
   hostNetwork: boolean;
   ips: string[];
   cgroupParent: string;
@@ -78,7 +81,7 @@ export interface ContainerRecord extends VersionedRecord {
   requestHash?: string;
   /** The process identity the spec got (ContainerStatus.user). */
   user?: { uid: number; gid: number; supplementalGroups: number[] };
-  /** cgroupfs path of the container (`<pod cgroup parent>/crio-<id>`). */
+  /** runc cgroups path of the container: `<pod cgroup parent>/crio-<id>` (cgroupfs) or `<slice>:crio:<id>` (systemd). */
   cgroupsPath?: string;
   /** Host file behind the termination-message path; read into `message` when the container exits. */
   terminationLogPath?: string;

@@ -7,7 +7,9 @@ import type { Logger } from '../log';
 import { diskUsage, type DiskUsage } from './disk-usage';
 import type { LayerStore } from './layer-store';
 import { MountCounts } from './mount-counts';
-import { isMounted, listMountsUnder, mount, unmount, type MountSpec } from './mount';
+import { hostIdOf, type IdMappings } from '../idmap';
+import { mountIdmappedOverlay } from './idmap-mount';
+import { isMounted, listMountsUnder, mount, unmount } from './mount';
 import { overlayMountSpec } from './overlay';
 import { removeTree } from './remove-tree';
 import { UsageCache } from './usage-cache';
@@ -25,6 +27,8 @@ export interface ContainerLayerRecord {
   containerId: string;
   imageTopChainId: string;
   createdAt: string;
+  /** A user-namespaced container's maps: its lower layers are mounted idmapped with them. */
+  idMappings?: IdMappings;
 }
 
 /** A container layer that failed the check after an unclean shutdown. */
@@ -48,6 +52,8 @@ export interface ContainerLayersOptions {
 }
 
 const RECORD = 'container-layer.json';
+/** The kernel's overflow id: what an id outside a user namespace's maps shows as. */
+const OVERFLOW_ID = 65534;
 const CONTAINER_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 
 function checkId(containerId: string): void {
@@ -111,8 +117,11 @@ export class ContainerLayers {
     await this.counts.reconcile(this.root, (id) => this.records.has(id), this.log);
   }
 
-  /** Creates and mounts (count 1) the writable layer of a container on the image's top layer. */
-  async create(containerId: string, imageTopChainId: string): Promise<{ rootfs: string }> {
+  /**
+   * Creates and mounts (count 1) the writable layer of a container on the image's top layer;
+   * with `idMappings` (a pod with its own user namespace) the image is seen through those maps.
+   */
+  async create(containerId: string, imageTopChainId: string, options: { idMappings?: IdMappings } = {}): Promise<{ rootfs: string }> {
     checkId(containerId);
     return this.withLock(containerId, async () => {
       if (this.records.has(containerId)) throw new AlreadyExistsError(`container layer ${containerId} already exists`);
@@ -122,22 +131,26 @@ export class ContainerLayers {
       try {
         const lowerLinks = await this.layerStore.layerLinks(imageTopChainId);
         if (await pathExists(dir)) await this.purge(dir); // left by a create that crashed before its record
-        await fs.mkdir(dir, { mode: 0o700 });
+        const maps = options.idMappings;
+        // The runtime sets up a user-namespaced rootfs as the pod's root: it must be able to
+        // traverse to `merged` (0711 lists nothing, as c/storage does for user namespaces).
+        await fs.mkdir(dir, { mode: maps ? 0o711 : 0o700 });
+        if (maps) await fs.chmod(this.root, 0o711);
         cleanup.add('remove container layer directory', () => this.purge(dir));
         const diff = path.join(dir, 'diff');
         await fs.mkdir(diff, { mode: 0o755 });
         // The merged root shows the upper dir's owner and mode; keep the image's, as c/storage does.
         const top = await fs.stat(path.join(this.layerStore.root, lowerLinks[0] ?? ''));
-        await fs.chown(diff, top.uid, top.gid);
+        await fs.chown(diff, maps ? (hostIdOf(maps.uids, top.uid) ?? OVERFLOW_ID) : top.uid, maps ? (hostIdOf(maps.gids, top.gid) ?? OVERFLOW_ID) : top.gid);
         await fs.chmod(diff, top.mode & 0o7777);
         await fs.mkdir(path.join(dir, 'work'), { mode: 0o700 });
-        await fs.mkdir(path.join(dir, 'merged'), { mode: 0o700 });
-        const record: ContainerLayerRecord = { containerId, imageTopChainId, createdAt: new Date().toISOString() };
+        await fs.mkdir(path.join(dir, 'merged'), { mode: maps ? 0o755 : 0o700 });
+        const record: ContainerLayerRecord = { containerId, imageTopChainId, createdAt: new Date().toISOString(), ...(maps ? { idMappings: maps } : {}) };
         await writeJsonAtomic(path.join(dir, RECORD), record);
         // Count before mount: a crash in between leaves a count without a mount, which init() resets.
         await this.counts.set(containerId, 1);
         cleanup.add('drop mount count', () => this.counts.set(containerId, 0));
-        await mount(this.mountSpec(containerId, lowerLinks));
+        await this.mountLayer(record, lowerLinks);
         this.records.set(containerId, record);
         cleanup.clear();
         this.log.info('container layer created', { containerId, chainId: imageTopChainId });
@@ -163,7 +176,7 @@ export class ContainerLayers {
       await this.counts.set(containerId, before + 1);
       if (!mounted) {
         try {
-          await mount(this.mountSpec(containerId, await this.layerStore.layerLinks(rec.imageTopChainId)));
+          await this.mountLayer(rec, await this.layerStore.layerLinks(rec.imageTopChainId));
         } catch (err) {
           await this.counts.set(containerId, 0);
           throw err;
@@ -274,16 +287,21 @@ export class ContainerLayers {
     return out;
   }
 
-  private mountSpec(containerId: string, lowerLinks: string[]): MountSpec {
-    const dir = path.join(this.root, containerId);
-    return overlayMountSpec({
-      layerRoot: this.layerStore.root,
+  /** Mounts the container's overlay; idmapped lowers (staged under `<dir>/idmap/l/`) for a user-namespaced one. */
+  private async mountLayer(rec: ContainerLayerRecord, lowerLinks: string[]): Promise<void> {
+    const dir = path.join(this.root, rec.containerId);
+    const staging = path.join(dir, 'idmap');
+    const spec = overlayMountSpec({
+      layerRoot: rec.idMappings ? staging : this.layerStore.root,
       lowerLinks,
       upperDir: path.join(dir, 'diff'),
       workDir: path.join(dir, 'work'),
       target: path.join(dir, 'merged'),
       extraOptions: this.mountOptions,
     });
+    if (!rec.idMappings) return mount(spec);
+    const lowers = lowerLinks.map((l) => ({ source: path.join(this.layerStore.root, l), staging: l }));
+    await mountIdmappedOverlay({ spec, lowers, mappings: rec.idMappings });
   }
 
   /** Unmounts everything below `dir`, then deletes it; never rm -rf through a live mount. */

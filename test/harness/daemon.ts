@@ -118,6 +118,8 @@ export async function unmountUnder(dir: string): Promise<void> {
 /** Starts a daemon for one test file. */
 export async function startDaemon(options: TestDaemonOptions): Promise<TestDaemon> {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'crio-ts-test-'));
+  // As /var/lib and /run are: user-namespaced pods' roots must be able to traverse to their rootfs.
+  await fs.chmod(dir, 0o711);
   const bridge = `crts${options.netIndex}`;
   const subnet = `10.88.${options.netIndex}.0/24`;
   await fs.mkdir(path.join(dir, 'crio.conf.d'), { recursive: true });

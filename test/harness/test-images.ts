@@ -18,6 +18,9 @@ export interface TestFile {
   path: string;
   content: string | Buffer;
   mode?: number;
+  /** Owner in the tar header; default 0:0. */
+  uid?: number;
+  gid?: number;
 }
 
 /** An extra layer on top of the busybox base. */
@@ -120,7 +123,7 @@ export function sha256(bytes: Buffer | string): string {
   return 'sha256:' + createHash('sha256').update(bytes).digest('hex');
 }
 
-type Entry = { name: string; type: 'file' | 'directory' | 'symlink'; mode: number; content?: Buffer; linkname?: string };
+type Entry = { name: string; type: 'file' | 'directory' | 'symlink'; mode: number; content?: Buffer; linkname?: string; uid?: number; gid?: number };
 
 async function packTar(entries: Entry[]): Promise<Buffer> {
   const pack = tarStream.pack();
@@ -129,7 +132,7 @@ async function packTar(entries: Entry[]): Promise<Buffer> {
     for await (const c of pack) chunks.push(c as Buffer);
   })();
   for (const e of entries) {
-    const header = { name: e.name, mode: e.mode, uid: 0, gid: 0, uname: 'root', gname: 'root', mtime: EPOCH, type: e.type };
+    const header = { name: e.name, mode: e.mode, uid: e.uid ?? 0, gid: e.gid ?? 0, uname: e.uid ? '' : 'root', gname: e.gid ? '' : 'root', mtime: EPOCH, type: e.type };
     if (e.type === 'file') pack.entry({ ...header, size: e.content?.length ?? 0 }, e.content ?? Buffer.alloc(0));
     else if (e.type === 'symlink') pack.entry({ ...header, linkname: e.linkname ?? '' });
     else pack.entry(header);
@@ -185,7 +188,7 @@ function layerEntries(layer: TestLayer): Entry[] {
   };
   for (const f of layer.files ?? []) {
     parents(f.path);
-    entries.push({ name: f.path, type: 'file', mode: f.mode ?? 0o644, content: Buffer.from(f.content) });
+    entries.push({ name: f.path, type: 'file', mode: f.mode ?? 0o644, content: Buffer.from(f.content), uid: f.uid, gid: f.gid });
   }
   for (const w of layer.whiteouts ?? []) empty(path.posix.join(path.posix.dirname(w), `.wh.${path.posix.basename(w)}`));
   for (const d of layer.opaqueDirs ?? []) empty(`${d.replace(/\/$/, '')}/.wh..wh..opq`);
