@@ -62,8 +62,9 @@ const KINDS: readonly { kind: Kind; dir: string; flag: string }[] = [
 ];
 
 const ID_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
-// RFC 1123 host name; a leading '-' would also be parsed as an option by hostname(1).
-const HOSTNAME_RE = /^[A-Za-z0-9]([A-Za-z0-9.-]{0,62})$/;
+// What sethostname(2) takes (64 bytes); like CRI-O, no RFC 1123 check (pods use e.g. "crictl_host"),
+// but no whitespace or control characters, which would corrupt /etc/hostname and /etc/hosts.
+const HOSTNAME_RE = /^[^\s\x00-\x1f\x7f]{1,64}$/;
 const SPAWN_TIMEOUT_MS = 30_000;
 
 /** The namespace file paths a pod would get (pure; used for cleanup after a crash). */
@@ -109,7 +110,8 @@ export function setupCommand(ns: PodNamespaces, setup: NamespaceSetup): string[]
   // Each step is an argv, optionally with its stdout redirected to a file (sysctl writes).
   const steps: { argv: string[]; to?: string }[] = [];
   const argvStep = (argv: string[]) => steps.push({ argv });
-  if (ns.uts !== undefined && setup.hostname) argvStep(['hostname', setup.hostname]);
+  // Written to /proc like the sysctls: no option parsing of a leading '-' by hostname(1).
+  if (ns.uts !== undefined && setup.hostname) steps.push({ argv: ['printf', '%s', setup.hostname], to: '/proc/sys/kernel/hostname' });
   if (ns.net !== undefined && setup.loopbackUp) argvStep(['ip', 'link', 'set', 'lo', 'up']);
   // /proc/sys shows the namespaces of the writing process: these land in the pod's.
   for (const s of setup.sysctls ?? []) steps.push({ argv: ['printf', '%s\\n', s.value], to: `/proc/sys/${s.path}` });
@@ -134,7 +136,7 @@ export async function createPodNamespaces(opts: CreatePodNamespacesOptions): Pro
     throw new InvalidArgumentError(`pod sandbox id ${JSON.stringify(opts.podSandboxId)} is not usable as a file name`);
   }
   if (opts.uts && opts.hostname !== undefined && opts.hostname !== '' && !HOSTNAME_RE.test(opts.hostname)) {
-    throw new InvalidArgumentError(`hostname ${JSON.stringify(opts.hostname)} is not a valid RFC 1123 host name`);
+    throw new InvalidArgumentError(`hostname ${JSON.stringify(opts.hostname)} is not usable: at most 64 bytes, no whitespace or control characters`);
   }
   const ns = podNamespacePaths(opts.namespacesDir, opts.podSandboxId, { ...opts, user: opts.userns !== undefined });
   if (Object.keys(ns).length === 0) return ns;

@@ -158,4 +158,6 @@ export interface SpecInput {
   devices?: SpecDeviceInput[];
   annotations: Record<string, string>;
   sysctls?: Record<string, string>;
+  /** Whether the host has /dev/mqueue mounted (bound into host-IPC containers); default true. */
+  hostMqueue?: boolean;
 }

@@ -55,8 +55,9 @@ export function buildMounts(input: SpecInput): Mount[] {
   const privileged = input.security.privileged;
   const defaults: Mount[] = DEFAULT_MOUNTS.map((m) => ({ ...m, options: [...(m.options ?? [])] })).map((m) => (privileged ? makeWritable(m) : m));
   const ipcHost = input.namespaces.ipc.mode === 'host';
-  if (ipcHost) {
-    // A fresh mqueue mount in the host IPC namespace would be the host's anyway; CRI-O binds it.
+  if (ipcHost && input.hostMqueue !== false) {
+    // A fresh mqueue mount in the host IPC namespace would be the host's anyway; CRI-O binds the
+    // host's. A host without /dev/mqueue (no systemd to mount it) keeps the fresh mount.
     const i = defaults.findIndex((m) => m.destination === '/dev/mqueue');
     defaults[i] = { destination: '/dev/mqueue', type: 'bind', source: '/dev/mqueue', options: ['rw', 'rbind', 'nodev', 'nosuid', 'noexec'] };
   }

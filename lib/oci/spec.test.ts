@@ -97,6 +97,11 @@ const cases: { name: string; input: Partial<SpecInput>; check: (s: Spec) => void
     },
   },
   {
+    name: 'host IPC on a host without /dev/mqueue keeps a fresh mqueue mount',
+    input: { namespaces: { ...base.namespaces, ipc: { mode: 'host' } }, hostMqueue: false },
+    check: (s) => assert.equal(mount(s, '/dev/mqueue')?.type, 'mqueue'),
+  },
+  {
     name: 'default mounts, parents before children',
     input: {},
     check: (s) => assert.deepEqual(destinations(s), ['/proc', '/dev', '/sys', '/dev/pts', '/dev/mqueue', '/dev/shm', '/sys/fs/cgroup']),

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { FailedPreconditionError, InvalidArgumentError } from '../errors';
-import { type SeccompChoice, type SeccompChoiceInput, chooseSeccomp } from './seccomp';
+import { type SeccompChoice, type SeccompChoiceInput, chooseSeccomp, seccompRequestFromPath } from './seccomp';
 
 const base: SeccompChoiceInput = {
   securityContextSet: true,
@@ -71,3 +71,16 @@ for (const c of bad) {
     assert.throws(() => chooseSeccomp({ ...base, ...c.input }), (e: unknown) => e instanceof c.error && c.message.test(e.message));
   });
 }
+
+const pathCases: { path: string; want: ReturnType<typeof seccompRequestFromPath> }[] = [
+  { path: '', want: undefined },
+  { path: 'unconfined', want: { profileType: 'Unconfined' } },
+  { path: 'runtime/default', want: { profileType: 'RuntimeDefault' } },
+  { path: 'docker/default', want: { profileType: 'RuntimeDefault' } },
+  { path: 'localhost//var/lib/kubelet/seccomp/p.json', want: { profileType: 'Localhost', localhostRef: '/var/lib/kubelet/seccomp/p.json' } },
+];
+for (const c of pathCases) test(`seccompRequestFromPath ${JSON.stringify(c.path)}`, () => assert.deepEqual(seccompRequestFromPath(c.path), c.want));
+
+test('seccompRequestFromPath refuses a profile without the localhost/ prefix', () => {
+  assert.throws(() => seccompRequestFromPath('/etc/profile.json'), /is not "unconfined", "runtime\/default", "docker\/default" or "localhost\/<path>"/);
+});

@@ -56,6 +56,21 @@ function localhostPath(ref: string | undefined, what: string): string {
   return path.normalize(p);
 }
 
+/**
+ * The deprecated CRI `seccomp_profile_path` string as a request (older kubelets and critest still
+ * send it when `seccomp` is unset): "unconfined", "runtime/default" or "docker/default", or
+ * "localhost/<absolute path>"; '' means unset. Anything else is refused, as CRI-O does.
+ */
+export function seccompRequestFromPath(profilePath: string): SecurityProfileRequest | undefined {
+  if (profilePath === '') return undefined;
+  if (profilePath === 'unconfined') return { profileType: 'Unconfined' };
+  if (profilePath === 'runtime/default' || profilePath === 'docker/default') return { profileType: 'RuntimeDefault' };
+  if (profilePath.startsWith('localhost/')) return { profileType: 'Localhost', localhostRef: profilePath.slice('localhost/'.length) };
+  throw new InvalidArgumentError(
+    `seccomp_profile_path ${JSON.stringify(profilePath)} is not "unconfined", "runtime/default", "docker/default" or "localhost/<path>"`,
+  );
+}
+
 /** Chooses the seccomp profile source for one container. */
 export function chooseSeccomp(input: SeccompChoiceInput): SeccompChoice {
   const warnings: string[] = [];

@@ -6,7 +6,7 @@ import { ANNOTATIONS, annotationValue, filterDisallowedAnnotations } from '../se
 import { type AppArmorRequest, DEFAULT_APPARMOR_PROFILE, LEGACY_APPARMOR_ANNOTATION_PREFIX } from '../security/apparmor';
 import { ensureAppArmorProfile } from '../security/apparmor-host';
 import { hostMaskedPaths } from '../security/host-masked-paths';
-import { chooseSeccomp } from '../security/seccomp';
+import { chooseSeccomp, seccompRequestFromPath } from '../security/seccomp';
 import { loadSeccompProfile } from '../security/seccomp-load';
 import { nativeSeccompArch } from '../security/seccomp-oci';
 import { resolveSecurity } from '../security/security';
@@ -83,7 +83,7 @@ export async function containerSecurity(deps: ServerDeps, pod: SandboxRecord, co
   }
 
   const choice = chooseSeccomp({
-    request: request(sc?.seccomp),
+    request: request(sc?.seccomp) ?? seccompRequestFromPath(sc?.seccompProfilePath ?? ''),
     securityContextSet: sc !== undefined,
     privileged,
     privilegedProfile: rc.privileged_seccomp_profile,

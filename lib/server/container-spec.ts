@@ -1,3 +1,4 @@
+import { promises as fs } from 'node:fs';
 import { NamespaceMode, SupplementalGroupsPolicy, type ContainerConfig } from '../cri/gen/api';
 import { NotFoundError } from '../errors';
 import type { ImageRecord } from '../image/image-store';
@@ -35,6 +36,14 @@ export interface SpecSources {
 export interface SpecDecisions {
   user: { uid: number; gid: number; supplementalGroups: number[] };
   terminationLogPath?: string;
+}
+
+/** Whether /dev/mqueue exists on the host (systemd mounts it; minimal hosts may not have it). */
+export async function hostHasMqueue(): Promise<boolean> {
+  return fs.stat('/dev/mqueue').then(
+    (st) => st.isDirectory(),
+    () => false,
+  );
 }
 
 function joinOrHost(path: string | undefined): NamespaceSetting {
@@ -129,6 +138,7 @@ export async function buildSpecInput(deps: ServerDeps, src: SpecSources): Promis
     cgroupsPath: containerCgroupsPath(cgroupManagerName(deps.config.runtime.cgroup_manager), pod.cgroupParent, src.id),
     resources: res,
     devices: await containerDevices(deps, pod, config),
+    hostMqueue: pod.namespaces.ipc === undefined ? await hostHasMqueue() : undefined,
     annotations: {
       ...config.annotations,
       ...sec.annotations,

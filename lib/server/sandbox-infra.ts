@@ -11,6 +11,7 @@ import { generateSpec } from '../oci/spec';
 import { resolveSecurity } from '../security/security';
 import type { IdMappings } from '../security/userns';
 import type { SandboxRecord } from '../state/records';
+import { hostHasMqueue } from './container-spec';
 import type { ServerDeps } from './deps';
 
 /**
@@ -85,6 +86,7 @@ export async function startInfraContainer(deps: ServerDeps, pod: InfraPod, hostP
         'io.kubernetes.cri-o.ContainerType': 'sandbox',
         'io.kubernetes.cri-o.SandboxID': pod.id,
       },
+      hostMqueue: pod.namespaces.ipc === undefined ? await hostHasMqueue() : undefined,
     });
     // The bundle lives in runroot (tmpfs): no fsync needed.
     await writeFileAtomic(path.join(bundleDir, 'config.json'), JSON.stringify(spec), 0o600, false);

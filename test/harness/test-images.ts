@@ -95,7 +95,7 @@ export const BUSYBOX_APPLETS: readonly string[] = [
   'readlink', 'basename', 'dirname', 'timeout', 'ifconfig', 'route', 'netstat', 'usleep', 'vi', 'tar',
   'gzip', 'sha256sum', 'md5sum', 'mkfifo', 'sync', 'nproc', 'free', 'uptime', 'more', 'less',
   'od', 'hexdump', 'realpath', 'setsid', 'tty', 'watch', 'xxd', 'base64', 'diff', 'expr', 'mktemp', 'rmdir', 'chroot',
-  'nsenter', 'unshare', 'pidof', 'killall', 'logger', 'arp', 'traceroute', 'telnet',
+  'nsenter', 'unshare', 'pidof', 'killall', 'logger', 'arp', 'traceroute', 'telnet', 'brctl',
 ];
 
 const OCI = {
