@@ -127,6 +127,21 @@ test('RuntimeDefault seccomp: plain work runs, unshare(2) is ENOSYS unless CAP_S
   assert.match(unconfined.out, /^rc=0$/m);
 });
 
+test('the deprecated seccomp_profile_path (older kubelets, critest) is honoured when seccomp is unset', async () => {
+  const seccompOf = async (seccompProfilePath: string) => (await run(pod, ['grep', 'Seccomp:', '/proc/self/status'], { seccompProfilePath })).out;
+  assert.match(await seccompOf('unconfined'), /^Seccomp:\s+0$/m);
+  assert.match(await seccompOf('docker/default'), /^Seccomp:\s+2$/m);
+  const profile = path.join(daemon.dir, 'deny-mkdir.json');
+  await fs.writeFile(profile, JSON.stringify({ defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['mkdir', 'mkdirat'], action: 'SCMP_ACT_ERRNO', errno: 'EPERM' }] }));
+  const blocked = await run(pod, ['sh', '-c', 'mkdir /tmp/x; echo rc=$?'], { seccompProfilePath: `localhost/${profile}` });
+  assert.match(blocked.out, /^rc=1$/m);
+  await rejectsWith(
+    daemon.cri.runtime.createContainer({ podSandboxId: pod, config: { metadata: { name: 'bad-path' }, image: { image: IMAGE }, command: ['true'], linux: { securityContext: { seccompProfilePath: profile } } } }),
+    grpcStatus.INVALID_ARGUMENT,
+    /seccomp_profile_path .* is not "unconfined"/,
+  );
+});
+
 test('Localhost seccomp profile blocking mkdir gives EPERM; Unconfined allows mkdir; a missing profile fails create', async () => {
   const profile = path.join(daemon.dir, 'no-mkdir.json');
   await fs.writeFile(profile, JSON.stringify({ defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['mkdir', 'mkdirat'], action: 'SCMP_ACT_ERRNO', errno: 'EPERM' }] }));
