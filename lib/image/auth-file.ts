@@ -2,6 +2,7 @@ import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { errnoCode, InvalidArgumentError } from '../errors';
+import { credentialsFromHelper } from './credential-helper';
 import type { AuthConfig } from './registry-auth';
 
 /**
@@ -96,8 +97,32 @@ export function parseAuthFile(text: string, file: string, legacy = false): AuthE
   return out;
 }
 
+/** `credHelpers` of an auth file: registry host → helper name (`docker-credential-<name>`), pure. */
+export function parseCredHelpers(text: string, file: string): Map<string, string> {
+  const out = new Map<string, string>();
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch (err) {
+    throw new InvalidArgumentError(`auth file ${file}: not valid JSON`, { cause: err });
+  }
+  const helpers = typeof doc === 'object' && doc !== null ? (doc as Record<string, unknown>).credHelpers : undefined;
+  if (helpers === undefined) return out;
+  if (typeof helpers !== 'object' || helpers === null || Array.isArray(helpers)) throw new InvalidArgumentError(`auth file ${file}: "credHelpers" is not an object`);
+  for (const [key, value] of Object.entries(helpers)) {
+    if (typeof value === 'string' && value !== '') out.set(normalizeAuthKey(key), value);
+  }
+  return out;
+}
+
+/** One auth file: its credentials and its credential helpers. */
+export interface AuthFileContent {
+  entries: AuthEntries;
+  credHelpers: Map<string, string>;
+}
+
 /** Reads one file; undefined when it does not exist. */
-export async function readAuthFile(p: AuthFilePath): Promise<AuthEntries | undefined> {
+export async function readAuthFileContent(p: AuthFilePath): Promise<AuthFileContent | undefined> {
   let text: string;
   try {
     text = await fs.readFile(p.path, 'utf8');
@@ -105,7 +130,12 @@ export async function readAuthFile(p: AuthFilePath): Promise<AuthEntries | undef
     if (errnoCode(err) === 'ENOENT' || errnoCode(err) === 'ENOTDIR') return undefined;
     throw err;
   }
-  return parseAuthFile(text, p.path, p.legacy);
+  return { entries: parseAuthFile(text, p.path, p.legacy), credHelpers: p.legacy ? new Map() : parseCredHelpers(text, p.path) };
+}
+
+/** Reads one file's credentials; undefined when it does not exist. */
+export async function readAuthFile(p: AuthFilePath): Promise<AuthEntries | undefined> {
+  return (await readAuthFileContent(p))?.entries;
 }
 
 /** The keys that may hold credentials for `host/path`, most specific first. */
@@ -129,11 +159,19 @@ export function lookupAuth(entries: AuthEntries, repository: string): AuthConfig
 export class AuthFiles {
   constructor(private readonly locations: AuthFileLocations = {}) {}
 
-  /** Credentials for `repository` (`host/path` of the registry actually contacted). */
+  /**
+   * Credentials for `repository` (`host/path` of the registry actually contacted). In each file a
+   * credential helper for the host comes before the stored entries, as in containers/image.
+   */
   async lookup(repository: string): Promise<AuthConfig | undefined> {
+    const host = normalizeAuthKey(repository.split('/')[0] ?? '');
     for (const p of authFilePaths(this.locations)) {
-      const entries = await readAuthFile(p);
-      const hit = entries && lookupAuth(entries, repository);
+      const content = await readAuthFileContent(p);
+      if (!content) continue;
+      const helper = content.credHelpers.get(host);
+      const fromHelper = helper === undefined ? undefined : await credentialsFromHelper(helper, host);
+      if (fromHelper) return fromHelper;
+      const hit = lookupAuth(content.entries, repository);
       if (hit) return hit;
     }
     return undefined;

@@ -123,6 +123,36 @@ describe('registry auth and routing', { skip }, () => {
     assert.ok(!JSON.stringify(logs).includes(BASIC_SECRET));
   });
 
+  test('credHelpers: the docker-credential helper answers first; "not found" falls back to the entries; a broken helper is a clear error', async () => {
+    const name = `${basicReg.host}/library/busybox:latest`;
+    const binDir = path.join(tmp, 'helpers');
+    await fs.mkdir(binDir, { recursive: true });
+    const asked = path.join(tmp, 'helper-asked');
+    // The credential-helper protocol: registry on stdin, JSON on stdout.
+    const helper = (body: string) => `#!/bin/sh\nread registry\necho "$registry" >> ${asked}\n${body}\n`;
+    await fs.writeFile(path.join(binDir, 'docker-credential-good'), helper(`echo '{"ServerURL":"'$registry'","Username":"alice","Secret":"${BASIC_SECRET}"}'`), { mode: 0o755 });
+    await fs.writeFile(path.join(binDir, 'docker-credential-empty'), helper('echo "credentials not found in native keychain"; exit 1'), { mode: 0o755 });
+    await fs.writeFile(path.join(binDir, 'docker-credential-broken'), helper('echo "keychain locked" >&2; exit 3'), { mode: 0o755 });
+    const savedPath = process.env.PATH;
+    process.env.PATH = `${binDir}:${savedPath ?? ''}`;
+    try {
+      const file = path.join(tmp, 'helper-auth.json');
+      const withHelper = async (helperName: string, auths: Record<string, unknown> = {}) => {
+        await fs.writeFile(file, JSON.stringify({ auths, credHelpers: { [basicReg.host]: helperName } }));
+        return (await newImageService(tmp, ctx.log, { registriesConf: insecure(basicReg.host), globalAuthFile: file })).svc;
+      };
+      assert.equal((await (await withHelper('good', { [basicReg.host]: { auth: Buffer.from('alice:wrong').toString('base64') } })).pull(name, undefined, ctx)).id, hex(busybox.configDigest));
+      assert.match(await fs.readFile(asked, 'utf8'), new RegExp(`^${basicReg.host}$`, 'm'));
+      const fallback = await withHelper('empty', { [basicReg.host]: { auth: Buffer.from(`alice:${BASIC_SECRET}`).toString('base64') } });
+      assert.equal((await fallback.pull(name, undefined, ctx)).id, hex(busybox.configDigest));
+      await assert.rejects((await withHelper('broken')).pull(name, undefined, ctx), /credential helper docker-credential-broken failed for .*exit 3.*keychain locked/);
+      await assert.rejects((await withHelper('missing')).pull(name, undefined, ctx), /docker-credential-missing .* cannot be run/);
+    } finally {
+      process.env.PATH = savedPath;
+    }
+    assert.ok(!JSON.stringify(logs).includes(BASIC_SECRET));
+  });
+
   test('request credentials never reach a mirror on another host; the mirror uses its auth.json entry', async () => {
     // Logical registry = basicReg (alice); its mirror = tokenReg (bob, via the token issuer).
     const conf = `[[registry]]\nlocation = "${basicReg.host}"\ninsecure = true\n[[registry.mirror]]\nlocation = "${tokenReg.host}"\ninsecure = true\n`;
