@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { podNamespacePaths, unshareArgs, type NamespaceSetup, type PodNamespaces } from './namespaces';
+import { createPodNamespaces, podNamespacePaths, unshareArgs, type NamespaceSetup, type PodNamespaces } from './namespaces';
 
 const pathCases: { name: string; which: { net: boolean; ipc: boolean; uts: boolean }; want: PodNamespaces }[] = [
   {
@@ -19,7 +19,7 @@ const argCases: { name: string; ns: PodNamespaces; setup?: NamespaceSetup; want:
     name: 'all with hostname',
     ns: { net: '/r/netns/p', ipc: '/r/ipcns/p', uts: '/r/utsns/p' },
     setup: { hostname: 'web-0' },
-    want: ['--net=/r/netns/p', '--ipc=/r/ipcns/p', '--uts=/r/utsns/p', '/bin/sh', '-ec', "'printf' '%s' 'web-0' > '/proc/sys/kernel/hostname'"],
+    want: ['--net=/r/netns/p', '--ipc=/r/ipcns/p', '--uts=/r/utsns/p', 'hostname', 'web-0'],
   },
   { name: 'uts without hostname', ns: { uts: '/r/utsns/p' }, want: ['--uts=/r/utsns/p', 'true'] },
   { name: 'hostname ignored without uts', ns: { ipc: '/r/ipcns/p' }, setup: { hostname: 'x' }, want: ['--ipc=/r/ipcns/p', 'true'] },
@@ -35,7 +35,7 @@ const argCases: { name: string; ns: PodNamespaces; setup?: NamespaceSetup; want:
       '--uts=/r/utsns/p',
       '/bin/sh',
       '-ec',
-      "'printf' '%s' 'web-0' > '/proc/sys/kernel/hostname'\n'ip' 'link' 'set' 'lo' 'up'\n'mount' '-i' '-t' 'tmpfs' '-o' 'rw,nosuid,nodev,noexec,mode=1777,size=65536' 'shm' '/run/pods/it'\\''s/shm'",
+      "'hostname' 'web-0'\n'ip' 'link' 'set' 'lo' 'up'\n'mount' '-i' '-t' 'tmpfs' '-o' 'rw,nosuid,nodev,noexec,mode=1777,size=65536' 'shm' '/run/pods/it'\\''s/shm'",
     ],
   },
   {
@@ -54,3 +54,12 @@ test('podNamespacePaths: a user namespace file under userns/', () => {
 test('unshareArgs never pins a user namespace itself (the userns helper does)', () => {
   assert.deepEqual(unshareArgs({ net: '/n', user: '/u' }), ['--net=/n', 'true']);
 });
+
+for (const bad of ['-n', 'a b', 'x'.repeat(65), 'tab\there']) {
+  test(`createPodNamespaces refuses hostname ${JSON.stringify(bad)} before creating anything`, async () => {
+    await assert.rejects(
+      createPodNamespaces({ namespacesDir: '/nonexistent-crio-ts', podSandboxId: 'p1', net: false, ipc: false, uts: true, hostname: bad }),
+      /hostname .* is not usable/,
+    );
+  });
+}

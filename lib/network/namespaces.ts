@@ -63,8 +63,9 @@ const KINDS: readonly { kind: Kind; dir: string; flag: string }[] = [
 
 const ID_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 // What sethostname(2) takes (64 bytes); like CRI-O, no RFC 1123 check (pods use e.g. "crictl_host"),
-// but no whitespace or control characters, which would corrupt /etc/hostname and /etc/hosts.
-const HOSTNAME_RE = /^[^\s\x00-\x1f\x7f]{1,64}$/;
+// but no whitespace or control characters, which would corrupt /etc/hostname and /etc/hosts, and
+// no leading '-', which hostname(1) would take for an option.
+const HOSTNAME_RE = /^(?!-)[^\s\x00-\x1f\x7f]{1,64}$/;
 const SPAWN_TIMEOUT_MS = 30_000;
 
 /** The namespace file paths a pod would get (pure; used for cleanup after a crash). */
@@ -110,8 +111,8 @@ export function setupCommand(ns: PodNamespaces, setup: NamespaceSetup): string[]
   // Each step is an argv, optionally with its stdout redirected to a file (sysctl writes).
   const steps: { argv: string[]; to?: string }[] = [];
   const argvStep = (argv: string[]) => steps.push({ argv });
-  // Written to /proc like the sysctls: no option parsing of a leading '-' by hostname(1).
-  if (ns.uts !== undefined && setup.hostname) steps.push({ argv: ['printf', '%s', setup.hostname], to: '/proc/sys/kernel/hostname' });
+  // hostname(1), i.e. sethostname(2): /proc/sys/kernel/hostname is not writable from a pod's user namespace.
+  if (ns.uts !== undefined && setup.hostname) argvStep(['hostname', setup.hostname]);
   if (ns.net !== undefined && setup.loopbackUp) argvStep(['ip', 'link', 'set', 'lo', 'up']);
   // /proc/sys shows the namespaces of the writing process: these land in the pod's.
   for (const s of setup.sysctls ?? []) steps.push({ argv: ['printf', '%s\\n', s.value], to: `/proc/sys/${s.path}` });
@@ -136,7 +137,7 @@ export async function createPodNamespaces(opts: CreatePodNamespacesOptions): Pro
     throw new InvalidArgumentError(`pod sandbox id ${JSON.stringify(opts.podSandboxId)} is not usable as a file name`);
   }
   if (opts.uts && opts.hostname !== undefined && opts.hostname !== '' && !HOSTNAME_RE.test(opts.hostname)) {
-    throw new InvalidArgumentError(`hostname ${JSON.stringify(opts.hostname)} is not usable: at most 64 bytes, no whitespace or control characters`);
+    throw new InvalidArgumentError(`hostname ${JSON.stringify(opts.hostname)} is not usable: at most 64 bytes, no whitespace or control characters, no leading "-"`);
   }
   const ns = podNamespacePaths(opts.namespacesDir, opts.podSandboxId, { ...opts, user: opts.userns !== undefined });
   if (Object.keys(ns).length === 0) return ns;

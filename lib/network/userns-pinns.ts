@@ -24,7 +24,7 @@ if ($pid == 0) {
   # Become root of the new namespace so that the setup command keeps its capabilities there.
   $) = "0 0"; $( = 0; $> = 0; $< = 0;
   if ($< != 0 || $> != 0) { print STDERR "cannot become root in the pod user namespace: $!\n"; POSIX::_exit(1); }
-  if (@cmd) { exec { $cmd[0] } @cmd; print STDERR "exec $cmd[0]: $!\n"; POSIX::_exit(127); }
+  if (@cmd) { { no warnings 'exec'; exec { $cmd[0] } @cmd; } print STDERR "exec $cmd[0]: $!\n"; POSIX::_exit(127); }
   POSIX::_exit(0);
 }
 write_id_maps($pid, $uidmap, $gidmap);

@@ -6,6 +6,7 @@ import { status as grpcStatus } from '@grpc/grpc-js';
 import { ContainerState, NamespaceMode, SecurityProfile_ProfileType as Profile, SupplementalGroupsPolicy } from '../../lib/cri/gen/api';
 import { runProgram } from '../../lib/process';
 import { renderHostDefaultProfile } from '../../lib/security/apparmor-host';
+import { criLogText } from '../harness/cri-log';
 import { startDaemon, type TestDaemon } from '../harness/daemon';
 import { startRegistry, type TestRegistry } from '../harness/registry';
 import { buildBusyboxImage } from '../harness/test-images';
@@ -52,16 +53,6 @@ async function rejectsWith(p: Promise<unknown>, code: grpcStatus, pattern: RegEx
   });
 }
 
-/** stdout+stderr lines of a CRI log file, partial lines joined. */
-function logText(file: string): string {
-  let out = '';
-  for (const line of readFileSync(file, 'utf8').split('\n')) {
-    const m = /^\S+ (?:stdout|stderr) ([FP]) (.*)$/.exec(line);
-    if (m) out += m[2] + (m[1] === 'F' ? '\n' : '');
-  }
-  return out;
-}
-
 let seq = 0;
 /** Creates, starts and waits for a one-shot container; returns its exit code and output. */
 async function run(podId: string, command: string[], securityContext: SecurityContext = {}): Promise<{ exitCode: number; out: string }> {
@@ -76,7 +67,7 @@ async function run(podId: string, command: string[], securityContext: SecurityCo
   for (;;) {
     const st = await rt.containerStatus({ containerId });
     // Left for the pod removal at the end: removing each one would only add time.
-    if (st.status?.state === ContainerState.CONTAINER_EXITED) return { exitCode: st.status.exitCode, out: logText(st.status.logPath) };
+    if (st.status?.state === ContainerState.CONTAINER_EXITED) return { exitCode: st.status.exitCode, out: criLogText(st.status.logPath) };
     if (Date.now() > until) throw new Error(`container ${name} did not exit:\n${daemon.logs().slice(-3000)}`);
     await new Promise((r) => setTimeout(r, 50));
   }

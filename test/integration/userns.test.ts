@@ -4,6 +4,7 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { status as grpcStatus } from '@grpc/grpc-js';
 import { ContainerState, NamespaceMode } from '../../lib/cri/gen/api';
+import { criLogText } from '../harness/cri-log';
 import { startDaemon, type TestDaemon } from '../harness/daemon';
 import { startRegistry, type TestRegistry } from '../harness/registry';
 import { buildBusyboxImage } from '../harness/test-images';
@@ -41,16 +42,6 @@ const usernsPod = (name: string, pid = NamespaceMode.CONTAINER, sysctls: Record<
   return { ...config, linux: { ...config.linux, sysctls } };
 };
 
-/** stdout+stderr of a CRI log file. */
-function logText(file: string): string {
-  let out = '';
-  for (const line of readFileSync(file, 'utf8').split('\n')) {
-    const m = /^\S+ (?:stdout|stderr) ([FP]) (.*)$/.exec(line);
-    if (m) out += m[2] + (m[1] === 'F' ? '\n' : '');
-  }
-  return out;
-}
-
 let seq = 0;
 async function create(podSandboxId: string, command: string[], securityContext: Record<string, unknown> = {}): Promise<string> {
   const name = `c${++seq}`;
@@ -68,7 +59,7 @@ async function run(podSandboxId: string, script: string, securityContext: Record
   const until = Date.now() + 20_000;
   for (;;) {
     const st = await daemon.cri.runtime.containerStatus({ containerId });
-    if (st.status?.state === ContainerState.CONTAINER_EXITED) return { exitCode: st.status.exitCode, out: logText(st.status.logPath) };
+    if (st.status?.state === ContainerState.CONTAINER_EXITED) return { exitCode: st.status.exitCode, out: criLogText(st.status.logPath) };
     if (Date.now() > until) throw new Error(`container did not exit:\n${daemon.logs().slice(-3000)}`);
     await new Promise((r) => setTimeout(r, 50));
   }
