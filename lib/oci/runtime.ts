@@ -12,6 +12,7 @@ import { conmonPlacement } from './conmon-placement';
 import type { StreamIo } from './conmon-attach';
 import { buildExecProcess, type ExecProcessOptions } from './exec-process';
 import { runExecStream } from './exec-stream';
+import { reapOrphanedExecs } from './exec-orphans';
 import { runExecSync, type ExecSyncResult } from './exec-sync';
 import { type ExitInfo, readExitFile, watchExitFiles } from './exit-files';
 import { processStartTime } from './pids';
@@ -273,6 +274,11 @@ export class OciRuntime {
       signal: ctx.signal,
       log: ctx.log,
     };
+  }
+
+  /** After a daemon restart: kills the execs it was running in this container when it died (exec-orphans.ts). */
+  async reapOrphanedExecs(containerId: string, initPid: number): Promise<number> {
+    return reapOrphanedExecs(this.containerDir(containerId), initPid, this.options.log);
   }
 
   /** True while a stop of the container is past its grace period and sending SIGKILL (CRI-O then refuses execs). */

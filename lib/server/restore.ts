@@ -35,6 +35,8 @@ export async function restoreState(deps: ServerDeps, log: Logger): Promise<void>
       continue;
     }
     await deps.containerLayers.restoreMount(ctr.id);
+    const reaped = await runtime.reapOrphanedExecs(ctr.id, after.pid);
+    if (reaped > 0) log.warn('execs left running by the previous daemon killed', { containerId: ctr.id, count: reaped });
   }
   log.info('state restored', { pods: deps.sandboxes.size, containers: deps.containers.size });
 }

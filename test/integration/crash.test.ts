@@ -148,6 +148,37 @@ test('SIGKILL in the middle of CreateContainer leaks no mount or layer; the imag
   await assertConsistent();
 });
 
+/** PIDs on the host whose command line is exactly `argv`. */
+async function pidsOf(argv: string[]): Promise<number[]> {
+  const want = argv.join('\0') + '\0';
+  const out: number[] = [];
+  for (const name of await fs.readdir('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    if ((await fs.readFile(`/proc/${name}/cmdline`, 'utf8').catch(() => '')) === want) out.push(Number(name));
+  }
+  return out;
+}
+
+test('SIGKILL while an ExecSync runs: the next start kills the orphaned exec; the container keeps running', { skip }, async () => {
+  const { podSandboxId } = await daemon.cri.runtime.runPodSandbox({ config: podConfig('exec-orphan') });
+  const containerId = await runIn(podSandboxId, 'exec-orphan', 'busybox');
+  const argv = ['sleep', '4242'];
+  const exec = daemon.cri.runtime.execSync({ containerId, cmd: argv, timeout: 600n }).catch(() => undefined);
+  await waitFor('the exec process', async () => (await pidsOf(argv)).length === 1, 30_000, 20);
+  await daemon.kill();
+  await exec;
+  assert.equal((await pidsOf(argv)).length, 1, 'the exec outlives the daemon');
+  await daemon.restart();
+  await waitFor('the orphaned exec to be gone', async () => (await pidsOf(argv)).length === 0, 10_000, 20);
+  assert.deepEqual((await ls(path.join(bundlesDir(), containerId))).filter((f) => f.startsWith('exec-')), [], 'its files are removed');
+  const st = await daemon.cri.runtime.containerStatus({ containerId });
+  assert.equal(st.status?.state, ContainerState.CONTAINER_RUNNING);
+  const r = await daemon.cri.runtime.execSync({ containerId, cmd: ['echo', 'alive'], timeout: 20n });
+  assert.equal(r.stdout.toString(), 'alive\n');
+  assert.match(daemon.logs(), /execs left running by the previous daemon killed/);
+  await daemon.cri.runtime.removePodSandbox({ podSandboxId });
+});
+
 test('a reboot (version file gone) drops stale pods and containers but keeps images', { skip }, async () => {
   assert.equal((await daemon.cri.runtime.listContainers({})).containers.length, 1);
   await daemon.kill();
