@@ -31,9 +31,9 @@ export async function writeFileAtomic(file: string, data: string | Uint8Array, m
   if (durable) await syncDir(dir);
 }
 
-/** JSON variant of writeFileAtomic. */
-export async function writeJsonAtomic(file: string, value: unknown, mode = 0o644): Promise<void> {
-  await writeFileAtomic(file, JSON.stringify(value, null, 1) + '\n', mode);
+/** JSON variant of writeFileAtomic (durable unless `durable` is false). */
+export async function writeJsonAtomic(file: string, value: unknown, mode = 0o644, durable = true): Promise<void> {
+  await writeFileAtomic(file, JSON.stringify(value, null, 1) + '\n', mode, durable);
 }
 
 /** Reads and parses a JSON file; undefined when it does not exist. */

@@ -128,6 +128,35 @@ test('setUpPod: a failing plugin rolls back what was added and leaves no cache',
   assert.deepEqual(await m.listAttachedPods(), []);
 });
 
+const netnsReadyCases: { name: string; fail: boolean; want: string[]; attached: string[] }[] = [
+  { name: 'namespaces made', fail: false, want: ['ADD loopback', 'ADD p1'], attached: ['pod1'] },
+  { name: 'namespaces failed: no plugin runs, no record stays', fail: true, want: [], attached: [] },
+];
+for (const c of netnsReadyCases) {
+  test(`setUpPod while the netns is made: the cache record comes first; ${c.name}`, async () => {
+    await writeNet('10-a.conflist', 'a', ['p1']);
+    const m = manager();
+    await m.reload();
+    let settle: (ok: boolean) => void = () => undefined;
+    const netnsReady = new Promise<void>((resolve, reject) => {
+      settle = (ok) => (ok ? resolve() : reject(new UnavailableError('unshare failed')));
+    });
+    const setUp = m.setUpPod(pod(), ctx, netnsReady);
+    // The record is on disk before the namespaces exist, so a crash now still tears down.
+    for (let i = 0; i < 100 && (await m.listAttachedPods()).length === 0; i++) await new Promise((r) => setTimeout(r, 5));
+    assert.deepEqual(await m.listAttachedPods(), ['pod1']);
+    assert.deepEqual(await calls(), []);
+    settle(!c.fail);
+    if (c.fail) await assert.rejects(setUp, /unshare failed/);
+    else await setUp;
+    assert.deepEqual(
+      (await calls()).map((x) => `${x.cmd} ${x.plugin}`),
+      c.want,
+    );
+    assert.deepEqual(await m.listAttachedPods(), c.attached);
+  });
+}
+
 test('tearDownPod: uses the cached config after a restart with a changed config, and an empty netns once it is gone', async () => {
   await writeNet('10-a.conflist', 'a', ['p1']);
   const first = manager();

@@ -142,9 +142,14 @@ export class CniManager {
     this.watcher = undefined;
   }
 
-  /** Runs loopback, then ADD through the network list; on failure what was added is deleted again. */
-  setUpPod(req: CniPodRequest, ctx: OpContext): Promise<{ ips: string[] }> {
-    return this.withPodLock(req.podSandboxId, () => this.doSetUp(req, ctx));
+  /**
+   * Runs loopback, then ADD through the network list; on failure what was added is deleted again.
+   * With `netnsReady` the caller creates the pod's netns meanwhile: the cache record (which must
+   * be on disk before any plugin runs) is written in parallel, the plugins run once it resolves,
+   * and if it rejects the record is removed and its error thrown.
+   */
+  setUpPod(req: CniPodRequest, ctx: OpContext, netnsReady?: Promise<unknown>): Promise<{ ips: string[] }> {
+    return this.withPodLock(req.podSandboxId, () => this.doSetUp(req, ctx, netnsReady));
   }
 
   /** Runs DEL in reverse order with the cached result; ok when nothing is attached or the netns is gone. */
@@ -167,7 +172,7 @@ export class CniManager {
       .sort();
   }
 
-  private async doSetUp(req: CniPodRequest, ctx: OpContext): Promise<{ ips: string[] }> {
+  private async doSetUp(req: CniPodRequest, ctx: OpContext, netnsReady?: Promise<unknown>): Promise<{ ips: string[] }> {
     const log = ctx.log.child({ podSandboxId: req.podSandboxId });
     if (!this.loaded?.network) await this.reload();
     const net = this.loaded?.network;
@@ -184,6 +189,14 @@ export class CniManager {
       runtimeConfig: runtimeConfigOf(req),
     };
     await writeJsonAtomic(cacheFile, record, 0o600);
+    if (netnsReady) {
+      try {
+        await netnsReady;
+      } catch (err) {
+        await this.removeCache(cacheFile);
+        throw err;
+      }
+    }
     const args = buildCniArgs(req);
     const lo = { name: 'cni-loopback', cniVersion: LOOPBACK_CNI_VERSION };
     const start = Date.now();

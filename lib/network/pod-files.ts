@@ -94,17 +94,22 @@ async function readHostFile(file: string): Promise<string | undefined> {
 
 /** Writes hosts, resolv.conf and hostname into `dir` atomically; host files are read only when needed. */
 export async function writePodFiles(dir: string, input: PodFilesInput, host: HostFilePaths = {}): Promise<PodFilePaths> {
-  const hostResolv = isEmptyDns(input.dns) ? await readHostFile(host.resolvConf ?? HOST_RESOLV_CONF) : undefined;
-  const hostHosts = input.hostNetwork ? await readHostFile(host.hosts ?? HOST_HOSTS) : undefined;
+  const [hostResolv, hostHosts] = await Promise.all([
+    isEmptyDns(input.dns) ? readHostFile(host.resolvConf ?? HOST_RESOLV_CONF) : undefined,
+    input.hostNetwork ? readHostFile(host.hosts ?? HOST_HOSTS) : undefined,
+    fs.mkdir(dir, { recursive: true }),
+  ]);
   const paths: PodFilePaths = {
     hostsPath: path.join(dir, 'hosts'),
     resolvPath: path.join(dir, 'resolv.conf'),
     hostnamePath: path.join(dir, 'hostname'),
   };
-  await fs.mkdir(dir, { recursive: true });
-  // Pod files live in runroot (tmpfs, gone at reboot with the pod): atomic, but no fsync.
-  await writeFileAtomic(paths.hostsPath, hostHosts ?? renderHosts(input), 0o644, false);
-  await writeFileAtomic(paths.resolvPath, renderResolvConf(input.dns, hostResolv), 0o644, false);
-  await writeFileAtomic(paths.hostnamePath, renderHostname(input.hostname), 0o644, false);
+  // Pod files live in runroot (tmpfs, gone at reboot with the pod): atomic, but no fsync. The
+  // three are independent, so they are written at once (pod start waits for them).
+  await Promise.all([
+    writeFileAtomic(paths.hostsPath, hostHosts ?? renderHosts(input), 0o644, false),
+    writeFileAtomic(paths.resolvPath, renderResolvConf(input.dns, hostResolv), 0o644, false),
+    writeFileAtomic(paths.hostnamePath, renderHostname(input.hostname), 0o644, false),
+  ]);
   return paths;
 }

@@ -112,6 +112,12 @@ export class Runc {
     return Array.isArray(parsed.mountOptions) ? parsed.mountOptions.filter((o): o is string => typeof o === 'string') : [];
   }
 
+  /** `runc --version` output (empty when it fails): tells runc from other OCI runtimes. */
+  async version(): Promise<string> {
+    const result = await this.run(['--version']);
+    return result.exitCode === 0 ? result.stdout.toString('utf8') : '';
+  }
+
   /** `runc delete`; a container runc does not know counts as deleted. */
   async delete(containerId: string, force: boolean): Promise<void> {
     const args = runcDeleteArgs(this.global, containerId, force);

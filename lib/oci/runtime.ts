@@ -14,6 +14,7 @@ import { buildExecProcess, type ExecProcessOptions } from './exec-process';
 import { runExecStream } from './exec-stream';
 import { reapOrphanedExecs } from './exec-orphans';
 import { runExecSync, type ExecSyncResult } from './exec-sync';
+import { execFifoPath, startThroughExecFifo, usesRuncExecFifo } from './exec-fifo';
 import { type ExitInfo, readExitFile, watchExitFiles } from './exit-files';
 import { processStartTime } from './pids';
 import { reopenContainerLog } from './reopen-log';
@@ -81,6 +82,8 @@ export class OciRuntime {
   private readonly info = new Map<string, ContainerInfo>();
   private readonly stops = new Map<string, StopOperation>();
   private rro: Promise<boolean> | undefined;
+  /** Whether the runtime is a runc started through its exec FIFO; probed once. */
+  private execFifo: Promise<boolean> | undefined;
 
   constructor(private readonly options: OciRuntimeOptions) {
     this.runc = new Runc(options.runtimePath, options.runtimeRoot, options.log, options.cgroupManager === 'systemd');
@@ -173,8 +176,15 @@ export class OciRuntime {
     this.info.delete(opts.containerId);
   }
 
-  /** `runc start`. */
+  /** Lets a created container's process run: what `runc start` does, in-process for runc (exec-fifo.ts). */
   async startContainer(containerId: string): Promise<void> {
+    this.execFifo ??= this.runc.version().then(usesRuncExecFifo, () => false);
+    if (await this.execFifo) {
+      const info = await this.containerInfo(containerId).catch(() => undefined);
+      const fifo = execFifoPath(this.options.runtimeRoot, containerId);
+      if (info?.pid !== undefined && (await startThroughExecFifo(fifo, { pid: info.pid, startTime: info.pidStartTime }))) return;
+    }
+    // Not runc, or no FIFO (not in state created): runc itself starts it or says why not.
     await this.runc.start(containerId);
   }
 

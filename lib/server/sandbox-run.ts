@@ -5,7 +5,7 @@ import { NamespaceMode, PodSandboxConfig, Protocol, RunPodSandboxRequest, type R
 import { CleanupStack } from '../cleanup';
 import { backgroundContext, withLogFields, type OpContext } from '../context';
 import { InvalidArgumentError } from '../errors';
-import { createPodNamespaces, removePodNamespaces } from '../network/namespaces';
+import { createPodNamespaces, podNamespacePaths, removePodNamespaces } from '../network/namespaces';
 import { cgroupManagerName, podCgroupParent } from '../oci/cgroup-systemd';
 import { writePodFiles } from '../network/pod-files';
 import { clampPingGroupRange, parseSysctlList, resolvePodSysctls } from '../network/sysctls';
@@ -78,7 +78,8 @@ async function createSandbox(deps: ServerDeps, ctx: OpContext, n: NewSandbox): P
   const hostNetwork = nsOptions?.network === NamespaceMode.NODE;
   const hostIpc = nsOptions?.ipc === NamespaceMode.NODE;
   const parent = cgroupParent(deps, config);
-  const hostname = config.hostname || (hostNetwork ? os.hostname() : meta.name);
+  // As CRI-O: the node's name on the host network, else the first 12 characters of the pod ID.
+  const hostname = config.hostname || (hostNetwork ? os.hostname() : id.slice(0, 12));
   const log = withLogFields(ctx, { podSandboxId: id }).log;
   const work = backgroundContext(log);
   const cleanup = new CleanupStack();
@@ -97,7 +98,7 @@ async function createSandbox(deps: ServerDeps, ctx: OpContext, n: NewSandbox): P
       ipc: hostIpc,
     });
     if (sysctls.skipped.length > 0) log.warn('sysctls of host namespaces skipped', { sysctls: sysctls.skipped });
-    const namespaces = await createPodNamespaces({
+    const namespacesDone = createPodNamespaces({
       namespacesDir: deps.config.runtime.namespaces_dir,
       podSandboxId: id,
       net: !hostNetwork,
@@ -110,11 +111,11 @@ async function createSandbox(deps: ServerDeps, ctx: OpContext, n: NewSandbox): P
       userns: ids.mappings,
       log,
     });
-    cleanup.add('remove pod namespaces', () => removePodNamespaces(namespaces));
-    if (!hostIpc) cleanup.add('unmount pod shm', () => unmountPodShm(shmPath));
-
-    let ips: string[] = [];
-    const podInfo = { podSandboxId: id, name: meta.name, namespace: meta.namespace, uid: meta.uid, netnsPath: namespaces.net ?? '' };
+    // The netns path is known before the file exists, so the CNI manager writes its cache record
+    // (on disk before any plugin runs) while the namespaces are made, then waits for them.
+    const netnsPath = podNamespacePaths(deps.config.runtime.namespaces_dir, id, { net: !hostNetwork, ipc: false, uts: false }).net ?? '';
+    const podInfo = { podSandboxId: id, name: meta.name, namespace: meta.namespace, uid: meta.uid, netnsPath };
+    let networkDone: Promise<{ ips: string[] }> | undefined;
     if (!hostNetwork) {
       const portMappings = config.portMappings.map((p) => ({
         hostPort: p.hostPort,
@@ -123,10 +124,17 @@ async function createSandbox(deps: ServerDeps, ctx: OpContext, n: NewSandbox): P
         hostIP: p.hostIp || undefined,
       }));
       const bandwidth = podBandwidth(config.annotations);
-      const result = await deps.cni.setUpPod({ ...podInfo, portMappings, bandwidth }, work);
-      ips = result.ips;
-      cleanup.add('tear down pod network', () => deps.cni.tearDownPod(podInfo, { log, signal: new AbortController().signal }));
+      networkDone = deps.cni.setUpPod({ ...podInfo, portMappings, bandwidth }, work, namespacesDone);
     }
+    const [nsResult, netResult] = await Promise.allSettled([namespacesDone, networkDone]);
+    // Failed namespaces leave nothing behind, and a network set-up waiting for them undid itself.
+    if (nsResult.status === 'rejected') throw nsResult.reason;
+    const namespaces = nsResult.value;
+    cleanup.add('remove pod namespaces', () => removePodNamespaces(namespaces));
+    if (!hostIpc) cleanup.add('unmount pod shm', () => unmountPodShm(shmPath));
+    if (netResult.status === 'rejected') throw netResult.reason;
+    const ips = netResult.value?.ips ?? [];
+    if (networkDone) cleanup.add('tear down pod network', () => deps.cni.tearDownPod(podInfo, { log, signal: new AbortController().signal }));
 
     const podFiles = await writePodFiles(podDir, {
       hostname,

@@ -19,6 +19,14 @@ export interface RecordStoreOptions<T extends VersionedRecord> {
   version: number;
   /** Checks a parsed file; returns the record or throws naming what is wrong. */
   validate: (value: unknown) => T;
+  /**
+   * fsync each write (default false). Pod and container records need not: an fsync only
+   * matters when the kernel dies, i.e. the node reboots, and after a reboot every pod and
+   * container record is dropped anyway (recoverNodeEvents) while start-up cleanup finds their
+   * leftovers without records (removeOrphans). A daemon crash keeps written files in the page
+   * cache. Writes stay atomic, and a file torn by a power loss is moved aside at load.
+   */
+  durable?: boolean;
 }
 
 /**
@@ -94,7 +102,7 @@ export class RecordStore<T extends VersionedRecord> {
   async create(record: T): Promise<T> {
     return this.serialize(record.id, async () => {
       if (this.records.has(record.id)) throw new InternalError(`${this.options.kind} ${record.id} already recorded`);
-      await writeJsonAtomic(this.file(record.id), record, 0o600);
+      await writeJsonAtomic(this.file(record.id), record, 0o600, this.options.durable ?? false);
       this.records.set(record.id, record);
       return record;
     });
@@ -104,7 +112,7 @@ export class RecordStore<T extends VersionedRecord> {
   async update(id: string, fn: (current: T) => T): Promise<T> {
     return this.serialize(id, async () => {
       const next = fn(this.get(id));
-      await writeJsonAtomic(this.file(id), next, 0o600);
+      await writeJsonAtomic(this.file(id), next, 0o600, this.options.durable ?? false);
       this.records.set(id, next);
       return next;
     });

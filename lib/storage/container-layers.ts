@@ -146,7 +146,10 @@ export class ContainerLayers {
         await fs.mkdir(path.join(dir, 'work'), { mode: 0o700 });
         await fs.mkdir(path.join(dir, 'merged'), { mode: maps ? 0o755 : 0o700 });
         const record: ContainerLayerRecord = { containerId, imageTopChainId, createdAt: new Date().toISOString(), ...(maps ? { idMappings: maps } : {}) };
-        await writeJsonAtomic(path.join(dir, RECORD), record);
+        // No fsync: only a reboot loses it, and after a reboot every container is gone and its
+        // layer is removed anyway (a directory without a record by init(), one with a record by
+        // the daemon's orphan cleanup, as no container record survives a reboot).
+        await writeJsonAtomic(path.join(dir, RECORD), record, 0o644, false);
         // Count before mount: a crash in between leaves a count without a mount, which init() resets.
         await this.counts.set(containerId, 1);
         cleanup.add('drop mount count', () => this.counts.set(containerId, 0));

@@ -297,6 +297,17 @@ describe('oci runtime (runc + conmon)', { skip: canRun ? false : 'needs root, ru
     assert.equal(existsSync(cgroupDir(id)), false);
   });
 
+  test('start: a second start and the start of a container whose process died fail with a reason', async () => {
+    const c = await create(['sleep', '1000']);
+    await runtime.startContainer(c.id);
+    assert.equal((await runtime.state(c.id))?.status, 'running');
+    await assert.rejects(runtime.startContainer(c.id), (err: unknown) => err instanceof InternalError && /already running/.test(err.message));
+    const dead = await create(['sleep', '1000']);
+    process.kill(dead.pid, 'SIGKILL');
+    await assert.rejects(runtime.startContainer(dead.id), (err: unknown) => err instanceof InternalError && /stopped|dead/.test(err.message));
+    assert.equal(await waitForExitFile(dead.id), 137);
+  });
+
   test('nothing of the test is left running', async () => {
     for (const id of created) await runtime.delete(id, true);
     // conmon exits right after writing the exit file; give it a moment without asserting on timing.
