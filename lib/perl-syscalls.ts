@@ -18,12 +18,12 @@ use strict; use warnings; use POSIX ();
 my %SYS;
 {
   my %by_arch = (
-    x86_64  => { unshare => 272, mount => 165, umount2 => 166 },
-    aarch64 => { unshare => 97,  mount => 40,  umount2 => 39 },
+    x86_64  => { unshare => 272, mount => 165, umount2 => 166, sethostname => 170 },
+    aarch64 => { unshare => 97,  mount => 40,  umount2 => 39,  sethostname => 161 },
   );
   my $arch = (POSIX::uname())[4];
   if ($by_arch{$arch}) { %SYS = %{ $by_arch{$arch} }; }
-  else { require 'syscall.ph'; %SYS = (unshare => &SYS_unshare, mount => &SYS_mount, umount2 => &SYS_umount2); }
+  else { require 'syscall.ph'; %SYS = (unshare => &SYS_unshare, mount => &SYS_mount, umount2 => &SYS_umount2, sethostname => &SYS_sethostname); }
   @SYS{qw(open_tree move_mount mount_setattr)} = (428, 429, 442);
 }
 use constant { CLONE_NEWUSER => 0x10000000, CLONE_NEWNET => 0x40000000, CLONE_NEWIPC => 0x08000000,

@@ -19,7 +19,7 @@ const argCases: { name: string; ns: PodNamespaces; setup?: NamespaceSetup; want:
     name: 'all with hostname',
     ns: { net: '/r/netns/p', ipc: '/r/ipcns/p', uts: '/r/utsns/p' },
     setup: { hostname: 'web-0' },
-    want: ['--net=/r/netns/p', '--ipc=/r/ipcns/p', '--uts=/r/utsns/p', 'hostname', 'web-0'],
+    want: ['--net=/r/netns/p', '--ipc=/r/ipcns/p', '--uts=/r/utsns/p', '/bin/sh', '-ec', "'printf' '%s' 'web-0' > '/proc/sys/kernel/hostname'"],
   },
   { name: 'uts without hostname', ns: { uts: '/r/utsns/p' }, want: ['--uts=/r/utsns/p', 'true'] },
   { name: 'hostname ignored without uts', ns: { ipc: '/r/ipcns/p' }, setup: { hostname: 'x' }, want: ['--ipc=/r/ipcns/p', 'true'] },
@@ -35,7 +35,7 @@ const argCases: { name: string; ns: PodNamespaces; setup?: NamespaceSetup; want:
       '--uts=/r/utsns/p',
       '/bin/sh',
       '-ec',
-      "'hostname' 'web-0'\n'ip' 'link' 'set' 'lo' 'up'\n'mount' '-i' '-t' 'tmpfs' '-o' 'rw,nosuid,nodev,noexec,mode=1777,size=65536' 'shm' '/run/pods/it'\\''s/shm'",
+      "'printf' '%s' 'web-0' > '/proc/sys/kernel/hostname'\n'ip' 'link' 'set' 'lo' 'up'\n'mount' '-i' '-t' 'tmpfs' '-o' 'rw,nosuid,nodev,noexec,mode=1777,size=65536' 'shm' '/run/pods/it'\\''s/shm'",
     ],
   },
   {

@@ -64,7 +64,7 @@ const KINDS: readonly { kind: Kind; dir: string; flag: string }[] = [
 const ID_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 // What sethostname(2) takes (64 bytes); like CRI-O, no RFC 1123 check (pods use e.g. "crictl_host"),
 // but no whitespace or control characters, which would corrupt /etc/hostname and /etc/hosts, and
-// no leading '-', which hostname(1) would take for an option.
+// no leading '-' (a hostname(1) option, should anyone run it on the node).
 const HOSTNAME_RE = /^(?!-)[^\s\x00-\x1f\x7f]{1,64}$/;
 const SPAWN_TIMEOUT_MS = 30_000;
 
@@ -111,8 +111,9 @@ export function setupCommand(ns: PodNamespaces, setup: NamespaceSetup): string[]
   // Each step is an argv, optionally with its stdout redirected to a file (sysctl writes).
   const steps: { argv: string[]; to?: string }[] = [];
   const argvStep = (argv: string[]) => steps.push({ argv });
-  // hostname(1), i.e. sethostname(2): /proc/sys/kernel/hostname is not writable from a pod's user namespace.
-  if (ns.uts !== undefined && setup.hostname) argvStep(['hostname', setup.hostname]);
+  // Through /proc rather than hostname(1), which refuses names CRI-O accepts ("crictl_host"). A pod
+  // with a user namespace cannot write there: the userns helper calls sethostname(2) itself.
+  if (ns.uts !== undefined && setup.hostname) steps.push({ argv: ['printf', '%s', setup.hostname], to: '/proc/sys/kernel/hostname' });
   if (ns.net !== undefined && setup.loopbackUp) argvStep(['ip', 'link', 'set', 'lo', 'up']);
   // /proc/sys shows the namespaces of the writing process: these land in the pod's.
   for (const s of setup.sysctls ?? []) steps.push({ argv: ['printf', '%s\\n', s.value], to: `/proc/sys/${s.path}` });
@@ -188,12 +189,13 @@ function usernsArgs(ns: PodNamespaces, mappings: IdMappings, setup: NamespaceSet
   const shm = setup.shm
     ? { path: setup.shm.path, options: `mode=1777,size=${Math.floor(setup.shm.sizeBytes)},uid=${root.uid},gid=${root.gid}` }
     : undefined;
-  const command = setupCommand(ns, { ...setup, shm: undefined });
+  const command = setupCommand(ns, { ...setup, shm: undefined, hostname: undefined });
   return usernsPinnsArgs({
     mappings,
     userFile: ns.user ?? '',
     files: { net: ns.net, ipc: ns.ipc, uts: ns.uts },
     shm,
+    hostname: ns.uts !== undefined ? setup.hostname : undefined,
     command: command.length === 1 && command[0] === 'true' ? [] : command,
   });
 }

@@ -7,13 +7,13 @@ const mappings = { uids: [{ containerId: 0, hostId: 65536, length: 65536 }], gid
 const cases = [
   {
     name: 'all namespaces, shm and a setup command',
-    input: { mappings, userFile: '/r/userns/p', files: { net: '/r/netns/p', ipc: '/r/ipcns/p', uts: '/r/utsns/p' }, shm: { path: '/s', options: 'size=1,uid=65536' }, command: ['hostname', 'x'] },
-    tail: ['0 65536 65536\n', '0 65536 65536\n65536 200000 10\n', '/r/userns/p', 'net=/r/netns/p,ipc=/r/ipcns/p,uts=/r/utsns/p', '/s|size=1,uid=65536', 'hostname', 'x'],
+    input: { mappings, userFile: '/r/userns/p', files: { net: '/r/netns/p', ipc: '/r/ipcns/p', uts: '/r/utsns/p' }, shm: { path: '/s', options: 'size=1,uid=65536' }, hostname: 'pod_1', command: ['ip', 'link'] },
+    tail: ['0 65536 65536\n', '0 65536 65536\n65536 200000 10\n', '/r/userns/p', 'net=/r/netns/p,ipc=/r/ipcns/p,uts=/r/utsns/p', '/s|size=1,uid=65536', 'pod_1', 'ip', 'link'],
   },
   {
     name: 'only the net namespace, nothing to run',
     input: { mappings, userFile: '/u', files: { net: '/n' }, command: [] },
-    tail: ['0 65536 65536\n', '0 65536 65536\n65536 200000 10\n', '/u', 'net=/n', ''],
+    tail: ['0 65536 65536\n', '0 65536 65536\n65536 200000 10\n', '/u', 'net=/n', '', ''],
   },
 ];
 for (const c of cases) {

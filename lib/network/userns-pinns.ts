@@ -14,7 +14,7 @@ import { idMapText, type IdMappings } from '../idmap';
  */
 
 const PINNS = String.raw`
-my ($uidmap, $gidmap, $userfile, $nsspec, $shm, @cmd) = @ARGV;
+my ($uidmap, $gidmap, $userfile, $nsspec, $shm, $hostname, @cmd) = @ARGV;
 my %flag = (net => CLONE_NEWNET, ipc => CLONE_NEWIPC, uts => CLONE_NEWUTS);
 my @ns = map { [split /=/, $_, 2] } grep { length } split /,/, $nsspec;
 my $flags = CLONE_NEWUSER;
@@ -24,6 +24,11 @@ if ($pid == 0) {
   # Become root of the new namespace so that the setup command keeps its capabilities there.
   $) = "0 0"; $( = 0; $> = 0; $< = 0;
   if ($< != 0 || $> != 0) { print STDERR "cannot become root in the pod user namespace: $!\n"; POSIX::_exit(1); }
+  if (length $hostname) {
+    # /proc/sys/kernel/hostname belongs to the host's root; sethostname(2) asks the UTS namespace's owner.
+    my $name = $hostname;
+    if (syscall($SYS{sethostname}, $name, length $name) != 0) { print STDERR "sethostname: $!\n"; POSIX::_exit(1); }
+  }
   if (@cmd) { { no warnings 'exec'; exec { $cmd[0] } @cmd; } print STDERR "exec $cmd[0]: $!\n"; POSIX::_exit(127); }
   POSIX::_exit(0);
 }
@@ -47,6 +52,8 @@ export interface UsernsPinnsInput {
   files: { net?: string; ipc?: string; uts?: string };
   /** /dev/shm tmpfs: path and its mount options (owner = the pod's root on the host). */
   shm?: { path: string; options: string };
+  /** Set with sethostname(2) inside the new UTS namespace. */
+  hostname?: string;
   /** Run inside the new namespaces as their root; empty = nothing. */
   command: string[];
 }
@@ -58,5 +65,5 @@ export function usernsPinnsArgs(input: UsernsPinnsInput): string[] {
     .map((k) => `${k}=${input.files[k] as string}`)
     .join(',');
   const shm = input.shm ? `${input.shm.path}|${input.shm.options}` : '';
-  return ['-e', PERL_SYSCALLS + PINNS, '--', idMapText(input.mappings.uids), idMapText(input.mappings.gids), input.userFile, nsSpec, shm, ...input.command];
+  return ['-e', PERL_SYSCALLS + PINNS, '--', idMapText(input.mappings.uids), idMapText(input.mappings.gids), input.userFile, nsSpec, shm, input.hostname ?? '', ...input.command];
 }

@@ -181,6 +181,18 @@ test('PID mode CONTAINER with drop_infra_ctr runs no pause process', async () =>
   await daemon.cri.runtime.removePodSandbox({ podSandboxId });
 });
 
+test('hostnames: none given means the first 12 characters of the pod ID (as CRI-O); underscores are fine', async () => {
+  const pid = { linux: { securityContext: { namespaceOptions: { pid: NamespaceMode.CONTAINER } } } };
+  const unnamed = await daemon.cri.runtime.runPodSandbox({ config: podConfig('Unnamed-Pod-With-A-Long-Name', { hostname: '', ...pid }) });
+  const c1 = await startContainer(unnamed.podSandboxId, 'c', ['sleep', '1000']);
+  assert.equal((await exec(c1, ['hostname'])).trim(), unnamed.podSandboxId.slice(0, 12));
+  assert.equal((await exec(c1, ['cat', '/etc/hostname'])).trim(), unnamed.podSandboxId.slice(0, 12));
+  const underscore = await daemon.cri.runtime.runPodSandbox({ config: podConfig('underscore', { hostname: 'crictl_host', ...pid }) });
+  const c2 = await startContainer(underscore.podSandboxId, 'c', ['sleep', '1000']);
+  assert.equal((await exec(c2, ['hostname'])).trim(), 'crictl_host');
+  for (const p of [unnamed, underscore]) await daemon.cri.runtime.removePodSandbox(p);
+});
+
 test('sysctls that are not namespaced, or smuggle a second assignment, are refused', async () => {
   for (const sysctls of [{ 'kernel.pid_max': '4000' }, { 'net.ipv4.ip_forward': '1+kernel.pid_max=4000' }]) {
     await assert.rejects(daemon.cri.runtime.runPodSandbox({ config: podConfig('bad', { linux: { sysctls } }) }), (err: { code: number }) => {

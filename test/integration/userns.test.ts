@@ -134,6 +134,7 @@ test('hostUsers: false — the pod has its own user namespace owning its other n
     'ip -4 -o addr show eth0',
     'ip link set lo down && echo ok-netadmin',
     'cat /proc/sys/net/ipv4/ping_group_range',
+    'echo "host=$(hostname)"',
   ].join('; ');
   const { exitCode, out } = await run(podSandboxId, script, { capabilities: { addCapabilities: ['NET_ADMIN'] } });
   assert.equal(exitCode, 0, out);
@@ -147,6 +148,8 @@ test('hostUsers: false — the pod has its own user namespace owning its other n
   // The pod's network namespace is the pod root's to administer (NET_ADMIN over it), and has the pod IP.
   assert.ok(out.includes(`inet ${ip}/`), out);
   assert.match(out, new RegExp(`\n0\\s+${LENGTH - 1}\n`));
+  // Set with sethostname(2) by the userns helper: /proc/sys/kernel/hostname is not the pod's to write.
+  assert.match(out, /^host=mapped$/m);
 
   // Outside, what the container wrote belongs to the mapped ids; the image layer itself is untouched.
   const layers = path.join(daemon.dir, 'root', 'crio-containers');
