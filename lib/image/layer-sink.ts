@@ -15,10 +15,22 @@ export interface ApplyLayerParams {
   diffId: string;
   /** The uncompressed layer tar. It errors at EOF when its DiffID does not match. */
   tar: NodeJS.ReadableStream & Readable;
+  /**
+   * Only for sinks with `concurrentApply`: set when the parent's apply is still running.
+   * Settles when it is done, rejecting if the parent will not be there; the layer may be
+   * unpacked meanwhile but must not become visible before this resolved.
+   */
+  parentApplied?: Promise<unknown>;
 }
 
 /** The layer store as the puller sees it. */
 export interface LayerSink {
+  /**
+   * True when applyLayer may be called for a layer while its parent's apply runs (params carry
+   * `parentApplied`): layers then download and unpack side by side and only commit bottom-up.
+   * Otherwise each layer is applied only once its parent is present.
+   */
+  readonly concurrentApply?: boolean;
   /** True when the layer `chainId` (and so its whole chain) is already unpacked. */
   hasLayer(chainId: string): Promise<boolean>;
   /**

@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { createReadStream } from 'node:fs';
 import { pipeline, type Readable } from 'node:stream';
 import { finished } from 'node:stream/promises';
@@ -8,6 +9,7 @@ import { decompressorFor, detectCompression, peek } from './decompress';
 import { DigestVerifier } from './digest-stream';
 import type { LayerRecord } from './image-store';
 import type { LayerSink } from './layer-sink';
+import { Slots } from './limiter';
 import { chainIds, type Descriptor } from './manifest';
 import { layerCompression } from './media-types';
 import type { PullProgress } from './pull-progress';
@@ -16,12 +18,14 @@ import type { AuthConfig } from './registry-auth';
 import type { RegistryClient } from './registry-client';
 
 /**
- * Gets an image's layers into the layer sink, applied strictly bottom-up. The layer whose
- * parent is in place streams straight from the registry through digest check → decompress →
- * DiffID check → sink, with nothing on disk but the unpacked files. Meanwhile the layers above
- * download in parallel into the content store's ingest dir (verified against their compressed
- * digest and size), and are applied from there as soon as their parent is — c/image's
- * storage destination does the same.
+ * Gets an image's layers into the layer sink, committed strictly bottom-up. Each layer streams
+ * through digest check → decompress → DiffID check → sink. A sink with `concurrentApply` (the
+ * layer store) gets every layer straight from the registry, several side by side — gunzip is
+ * the bottleneck and runs on the thread pool, so two layers use both cores — and commits each
+ * once its parent is. For other sinks the layer whose parent is in place streams from the
+ * registry while the layers above download in parallel into the content store's ingest dir
+ * (verified against their compressed digest and size), to be applied from there as soon as
+ * their parent is — c/image's storage destination does the same.
  */
 
 /** The layers of one image and where to fetch them. */
@@ -53,7 +57,10 @@ export interface LayerUnpackerOptions {
   maxConcurrentDownloads?: number;
 }
 
-type LayerParams = { chainId: string; parentChainId: string | undefined; diffId: string };
+type LayerParams = { chainId: string; parentChainId: string | undefined; diffId: string; parentApplied?: Promise<unknown> };
+
+/** Staged blobs are read back in big chunks: fewer reads and fewer trips through the stream stages. */
+const STAGED_READ_CHUNK = 1 << 20;
 
 /** Downloads, verifies and applies layers; one per daemon so concurrent pulls share layer locks. */
 export class LayerUnpacker {
@@ -82,7 +89,16 @@ export class LayerUnpacker {
       abort.abort(err);
     };
     const inner: OpContext = { log: ctx.log, signal: AbortSignal.any([ctx.signal, abort.signal]) };
+    // Each layer in flight listens on it a few times (request, decompression, unpack); not a leak.
+    setMaxListeners(10 + 4 * layers.length, inner.signal);
     const max = Math.max(1, this.options.maxConcurrentDownloads ?? 3);
+    if (this.options.sink.concurrentApply) {
+      const applied = await this.applySideBySide(req, missing, chain, max, inner, fail);
+      abort.abort(); // nothing runs any more; frees the signal's listeners
+      if (firstError !== undefined) throw firstError;
+      const done = missing.filter((_, k) => applied[k]);
+      return { layers: records, downloadedBytes: done.reduce((n, i) => n + (layers[i]?.size ?? 0), 0), appliedLayers: done.length };
+    }
     const staging = new Map<number, Promise<StagedBlob>>();
     let cursor = missing[0] ?? 0;
     let active = 0;
@@ -114,7 +130,7 @@ export class LayerUnpacker {
           pump();
           applied = await this.applyOnce(params.chainId, async () => {
             const blob = await staged;
-            await this.applyStream(createReadStream(blob.path), layer, i, params, req, inner);
+            await this.applyStream(createReadStream(blob.path, { highWaterMark: STAGED_READ_CHUNK }), layer, i, params, req, inner);
           });
         } else {
           active++;
@@ -143,6 +159,35 @@ export class LayerUnpacker {
       }
     }
     return { layers: records, downloadedBytes, appliedLayers };
+  }
+
+  /**
+   * Streams every missing layer straight into the sink, `max` at a time in bottom-up order;
+   * each gets its parent's apply as `parentApplied`. A layer frees its slot once its tar was
+   * read to the end, so layers waiting for their parent's commit do not hold up downloads.
+   * Returns, per missing layer, whether this pull applied it; failures go to `fail`.
+   */
+  private async applySideBySide(req: UnpackRequest, missing: number[], chain: string[], max: number, ctx: OpContext, fail: (err: unknown) => void): Promise<boolean[]> {
+    const slots = new Slots(max);
+    const runs = new Map<number, Promise<boolean>>();
+    try {
+      for (const i of missing) {
+        const release = await slots.acquire(ctx.signal);
+        const layer = req.layers[i] as Descriptor;
+        const parentApplied = runs.get(i - 1);
+        const params: LayerParams = { chainId: chain[i] ?? '', parentChainId: chain[i - 1], diffId: req.diffIds[i] ?? '', ...(parentApplied ? { parentApplied } : {}) };
+        const run = this.applyOnce(params.chainId, async () => {
+          const body = await this.openBlob(req, layer, ctx);
+          await this.applyStream(body, layer, i, params, req, ctx, release);
+        }).finally(release);
+        run.catch(fail);
+        runs.set(i, run);
+      }
+    } catch (err) {
+      fail(err); // only an aborted wait for a slot: the reason is already recorded
+    }
+    // Everything started must have stopped before the pull reports back.
+    return (await Promise.allSettled(runs.values())).map((r) => r.status === 'fulfilled' && r.value);
   }
 
   /** The blob's bytes as they arrive, counted, and failing at EOF unless size and digest match. */
@@ -190,7 +235,7 @@ export class LayerUnpacker {
   }
 
   /** Decompresses `input` (compression judged by magic bytes) into the sink, checking the DiffID at EOF. */
-  private async applyStream(input: Readable, layer: Descriptor, index: number, params: LayerParams, req: UnpackRequest, ctx: OpContext): Promise<void> {
+  private async applyStream(input: Readable, layer: Descriptor, index: number, params: LayerParams, req: UnpackRequest, ctx: OpContext, onRead?: () => void): Promise<void> {
     const what = `layer ${index} (${layer.digest}) of ${req.name}`;
     let kind;
     try {
@@ -201,6 +246,7 @@ export class LayerUnpacker {
     }
     const verifier = new DigestVerifier({ digest: params.diffId }, `${what}: uncompressed content does not match the config's diff_id`);
     pipeline(input, decompressorFor(kind, what), verifier, () => undefined);
+    if (onRead) verifier.once('end', onRead);
     // Cancellation reaches the sink as a stream error; only while this apply runs.
     const onAbort = (): void => {
       verifier.destroy(ctx.signal.reason instanceof Error ? ctx.signal.reason : new Error('layer apply cancelled'));

@@ -4,7 +4,7 @@ import path from 'node:path';
 import type { Readable } from 'node:stream';
 import type { OpContext } from '../context';
 import { FailedPreconditionError, InternalError, NotFoundError, ResourceExhaustedError, errnoCode } from '../errors';
-import { pathExists, readJsonIfExists, removeStaleTempFiles, syncDir, writeJsonAtomic } from '../fsutil';
+import { pathExists, readJsonIfExists, removeStaleTempFiles, syncDir, writeFileAtomic, writeJsonAtomic } from '../fsutil';
 import type { Logger } from '../log';
 import { treeInventory, type DiskUsage } from './disk-usage';
 import { checkLayers, type LayerDamage } from './layer-check';
@@ -35,6 +35,11 @@ export interface ApplyLayerParams {
   parentChainId: string | undefined;
   diffId: string;
   tar: Readable;
+  /**
+   * Set when the parent is still being applied: the layer is unpacked meanwhile and committed
+   * once this resolved (and the parent is present); a rejection fails the layer.
+   */
+  parentApplied?: Promise<unknown>;
 }
 
 /** Constructor options for LayerStore. */
@@ -51,6 +56,8 @@ const STAGING_DIR = /^[0-9a-f]{64}\.incomplete-/;
 export class LayerStore {
   /** Absolute store root; overlay mounts run here so `l/<short>` lowers resolve. */
   readonly root: string;
+  /** Layers may be unpacked while their parent is (see ApplyLayerParams.parentApplied); commits stay bottom-up. */
+  readonly concurrentApply = true;
   private readonly log: Logger;
   private readonly inflight = new Map<string, Promise<void>>();
   /** Complete layers by hex ID. */
@@ -228,6 +235,19 @@ export class LayerStore {
     }
   }
 
+  /** The parent's links (for `lower`) once any apply of it settled; refuses a missing parent or too deep a chain. */
+  private async parentLinks(chainId: string, parentChainId: string): Promise<string[]> {
+    await this.settle(layerHex(parentChainId));
+    if (!this.records.has(layerHex(parentChainId))) {
+      throw new FailedPreconditionError(`parent layer ${parentChainId} of layer ${chainId} is not present`);
+    }
+    const links = await this.layerLinks(parentChainId);
+    if (links.length >= MAX_OVERLAY_LOWERS) {
+      throw new ResourceExhaustedError(`layer ${chainId} would sit on ${links.length} layers, the limit is ${MAX_OVERLAY_LOWERS}`);
+    }
+    return links;
+  }
+
   private async settle(hex: string): Promise<void> {
     for (let running = this.inflight.get(hex); running; running = this.inflight.get(hex)) {
       await running.catch(() => undefined);
@@ -235,23 +255,17 @@ export class LayerStore {
   }
 
   private async apply(hex: string, params: ApplyLayerParams, ctx: OpContext): Promise<void> {
-    const { chainId, parentChainId, diffId, tar } = params;
+    const { chainId, parentChainId, diffId, tar, parentApplied } = params;
     const started = Date.now();
-    let lowerLinks: string[] = [];
+    // The `lower` links; undefined while a parent still being applied has none yet.
+    let lowerLinks: string[] | undefined = parentChainId === undefined ? [] : undefined;
     try {
       if (this.records.has(hex)) {
         tar.destroy();
         return;
       }
-      if (parentChainId !== undefined) {
-        await this.settle(layerHex(parentChainId));
-        if (!this.records.has(layerHex(parentChainId))) {
-          throw new FailedPreconditionError(`parent layer ${parentChainId} of layer ${chainId} is not present`);
-        }
-        lowerLinks = await this.layerLinks(parentChainId);
-        if (lowerLinks.length >= MAX_OVERLAY_LOWERS) {
-          throw new ResourceExhaustedError(`layer ${chainId} would sit on ${lowerLinks.length} layers, the limit is ${MAX_OVERLAY_LOWERS}`);
-        }
+      if (parentChainId !== undefined && (parentApplied === undefined || this.records.has(layerHex(parentChainId)))) {
+        lowerLinks = await this.parentLinks(chainId, parentChainId);
       }
       checkChainId(chainId, parentChainId, diffId);
     } catch (err) {
@@ -269,9 +283,18 @@ export class LayerStore {
       const { bytes, entries } = await unpackLayer(tar, path.join(staging, 'diff'), { log: ctx.log, signal: ctx.signal });
       const inventory = await treeInventory(path.join(staging, 'diff'));
       await fs.writeFile(path.join(staging, 'link'), short);
-      if (lowerLinks.length > 0) await fs.writeFile(path.join(staging, 'lower'), lowerLinks.join(':'));
+      if (lowerLinks !== undefined && lowerLinks.length > 0) await fs.writeFile(path.join(staging, 'lower'), lowerLinks.join(':'));
       // The record promises complete content; after a power cut it must not point at torn files.
       await syncFilesystem(staging);
+      if (parentChainId !== undefined && lowerLinks === undefined) {
+        // Unpacked beside its parent: it becomes a layer only on top of the committed parent.
+        await parentApplied?.catch((err: unknown) => {
+          throw new FailedPreconditionError(`parent layer ${parentChainId} of layer ${chainId} was not applied`, { cause: err });
+        });
+        lowerLinks = await this.parentLinks(chainId, parentChainId);
+        // Written after the filesystem sync, so made durable by itself.
+        await writeFileAtomic(path.join(staging, 'lower'), lowerLinks.join(':'));
+      }
       await removeTree(final); // a crash leftover without a record
       await fs.rename(staging, final);
       renamed = true;
