@@ -1,60 +1,29 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { credentials, Metadata } from '@grpc/grpc-js';
-import { NamespaceMode, ListContainersRequest, RuntimeServiceClient } from '../lib/cri/gen/api';
-import { nullLogger } from '../lib/log';
-import { encodeListContainersResponse, listContainers } from '../lib/server/container-list';
-import type { ServerDeps } from '../lib/server/deps';
-import { validateContainerRecord, type ContainerRecord } from '../lib/state/records';
+import { NamespaceMode } from '../lib/cri/gen/api';
 import { runProgram } from '../lib/process';
-import { startDaemon, type TestDaemon } from '../test/harness/daemon';
+import { startDaemon } from '../test/harness/daemon';
 import { startRegistry } from '../test/harness/registry';
 import { buildBusyboxImage } from '../test/harness/test-images';
-import { row, percentile, timeMs } from './stats';
+import { measureListContainers } from './list-containers';
+import { daemonPid, procMemory } from './proc-memory';
+import { row, percentile, pool, sample } from './stats';
 
 /**
  * The container RPCs at node scale. With 30 running pods (one `sleep` container each): p50 of
  * ListContainers, ListPodSandbox, ContainerStatus, ListContainerStats and ExecSync (next to a
  * bare `runc exec` of the same command, the floor), daemon RSS and conmon RSS per container.
- * Then ListContainers with 500 containers (target ≤ 2 ms p50).
+ * Then ListContainers with 500 containers (target ≤ 2 ms p50), taken apart (bench/list-containers.ts).
  * Usage: node build/bench/containers.js [iterations=200]
  */
 
 const N = Number(process.argv[2] ?? 200);
-const NET_INDEX = 158;
+const NET_INDEX = 171;
 const PODS = 30;
 const MANY = 500;
 
 async function rssKiB(pid: number): Promise<number> {
-  const status = await fs.readFile(`/proc/${pid}/status`, 'utf8').catch(() => '');
-  return Number(/^VmRSS:\s+(\d+)/m.exec(status)?.[1] ?? NaN);
-}
-
-/** The daemon's PID: the node process whose command line names this test daemon's config. */
-async function daemonPid(daemon: TestDaemon): Promise<number> {
-  for (const entry of await fs.readdir('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    const cmdline = await fs.readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '');
-    if (cmdline.includes(path.join(daemon.dir, 'crio.conf'))) return Number(entry);
-  }
-  throw new Error('daemon process not found');
-}
-
-async function sample(n: number, fn: (i: number) => Promise<unknown>): Promise<number[]> {
-  for (let i = 0; i < 5; i++) await fn(i); // warm-up: JIT, page cache
-  const out: number[] = [];
-  for (let i = 0; i < n; i++) out.push(await timeMs(() => fn(i)));
-  return out;
-}
-
-/** Runs `fn` over `items` with at most `limit` at a time. */
-async function pool<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  const queue = [...items];
-  await Promise.all(
-    Array.from({ length: limit }, async () => {
-      for (let item = queue.shift(); item !== undefined; item = queue.shift()) await fn(item);
-    }),
-  );
+  return (await procMemory(pid)).rss;
 }
 
 async function main(): Promise<void> {
@@ -120,33 +89,7 @@ async function main(): Promise<void> {
         config: { metadata: { name: `x${i}`, attempt: 0 }, image: { image: 'busybox' }, command: ['sleep', '3600'], labels: { app: 'many', n: String(i) } },
       });
     });
-    lines.push(row(`ListContainers (${MANY} containers)`, await sample(N, () => rt.listContainers({}))));
-    // A client with a large HTTP/2 window, as gRPC-Go's BDP estimation gives the kubelet: the
-    // default 64 KiB window costs several round trips for the ~390 KB answer.
-    const wide = new RuntimeServiceClient(`unix://${daemon.socket}`, credentials.createInsecure(), {
-      'grpc-node.flow_control_window': 16 << 20,
-      'grpc.max_receive_message_length': -1,
-    });
-    const listWide = () =>
-      new Promise<void>((resolve, reject) =>
-        wide.listContainers(ListContainersRequest.fromPartial({}), new Metadata(), { deadline: Date.now() + 10_000 }, (err) => (err ? reject(err) : resolve())),
-      );
-    lines.push(row(`ListContainers (${MANY}, client with a 16 MiB window)`, await sample(N, listWide)));
-    wide.close();
-    // The daemon's own work per call (filter, messages, encoding), on the same records, in this process.
-    const recordDir = path.join(daemon.dir, 'root', 'crio-state', 'containers');
-    const records: ContainerRecord[] = [];
-    for (const f of (await fs.readdir(recordDir)).filter((n) => n.endsWith('.json'))) {
-      records.push(validateContainerRecord(JSON.parse(await fs.readFile(path.join(recordDir, f), 'utf8'))));
-    }
-    const deps = { containers: { list: () => records } } as unknown as ServerDeps;
-    const ctx = { log: nullLogger(), signal: new AbortController().signal };
-    lines.push(
-      row(
-        `  server work: list + encode (${records.length} records)`,
-        await sample(N, async () => encodeListContainersResponse(await listContainers(deps, ctx, { filter: undefined }))),
-      ),
-    );
+    lines.push(...(await measureListContainers(daemon, N)));
     lines.push(
       row(`ListContainers (${MANY}, label filter → ~16)`, await sample(N, () => rt.listContainers({ filter: { labelSelector: { app: 'bench-3' } } }))),
     );

@@ -17,3 +17,27 @@ export async function timeMs(fn: () => Promise<unknown>): Promise<number> {
 export function row(name: string, values: number[]): string {
   return `${name.padEnd(44)} p50 ${percentile(values, 50).toFixed(1).padStart(7)} ms   p90 ${percentile(values, 90).toFixed(1).padStart(7)} ms   (n=${values.length})`;
 }
+
+/** A figures line with p50 and p99 at 0.01 ms resolution (for sub-millisecond calls). */
+export function rowFine(name: string, values: number[]): string {
+  const f = (p: number) => percentile(values, p).toFixed(2).padStart(7);
+  return `${name.padEnd(52)} p50 ${f(50)} ms   p99 ${f(99)} ms   (n=${values.length})`;
+}
+
+/** `n` timings of `fn` after 5 untimed warm-up calls (JIT, page cache). */
+export async function sample(n: number, fn: (i: number) => Promise<unknown>): Promise<number[]> {
+  for (let i = 0; i < 5; i++) await fn(i);
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) out.push(await timeMs(() => fn(i)));
+  return out;
+}
+
+/** Runs `fn` over `items` with at most `limit` at a time. */
+export async function pool<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  const queue = [...items];
+  await Promise.all(
+    Array.from({ length: limit }, async () => {
+      for (let item = queue.shift(); item !== undefined; item = queue.shift()) await fn(item);
+    }),
+  );
+}

@@ -1,4 +1,6 @@
 #!/usr/bin/env node
+// First: V8 heap settings must hold before the daemon's modules are loaded (see there).
+import '../lib/server/v8-flags';
 import { parseArgs, usage } from '../lib/config/flags';
 import { loadConfig } from '../lib/config/load';
 import { renderConfig } from '../lib/config/render';

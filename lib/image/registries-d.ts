@@ -1,6 +1,5 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { load as loadYaml } from 'js-yaml';
 import { errnoCode, InvalidArgumentError } from '../errors';
 import { policyScopes } from './signature-policy';
 import { digestHex, type ImageReference } from './reference';
@@ -51,9 +50,11 @@ function readScope(v: unknown, where: string): SignatureStorageConf {
 
 /** Parses one YAML file into `into` (pure apart from the error text naming `file`). */
 export function parseRegistriesDFile(text: string, file: string, into: RegistriesD, seenDefault: { file?: string }): void {
+  // js-yaml is loaded only when a registries.d file is read (signature checks): ~0.5 MiB an idle daemon never needs.
+  const yaml = require('js-yaml') as typeof import('js-yaml');
   let doc: unknown;
   try {
-    doc = loadYaml(text);
+    doc = yaml.load(text);
   } catch (err) {
     throw new InvalidArgumentError(`${file}: invalid YAML: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
   }

@@ -48,3 +48,35 @@ for (const c of cases) {
     if (c.count > 0) assert.equal(res.containers[0]?.state, ContainerState.CONTAINER_RUNNING);
   });
 }
+
+const changes: { name: string; change: (records: ContainerRecord[]) => ContainerRecord[] }[] = [
+  { name: 'a container changed state', change: (rs) => rs.map((r, i) => (i === 1 ? { ...r, state: 'exited' } : r)) },
+  { name: 'a container was added', change: (rs) => [...rs, record(99, { n: '99' })] },
+  { name: 'a container was removed', change: (rs) => rs.slice(1) },
+  { name: 'the order changed', change: (rs) => [...rs].reverse() },
+];
+
+for (const c of changes) {
+  test(`a recent answer is not reused once ${c.name}`, async () => {
+    const ctx = { log: undefined as never, signal: new AbortController().signal };
+    let records = Array.from({ length: 3 }, (_, i) => record(i, { n: String(i) }));
+    const deps = { containers: { list: () => records } } as unknown as ServerDeps;
+    const before = encodeListContainersResponse(await listContainers(deps, ctx, { filter: undefined }));
+    records = c.change(records);
+    const res = await listContainers(deps, ctx, { filter: undefined });
+    const after = encodeListContainersResponse(res);
+    assert.deepEqual(after, Buffer.from(ListContainersResponse.encode(res).finish()));
+    assert.notDeepEqual(after, before);
+  });
+}
+
+test('answers to different filters are kept apart and reused', async () => {
+  const ctx = { log: undefined as never, signal: new AbortController().signal };
+  const records = Array.from({ length: 4 }, (_, i) => record(i, { n: String(i % 2) }));
+  const deps = { containers: { list: () => records } } as unknown as ServerDeps;
+  const all = encodeListContainersResponse(await listContainers(deps, ctx, { filter: undefined }));
+  const some = encodeListContainersResponse(await listContainers(deps, ctx, { filter: { id: '', podSandboxId: '', state: undefined, labelSelector: { n: '1' } } }));
+  assert.equal(ListContainersResponse.decode(all).containers.length, 4);
+  assert.equal(ListContainersResponse.decode(some).containers.length, 2);
+  assert.equal(encodeListContainersResponse(await listContainers(deps, ctx, { filter: undefined })), all, 'the same buffer again');
+});

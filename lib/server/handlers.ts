@@ -3,20 +3,12 @@ import type { StreamingServer } from '../streaming/server';
 import type { ServerDeps } from './deps';
 import type { ImageHandlers, ResponseSerializers, RpcOptions, RuntimeHandlers } from './grpc-server';
 import { attach } from './container-attach';
-import { createContainer } from './container-create';
 import { getContainerEvents } from './container-events';
-import { removePodSandboxWithEvents, runPodSandboxWithEvents, stopPodSandboxWithEvents } from './container-events-pods';
 import { exec } from './container-exec';
-import { execSync } from './container-exec-sync';
 import { encodeListContainersResponse, listContainers } from './container-list';
-import { removeContainer } from './container-remove';
-import { reopenContainerLog } from './container-reopen-log';
-import { startContainer } from './container-start';
 import { containerStats } from './container-stats';
 import { listContainerStats } from './container-stats-list';
 import { containerStatus } from './container-status';
-import { stopContainer } from './container-stop';
-import { updateContainerResources } from './container-update-resources';
 import { listMetricDescriptors } from './metric-descriptors-list';
 import { listPodSandboxMetrics } from './sandbox-metrics-list';
 import { podSandboxStats } from './sandbox-stats';
@@ -24,8 +16,6 @@ import { listPodSandboxStats } from './sandbox-stats-list';
 import { streamContainerStats, streamContainers, streamImages, streamPodSandboxMetrics, streamPodSandboxStats, streamPodSandboxes } from './stream-lists';
 import { imageFsInfo } from './image-fs-info';
 import { listImages } from './image-list';
-import { pullImage } from './image-pull';
-import { removeImage } from './image-remove';
 import { imageStatus } from './image-status';
 import { runtimeConfig } from './runtime-config';
 import { status } from './runtime-status';
@@ -35,10 +25,32 @@ import { portForward } from './sandbox-port-forward';
 import { podSandboxStatus } from './sandbox-status';
 import { updateRuntimeConfig } from './runtime-update-config';
 
+/*
+ * The RPCs the kubelet polls, and the streaming ones (their modules serve the streaming server
+ * anyway), are imported above. The ones that change pods, containers and images load their
+ * modules on first use (`require` below): ~70 modules (spec generation, seccomp, CNI setup,
+ * pulls) that a node without pods never runs, about 0.5 MiB of heap.
+ */
+const podRpcs = () => require('./container-events-pods') as typeof import('./container-events-pods');
+const createRpc = () => require('./container-create') as typeof import('./container-create');
+const startRpc = () => require('./container-start') as typeof import('./container-start');
+const stopRpc = () => require('./container-stop') as typeof import('./container-stop');
+const removeRpc = () => require('./container-remove') as typeof import('./container-remove');
+const execSyncRpc = () => require('./container-exec-sync') as typeof import('./container-exec-sync');
+const updateResourcesRpc = () => require('./container-update-resources') as typeof import('./container-update-resources');
+const reopenLogRpc = () => require('./container-reopen-log') as typeof import('./container-reopen-log');
+const pullRpc = () => require('./image-pull') as typeof import('./image-pull');
+const removeImageRpc = () => require('./image-remove') as typeof import('./image-remove');
+
 type WithDeps<Req, Res> = (deps: ServerDeps, ctx: OpContext, req: Req) => Promise<Res>;
 
 function bind<Req, Res>(deps: ServerDeps, fn: WithDeps<Req, Res>): (ctx: OpContext, req: Req) => Promise<Res> {
   return (ctx, req) => fn(deps, ctx, req);
+}
+
+/** Like bind, for an RPC that `load` fetches at each call (its module loads on the first; a failed load rejects the call). */
+function bindLazy<Req, Res>(deps: ServerDeps, load: () => WithDeps<Req, Res>): (ctx: OpContext, req: Req) => Promise<Res> {
+  return async (ctx, req) => load()(deps, ctx, req);
 }
 
 type StreamWithDeps<Req, Res> = (deps: ServerDeps, ctx: OpContext, req: Req, send: (msg: Res) => Promise<void>) => Promise<void>;
@@ -55,23 +67,23 @@ export function runtimeHandlers(deps: ServerDeps, streaming?: StreamingServer): 
     runtimeConfig: bind(deps, runtimeConfig),
     updateRuntimeConfig: bind(deps, updateRuntimeConfig),
     // The pod RPCs with their GetContainerEvents events.
-    runPodSandbox: bind(deps, runPodSandboxWithEvents),
-    stopPodSandbox: bind(deps, stopPodSandboxWithEvents),
-    removePodSandbox: bind(deps, removePodSandboxWithEvents),
+    runPodSandbox: bindLazy(deps, () => podRpcs().runPodSandboxWithEvents),
+    stopPodSandbox: bindLazy(deps, () => podRpcs().stopPodSandboxWithEvents),
+    removePodSandbox: bindLazy(deps, () => podRpcs().removePodSandboxWithEvents),
     podSandboxStatus: bind(deps, podSandboxStatus),
     listPodSandbox: bind(deps, listPodSandbox),
-    createContainer: bind(deps, createContainer),
-    startContainer: bind(deps, startContainer),
-    stopContainer: bind(deps, stopContainer),
-    removeContainer: bind(deps, removeContainer),
+    createContainer: bindLazy(deps, () => createRpc().createContainer),
+    startContainer: bindLazy(deps, () => startRpc().startContainer),
+    stopContainer: bindLazy(deps, () => stopRpc().stopContainer),
+    removeContainer: bindLazy(deps, () => removeRpc().removeContainer),
     containerStatus: bind(deps, containerStatus),
     listContainers: bind(deps, listContainers),
-    execSync: bind(deps, execSync),
+    execSync: bindLazy(deps, () => execSyncRpc().execSync),
     exec: streaming && ((ctx, req) => exec(deps, streaming, ctx, req)),
     attach: streaming && ((ctx, req) => attach(deps, streaming, ctx, req)),
     portForward: streaming && ((ctx, req) => portForward(deps, streaming, ctx, req)),
-    updateContainerResources: bind(deps, updateContainerResources),
-    reopenContainerLog: bind(deps, reopenContainerLog),
+    updateContainerResources: bindLazy(deps, () => updateResourcesRpc().updateContainerResources),
+    reopenContainerLog: bindLazy(deps, () => reopenLogRpc().reopenContainerLog),
     containerStats: bind(deps, containerStats),
     listContainerStats: bind(deps, listContainerStats),
     podSandboxStats: bind(deps, podSandboxStats),
@@ -90,10 +102,10 @@ export function runtimeHandlers(deps: ServerDeps, streaming?: StreamingServer): 
 /** Every ImageService RPC. */
 export function imageHandlers(deps: ServerDeps): ImageHandlers {
   return {
-    pullImage: bind(deps, pullImage),
+    pullImage: bindLazy(deps, () => pullRpc().pullImage),
     listImages: bind(deps, listImages),
     imageStatus: bind(deps, imageStatus),
-    removeImage: bind(deps, removeImage),
+    removeImage: bindLazy(deps, () => removeImageRpc().removeImage),
     imageFsInfo: bind(deps, imageFsInfo),
     streamImages: bindStream(deps, streamImages),
   };

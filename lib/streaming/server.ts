@@ -2,7 +2,7 @@ import { createServer as createHttpServer, type IncomingMessage, type Server, ST
 import { createServer as createHttpsServer } from 'node:https';
 import { Socket, type AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { WebSocketServer, type WebSocket } from 'ws';
+import type { WebSocket, WebSocketServer } from 'ws';
 import type { AttachRequest, ExecRequest, PortForwardRequest } from '../cri/gen/api';
 import { InvalidArgumentError, UnavailableError } from '../errors';
 import type { Logger } from '../log';
@@ -65,7 +65,8 @@ function requireStreams(r: { stdin: boolean; stdout: boolean; stderr: boolean; t
 export class StreamingServer {
   private readonly tokens: TokenCache<Cached>;
   private readonly sessions = new Set<{ abort: AbortController; socket: Socket }>();
-  private readonly wss = new WebSocketServer({ noServer: true, perMessageDeflate: false, handleProtocols: (_offered, req) => this.wsProtocols.get(req) ?? false });
+  /** Made on the first WebSocket session: ws is loaded only then (an idle node never needs it). */
+  private wss: WebSocketServer | undefined;
   private readonly wsProtocols = new WeakMap<IncomingMessage, string>();
   private readonly creationTimeoutMs: number;
   private baseUrl = '';
@@ -139,6 +140,14 @@ export class StreamingServer {
     await closed;
   }
 
+  private webSocketServer(): WebSocketServer {
+    if (!this.wss) {
+      const { WebSocketServer: Wss } = require('ws') as typeof import('ws');
+      this.wss = new Wss({ noServer: true, perMessageDeflate: false, handleProtocols: (_offered, req) => this.wsProtocols.get(req) ?? false });
+    }
+    return this.wss;
+  }
+
   /** The cached request the URL's token names, taken out of the cache. */
   private lookup(req: IncomingMessage): Cached | undefined {
     const m = /^\/(exec|attach|portforward)\/([A-Za-z0-9_-]+)$/.exec(new URL(req.url ?? '/', 'http://x').pathname);
@@ -188,7 +197,7 @@ export class StreamingServer {
 
     if (websocket) {
       this.wsProtocols.set(req, protocol);
-      this.wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
+      this.webSocketServer().handleUpgrade(req, socket, head, (ws: WebSocket) => {
         armIdleTimeout(); // after ws has taken over the socket (it clears the timeout)
         ws.on('error', () => socket.destroy());
         if (cached.kind === 'portforward') return servePortForwardWs(ws, protocol, ports, cached.req.podSandboxId, this.options.runtime, signal, log);

@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import * as transport from 'spdy-transport';
+import type * as transport from 'spdy-transport';
 import { InternalError } from '../errors';
 
 /**
@@ -24,6 +24,11 @@ export const SPDY_UPGRADE = 'SPDY/3.1';
 
 const MAX_WINDOW = 0x7fffffff;
 
+/** spdy-transport, loaded with the first SPDY session: an idle daemon never needs its ~50 modules. */
+function spdyTransport(): typeof transport {
+  return require('spdy-transport') as typeof transport;
+}
+
 /** The SPDY session type (spdy-transport's Connection). */
 export type SpdySession = transport.Connection;
 /** One stream of a session. */
@@ -43,7 +48,7 @@ export function acceptSpdy(socket: Duplex, head: Buffer, protocol: string | unde
   if (protocol) lines.push(`X-Stream-Protocol-Version: ${protocol}`);
   socket.write(lines.join('\r\n') + '\r\n\r\n');
   if (head.length > 0) socket.unshift(head);
-  const session = transport.connection.create(socket, { protocol: 'spdy', isServer: true });
+  const session = spdyTransport().connection.create(socket, { protocol: 'spdy', isServer: true });
   makeGoCompatible(session);
   session.on('stream', onStream);
   return session;
@@ -51,7 +56,7 @@ export function acceptSpdy(socket: Duplex, head: Buffer, protocol: string | unde
 
 /** Opens a client session on an upgraded socket (for tests and tools); SPDY/3 like the Go clients. */
 export function connectSpdy(socket: Duplex): SpdySession {
-  const session = transport.connection.create(socket, { protocol: 'spdy', isServer: false });
+  const session = spdyTransport().connection.create(socket, { protocol: 'spdy', isServer: false });
   makeGoCompatible(session);
   session.start(3);
   return session;

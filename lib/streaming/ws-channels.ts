@@ -1,5 +1,5 @@
 import { Writable } from 'node:stream';
-import { WebSocket, type RawData } from 'ws';
+import type { RawData, WebSocket } from 'ws';
 
 /**
  * The kubelet's WebSocket channel framing (k8s.io/apiserver wsstream): every message starts with a
@@ -31,7 +31,7 @@ export function decodeChannelMessage(data: RawData, base64: boolean): ChannelMes
 
 /** Sends data on a channel; a closed socket swallows it (the session notices the close itself). */
 export function sendOnChannel(ws: WebSocket, channel: number, data: Buffer, base64: boolean, done?: () => void): void {
-  if (ws.readyState !== WebSocket.OPEN) {
+  if (ws.readyState !== ws.OPEN) {
     if (done) process.nextTick(done);
     return;
   }

@@ -1,0 +1,134 @@
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { NamespaceMode } from '../lib/cri/gen/api';
+import { startDaemon, type TestDaemon } from '../test/harness/daemon';
+import { startRegistry } from '../test/harness/registry';
+import { buildBusyboxImage } from '../test/harness/test-images';
+import { measureListContainers } from './list-containers';
+import { daemonPid, memoryLine, mib, nodeFloor, procMemory, pssKiB, settledMemory } from './proc-memory';
+import { percentile, pool } from './stats';
+
+/**
+ * The daemon's footprint (targets: idle ≤ 55 MiB, ≤ 2.5 MiB more per running pod) and
+ * ListContainers at 500 containers (target ≤ 2 ms). RSS is read from /proc once it has settled
+ * (V8 shrinks its heap a few seconds after activity): just started; after kubelet-like polling
+ * (which makes V8 optimize the hot RPC code, as a real node does within minutes); with the
+ * image pulled; with PODS running pods of one container each (the per-pod increase, plus each
+ * pod's conmon, RSS and PSS); then ListContainers with 500 containers, taken apart.
+ * Usage: node build/bench/rss.js [pods=50] [iterations=200]
+ */
+
+const PODS = Number(process.argv[2] ?? 50);
+const N = Number(process.argv[3] ?? 200);
+const NET_INDEX = 170;
+const MANY = 500;
+const POLL_ROUNDS = 300;
+
+/** What the kubelet asks every few seconds (PLEG relist, status, image GC, stats), `rounds` times. */
+async function kubeletPolling(daemon: TestDaemon, rounds: number): Promise<void> {
+  const { runtime: rt, image: im } = daemon.cri;
+  for (let i = 0; i < rounds; i++) {
+    await rt.version({});
+    await rt.status({});
+    const { items } = await rt.listPodSandbox({});
+    const { containers } = await rt.listContainers({});
+    await im.imageFsInfo({});
+    await im.listImages({});
+    const pod = items[i % Math.max(1, items.length)];
+    if (pod) await rt.podSandboxStatus({ podSandboxId: pod.id });
+    const c = containers[i % Math.max(1, containers.length)];
+    if (c) await rt.containerStatus({ containerId: c.id });
+    if (i % 10 === 0) {
+      await rt.listContainerStats({});
+      await rt.listPodSandboxStats({});
+    }
+  }
+}
+
+function podConfig(daemon: TestDaemon, i: number) {
+  return {
+    metadata: { name: `rss-${i}`, namespace: 'bench', uid: `u${i}`, attempt: 0 },
+    hostname: `rss-${i}`,
+    logDirectory: path.join(daemon.dir, 'logs', `rss-${i}`),
+    labels: { app: `rss-${i}` },
+    linux: { securityContext: { namespaceOptions: { pid: NamespaceMode.CONTAINER } } },
+  };
+}
+
+async function conmonPids(daemon: TestDaemon, ids: string[]): Promise<number[]> {
+  return Promise.all(ids.map(async (id) => Number((await fs.readFile(path.join(daemon.dir, 'run', 'crio-bundles', id, 'conmon-pidfile'), 'utf8')).trim())));
+}
+
+async function main(): Promise<void> {
+  const out = (line: string) => process.stdout.write(line + '\n');
+  out(memoryLine('floor: node idle', await nodeFloor([])));
+  // What the daemon cannot do without: gRPC, its logger and the generated CRI code (with the
+  // daemon's V8 flags, applied by loading their module first as cmd/crio.ts does).
+  out(memoryLine('floor: node + grpc-js + winston + CRI code', await nodeFloor(['../lib/server/v8-flags', '@grpc/grpc-js', 'winston', '../lib/cri/gen/api'])));
+  const registry = await startRegistry();
+  await registry.push('library/busybox', 'latest', await buildBusyboxImage());
+  const daemon = await startDaemon({
+    netIndex: NET_INDEX,
+    dropIn: '[crio.runtime]\nlog_level = "warn"\n',
+    registriesConf: `[[registry]]\nprefix = "docker.io/library/busybox"\nlocation = "${registry.host}/library/busybox"\ninsecure = true\n`,
+  });
+  try {
+    const { runtime: rt, image: im } = daemon.cri;
+    const pid = await daemonPid(daemon);
+    out(memoryLine('daemon at ready', await procMemory(pid)));
+    out(memoryLine('daemon idle, settled', await settledMemory(pid)));
+    await kubeletPolling(daemon, POLL_ROUNDS);
+    out(memoryLine(`  after ${POLL_ROUNDS} kubelet-like polling rounds`, await settledMemory(pid)));
+
+    await im.pullImage({ image: { image: 'busybox' } });
+    await kubeletPolling(daemon, 50);
+    const base = await settledMemory(pid);
+    out(memoryLine('  with the image pulled', base));
+
+    const containers: string[] = [];
+    const pods: { podSandboxId: string; config: ReturnType<typeof podConfig> }[] = [];
+    for (let i = 0; i < PODS; i++) {
+      const config = podConfig(daemon, i);
+      const { podSandboxId } = await rt.runPodSandbox({ config });
+      const { containerId } = await rt.createContainer({
+        podSandboxId,
+        sandboxConfig: config,
+        config: { metadata: { name: 'c', attempt: 0 }, image: { image: 'busybox' }, command: ['sleep', '3600'], labels: { app: `rss-${i}` } },
+      });
+      await rt.startContainer({ containerId });
+      pods.push({ podSandboxId, config });
+      containers.push(containerId);
+    }
+    await kubeletPolling(daemon, 50);
+    const withPods = await settledMemory(pid);
+    out(memoryLine(`daemon with ${PODS} running pods`, withPods));
+    const perPod = (withPods.rss - base.rss) / PODS;
+    const conmons = await conmonPids(daemon, containers);
+    const conmonRss = percentile(await Promise.all(conmons.map(async (p) => (await procMemory(p)).rss)), 50);
+    const conmonPss = percentile(await Promise.all(conmons.map(pssKiB)), 50);
+    out(`  per pod: daemon +${mib(perPod)} MiB, conmon RSS ${mib(conmonRss)} MiB (PSS ${mib(conmonPss)} MiB)`);
+    out(`  per pod incl. conmon: +${mib(perPod + conmonRss)} MiB by RSS, +${mib(perPod + conmonPss)} MiB by PSS`);
+
+    // Created (never started) containers are enough for the list: each has its record and conmon.
+    const extra = Array.from({ length: MANY - PODS }, (_, i) => i);
+    await pool(extra, 4, async (i) => {
+      const pod = pods[i % PODS];
+      if (!pod) return;
+      await rt.createContainer({
+        podSandboxId: pod.podSandboxId,
+        sandboxConfig: pod.config,
+        config: { metadata: { name: `x${i}`, attempt: 0 }, image: { image: 'busybox' }, command: ['sleep', '3600'], labels: { app: 'many', n: String(i) } },
+      });
+    });
+    for (const line of await measureListContainers(daemon, N)) out(line);
+    out(memoryLine(`daemon with ${MANY} containers`, await settledMemory(pid)));
+  } finally {
+    await daemon.cleanup();
+    await registry.stop();
+  }
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exit(1);
+});
