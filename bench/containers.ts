@@ -1,10 +1,8 @@
+import { startBenchDaemon } from './bench-daemon';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { NamespaceMode } from '../lib/cri/gen/api';
 import { runProgram } from '../lib/process';
-import { startDaemon } from '../test/harness/daemon';
-import { startRegistry } from '../test/harness/registry';
-import { buildBusyboxImage } from '../test/harness/test-images';
 import { measureListContainers } from './list-containers';
 import { daemonPid, procMemory } from './proc-memory';
 import { row, percentile, pool, sample } from './stats';
@@ -27,13 +25,7 @@ async function rssKiB(pid: number): Promise<number> {
 }
 
 async function main(): Promise<void> {
-  const registry = await startRegistry();
-  await registry.push('library/busybox', 'latest', await buildBusyboxImage());
-  const daemon = await startDaemon({
-    netIndex: NET_INDEX,
-    dropIn: '[crio.runtime]\nlog_level = "warn"\n',
-    registriesConf: `[[registry]]\nprefix = "docker.io/library/busybox"\nlocation = "${registry.host}/library/busybox"\ninsecure = true\n`,
-  });
+  const { registry, daemon } = await startBenchDaemon(NET_INDEX);
   try {
     const { runtime: rt, image: im } = daemon.cri;
     await im.pullImage({ image: { image: 'busybox' } });

@@ -1,11 +1,10 @@
+import { startBenchDaemon } from './bench-daemon';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { NamespaceMode } from '../lib/cri/gen/api';
 import { runProgram } from '../lib/process';
-import { startDaemon, unmountUnder } from '../test/harness/daemon';
-import { startRegistry } from '../test/harness/registry';
-import { buildBusyboxImage } from '../test/harness/test-images';
+import { unmountUnder } from '../test/harness/daemon';
 import { row, percentile, timeMs } from './stats';
 
 /**
@@ -92,13 +91,7 @@ async function floor(dir: string, lowerDir: string): Promise<FloorTimes> {
 async function main(): Promise<void> {
   // The bridge plugin (isGateway) turns on IPv4 forwarding; the floor's own run must put it back.
   const ipForward = await fs.readFile('/proc/sys/net/ipv4/ip_forward', 'utf8');
-  const registry = await startRegistry();
-  await registry.push('library/busybox', 'latest', await buildBusyboxImage());
-  const daemon = await startDaemon({
-    netIndex: NET_INDEX,
-    dropIn: '[crio.runtime]\nlog_level = "warn"\n',
-    registriesConf: `[[registry]]\nprefix = "docker.io/library/busybox"\nlocation = "${registry.host}/library/busybox"\ninsecure = true\n`,
-  });
+  const { registry, daemon } = await startBenchDaemon(NET_INDEX);
   const work = await fs.mkdtemp(path.join(os.tmpdir(), 'crio-ts-bench-'));
   try {
     const { runtime: rt, image: im } = daemon.cri;

@@ -1,9 +1,8 @@
+import { startBenchDaemon } from './bench-daemon';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { NamespaceMode } from '../lib/cri/gen/api';
-import { startDaemon, type TestDaemon } from '../test/harness/daemon';
-import { startRegistry } from '../test/harness/registry';
-import { buildBusyboxImage } from '../test/harness/test-images';
+import { type TestDaemon } from '../test/harness/daemon';
 import { measureListContainers } from './list-containers';
 import { daemonPid, memoryLine, mib, nodeFloor, procMemory, pssKiB, settledMemory } from './proc-memory';
 import { percentile, pool } from './stats';
@@ -65,13 +64,7 @@ async function main(): Promise<void> {
   // What the daemon cannot do without: gRPC, its logger and the generated CRI code (with the
   // daemon's V8 flags, applied by loading their module first as cmd/crio.ts does).
   out(memoryLine('floor: node + grpc-js + winston + CRI code', await nodeFloor(['../lib/server/v8-flags', '@grpc/grpc-js', 'winston', '../lib/cri/gen/api'])));
-  const registry = await startRegistry();
-  await registry.push('library/busybox', 'latest', await buildBusyboxImage());
-  const daemon = await startDaemon({
-    netIndex: NET_INDEX,
-    dropIn: '[crio.runtime]\nlog_level = "warn"\n',
-    registriesConf: `[[registry]]\nprefix = "docker.io/library/busybox"\nlocation = "${registry.host}/library/busybox"\ninsecure = true\n`,
-  });
+  const { registry, daemon } = await startBenchDaemon(NET_INDEX);
   try {
     const { runtime: rt, image: im } = daemon.cri;
     const pid = await daemonPid(daemon);
