@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { runProgram } from '../../lib/process';
 import { connectCri, type CriClients } from './cri-client';
+import { testBridge, TEST_SUBNET_OCTET } from './slot';
 
 /**
  * Starts the real crio-ts daemon (build/cmd/crio.js) on a private temp root, runroot, socket,
@@ -17,7 +18,7 @@ export interface TestDaemonOptions {
   dropIn?: string;
   /** registries.conf content (for redirecting names to the test registry). */
   registriesConf?: string;
-  /** Index 1..200 used for the test's bridge name and subnet (crts<N>, 10.88.<N>.0/24). */
+  /** Index 1..254 used for the test's bridge name and subnet (crts<N>, 10.88.<N>.0/24; see slot.ts). */
   netIndex: number;
   /** Write no CNI config (to test NetworkReady=false). */
   noCni?: boolean;
@@ -120,8 +121,8 @@ export async function startDaemon(options: TestDaemonOptions): Promise<TestDaemo
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'crio-ts-test-'));
   // As /var/lib and /run are: user-namespaced pods' roots must be able to traverse to their rootfs.
   await fs.chmod(dir, 0o711);
-  const bridge = `crts${options.netIndex}`;
-  const subnet = `10.88.${options.netIndex}.0/24`;
+  const bridge = testBridge(options.netIndex);
+  const subnet = `10.${TEST_SUBNET_OCTET}.${options.netIndex}.0/24`;
   await fs.mkdir(path.join(dir, 'crio.conf.d'), { recursive: true });
   await fs.mkdir(path.join(dir, 'cni'), { recursive: true });
   await fs.writeFile(path.join(dir, 'crio.conf'), baseConfig(dir));

@@ -41,7 +41,7 @@ test('container and pod stats, metrics, and the Stream* lists', async () => {
     command: [
       'sh',
       '-c',
-      'i=0; while [ $i -lt 100000 ]; do i=$((i+1)); done; dd if=/dev/zero of=/tmp/blob bs=1M count=2; wget -T 2 -q http://10.88.146.1:9/ ; echo ready; sleep 3600; echo',
+      `i=0; while [ $i -lt 100000 ]; do i=$((i+1)); done; dd if=/dev/zero of=/tmp/blob bs=1M count=2; wget -T 2 -q http://${fx.daemon.subnet.replace(/0\/24$/, '1')}:9/ ; echo ready; sleep 3600; echo`,
     ],
     labels: { app: 'stats' },
   });

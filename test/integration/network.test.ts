@@ -8,6 +8,7 @@ import { nullLogger } from '../../lib/log';
 import { CniManager, type CniPodRequest } from '../../lib/network/cni';
 import { createPodNamespaces, removePodNamespaces, unmountNamespaceDirs, type PodNamespaces } from '../../lib/network/namespaces';
 import { runProgram } from '../../lib/process';
+import { testBridge, TEST_SUBNET_OCTET } from '../harness/slot';
 
 /*
  * Pod namespaces + CNI with Debian's real plugins (/usr/lib/cni): a bridge `crts-test0` with
@@ -17,9 +18,9 @@ import { runProgram } from '../../lib/process';
  */
 
 const CNI_BIN = '/usr/lib/cni';
-const BRIDGE = 'crts-test0';
+const BRIDGE = testBridge('-test0');
 const NETWORK = 'crts-test';
-const SUBNET_RE = /^10\.88\.77\.\d+$/;
+const SUBNET_RE = new RegExp(`^10\\.${TEST_SUBNET_OCTET}\\.77\\.\\d+$`);
 const IP_FORWARD = '/proc/sys/net/ipv4/ip_forward';
 
 const skip =
@@ -47,7 +48,7 @@ function conflist(extraPlugins: Record<string, unknown>[] = []): string {
         bridge: BRIDGE,
         isGateway: true,
         ipMasq: false,
-        ipam: { type: 'host-local', ranges: [[{ subnet: '10.88.77.0/24' }]], dataDir: ipamDir },
+        ipam: { type: 'host-local', ranges: [[{ subnet: `10.${TEST_SUBNET_OCTET}.77.0/24` }]], dataDir: ipamDir },
       },
       ...extraPlugins,
     ],

@@ -10,6 +10,7 @@ import { runProgram } from '../../lib/process';
 import { startDaemon, type TestDaemon } from '../harness/daemon';
 import { startRegistry, type TestRegistry } from '../harness/registry';
 import { buildBusyboxImage } from '../harness/test-images';
+import { inSubnet, TEST_SLOT } from '../harness/slot';
 
 /**
  * Pod sandboxes as the kubelet uses them: the infra (pause) container for PID mode POD,
@@ -18,6 +19,8 @@ import { buildBusyboxImage } from '../harness/test-images';
  * and a second runtime handler (crun).
  */
 
+/** Outside the daemon's temp dir on purpose (a handler's own root); one per test slot. */
+const ALT_RUNC_ROOT = `/run/crio-ts-test-runc-alt${TEST_SLOT || ''}`;
 let registry: TestRegistry;
 let daemon: TestDaemon;
 const PAUSE = `#!/bin/sh\ntrap 'exit 0' TERM INT\nwhile :; do sleep 3600 & wait $!; done\n`;
@@ -94,7 +97,7 @@ before(async () => {
     dropIn: [
       `[crio.image]\npause_image = "${registry.host}/test/pause:1"\n`,
       // A second handler. (crun 1.8 refuses this host's hybrid cgroups, so it is runc again.)
-      `[crio.runtime.runtimes.runc-alt]\nruntime_path = "/usr/sbin/runc"\nruntime_root = "/run/crio-ts-test-runc-alt"\n`,
+      `[crio.runtime.runtimes.runc-alt]\nruntime_path = "/usr/sbin/runc"\nruntime_root = "${ALT_RUNC_ROOT}"\n`,
     ].join('\n'),
   });
   await daemon.cri.image.pullImage({ image: { image: 'busybox' } });
@@ -103,7 +106,7 @@ before(async () => {
 after(async () => {
   await daemon?.cleanup();
   await registry?.stop();
-  await fs.rm('/run/crio-ts-test-runc-alt', { recursive: true, force: true });
+  await fs.rm(ALT_RUNC_ROOT, { recursive: true, force: true });
 });
 
 test('a RunPodSandbox that fails after CNI ADD leaks no IP and leaves no pod', async () => {
@@ -127,7 +130,7 @@ test('PID mode POD: the pause process is PID 1 and containers share net, IPC and
   const { podSandboxId } = await daemon.cri.runtime.runPodSandbox({ config: cfg });
   const status = await daemon.cri.runtime.podSandboxStatus({ podSandboxId });
   const ip = status.status?.network?.ip ?? '';
-  assert.match(ip, /^10\.88\.212\.\d+$/);
+  assert.match(ip, inSubnet(daemon.subnet));
   assert.equal((await reservedIps()).length, 1);
 
   const server = await startContainer(podSandboxId, 'server', ['httpd', '-f', '-p', '8080', '-h', '/etc']);
@@ -208,7 +211,7 @@ test('a second runtime handler runs pods with its own runtime root; an unknown h
   const c = await startContainer(podSandboxId, 'c', ['sleep', '1000']);
   assert.equal((await exec(c, ['echo', 'alt ok'])).trim(), 'alt ok');
   assert.equal((await daemon.cri.runtime.podSandboxStatus({ podSandboxId })).status?.runtimeHandler, 'runc-alt');
-  const states = await fs.readdir('/run/crio-ts-test-runc-alt');
+  const states = await fs.readdir(ALT_RUNC_ROOT);
   assert.ok(states.includes(c) && states.includes(podSandboxId), 'container and infra live under the handler\'s runtime_root');
   await daemon.cri.runtime.removePodSandbox({ podSandboxId });
   await assert.rejects(daemon.cri.runtime.runPodSandbox({ config: podConfig('x'), runtimeHandler: 'kata' }), /kata/);
