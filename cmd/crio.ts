@@ -8,16 +8,22 @@ import { asError } from '../lib/errors';
 import { createLogger, toLogLevel } from '../lib/log';
 import { startDaemon } from '../lib/server/daemon';
 import { CRIO_TS_VERSION } from '../lib/server/runtime-version';
+import { runStatusCommand } from '../lib/server/status-command';
 
 /**
  * The `crio` command: the CRI daemon by default, plus `crio config` (effective config as TOML),
- * `crio version` and `crio check` (validate config and exit). Composition happens here and in
+ * `crio version`, `crio check` (validate config and exit) and `crio status` (query a running
+ * daemon's inspect API, as CRI-O's crio-status). Composition happens here and in
  * lib/server/daemon.ts only.
  */
 async function main(argv: string[]): Promise<number> {
   const args = parseArgs(argv);
   if (args.command === 'help') {
     process.stdout.write(usage());
+    return 0;
+  }
+  if (args.command === 'status') {
+    process.stdout.write(await runStatusCommand(args.rest ?? []));
     return 0;
   }
   if (args.command === 'version') {

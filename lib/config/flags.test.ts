@@ -105,6 +105,11 @@ const cases: Case[] = [
   { name: '-v', argv: ['-v'], want: { command: 'version', overrides: {} } },
   { name: '--help wins', argv: ['config', '-h'], want: { command: 'help', overrides: {} } },
   { name: '-- ends flags', argv: ['--', 'version'], want: { command: 'version', overrides: {} } },
+  {
+    name: 'status keeps its own arguments',
+    argv: ['status', '--socket', '/s.sock', 'containers', '--id', 'abc'],
+    want: { command: 'status', overrides: {}, rest: ['--socket', '/s.sock', 'containers', '--id', 'abc'] },
+  },
 ];
 for (const c of cases) test(`parseArgs: ${c.name}`, () => assert.deepEqual(parseArgs(c.argv), c.want));
 
@@ -114,7 +119,7 @@ const failures: Array<[string, string[], RegExp]> = [
   ['missing value', ['--root'], /^flag --root needs a value$/],
   ['bad bool', ['--drop-infra-ctr=maybe'], /^flag --drop-infra-ctr: expected true or false, got "maybe"$/],
   ['switch with value', ['--help=1'], /^flag --help takes no value$/],
-  ['unknown command', ['wipe'], /^unexpected argument "wipe"; commands are config, version, check, help$/],
+  ['unknown command', ['wipe'], /^unexpected argument "wipe"; commands are config, version, check, help, status$/],
   ['two commands', ['config', 'version'], /^unexpected argument "version"/],
 ];
 for (const [name, argv, message] of failures) {

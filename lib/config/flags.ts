@@ -7,7 +7,7 @@ import { InvalidArgumentError } from '../errors';
 import { DEFAULT_CONFIG_DIR, DEFAULT_CONFIG_FILE, DEFAULT_REGISTRIES_CONF, type FlagOverrides } from './config';
 
 /** What `crio` was asked to do. */
-export type Command = 'daemon' | 'config' | 'version' | 'check' | 'help';
+export type Command = 'daemon' | 'config' | 'version' | 'check' | 'help' | 'status';
 
 /** The parsed command line. */
 export interface ParsedArgs {
@@ -17,6 +17,8 @@ export interface ParsedArgs {
   configFile?: string;
   /** --config-dir; undefined means the default directory. */
   configDir?: string;
+  /** The arguments after a subcommand that parses its own (`status`). */
+  rest?: string[];
 }
 
 type Kind = 'value' | 'list' | 'bool' | 'switch';
@@ -34,6 +36,7 @@ const SUBCOMMANDS: Record<Exclude<Command, 'daemon'>, string> = {
   version: 'print version information',
   check: 'check the configuration and storage, then exit',
   help: 'show this help',
+  status: 'query a running daemon: status [--socket PATH] config|info|containers --id ID',
 };
 
 // Accessors that create the override table on first use, so FLAGS stays one line per flag.
@@ -112,6 +115,10 @@ export function parseArgs(argv: string[]): ParsedArgs {
         throw new InvalidArgumentError(`unexpected argument "${arg}"; commands are ${commands}`);
       }
       positional = arg as Command;
+      if (positional === 'status') {
+        args.rest = argv.slice(i + 1);
+        break;
+      }
       continue;
     }
     if (arg === '--') {

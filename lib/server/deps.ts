@@ -7,6 +7,7 @@ import type { NameRegistry } from '../state/name-registry';
 import type { RecordStore } from '../state/record-store';
 import type { ContainerLayers } from '../storage/container-layers';
 import type { LayerGc } from '../storage/layer-gc';
+import type { AbandonedCreates } from './abandoned-creates';
 import type { ContainerEventBus } from './container-events';
 import type { StatsCache } from './container-stats-read';
 
@@ -49,6 +50,8 @@ export interface ServerDeps {
   events: ContainerEventBus;
   /** Previous CPU samples and writable-layer sizes between stats calls. */
   statsCache: StatsCache;
+  /** Containers created for callers that gave up, waiting for their retry. */
+  abandoned: AbandonedCreates;
   /** The OCI runtime for a handler name ('' = default_runtime); InvalidArgumentError if unknown. */
   runtimeFor(handler: string): OciRuntime;
 }

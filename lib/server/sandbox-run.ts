@@ -15,6 +15,7 @@ import { nowNs, RECORD_VERSION, type SandboxRecord } from '../state/records';
 import { allowedAnnotationsOnly } from './container-security';
 import type { ServerDeps } from './deps';
 import { newId } from './ids';
+import { createSandboxCgroup, removeSandboxCgroup } from './sandbox-cgroup';
 import { needsInfraContainer, removeInfraContainer, startInfraContainer } from './sandbox-infra';
 import { podBandwidth, podShmSize } from './sandbox-options';
 import { chownPodFiles, gidCount, podIdMappings, podUsernsRequest } from './sandbox-userns';
@@ -90,6 +91,11 @@ async function createSandbox(deps: ServerDeps, ctx: OpContext, n: NewSandbox): P
     const podDir = path.join(deps.paths.podsDir, id);
     await fs.mkdir(podDir, { recursive: true, mode: 0o755 });
     cleanup.add('remove pod dir', () => fs.rm(podDir, { recursive: true, force: true }));
+    if (!needsInfraContainer(deps, nsOptions?.pid)) {
+      const podCgroup = { id, cgroupParent: parent, podDir };
+      await createSandboxCgroup(podCgroup);
+      cleanup.add('remove pod cgroup', () => removeSandboxCgroup(podCgroup));
+    }
 
     // A private /dev/shm per pod, shared by its containers; host-IPC pods use the host's.
     const shmPath = hostIpc ? '/dev/shm' : await preparePodShmDir(podDir);
