@@ -16,6 +16,14 @@ import type { ServerDeps } from './deps';
 
 /** How long an abandoned container waits for its retry (CRI-O: between one and two minutes). */
 export const ABANDONED_CREATE_TIMEOUT_MS = 120_000;
+/** The environment variable that shortens ABANDONED_CREATE_TIMEOUT_MS (tests). */
+export const ABANDONED_CREATE_TIMEOUT_ENV = 'CRIO_TS_ABANDONED_CREATE_TIMEOUT_MS';
+
+function defaultTimeoutMs(): number {
+  const fromEnv = Number(process.env[ABANDONED_CREATE_TIMEOUT_ENV]);
+  return Number.isInteger(fromEnv) && fromEnv > 0 ? fromEnv : ABANDONED_CREATE_TIMEOUT_MS;
+}
+
 /** Delay before a failed removal is tried again. */
 const RETRY_MS = 10_000;
 
@@ -26,7 +34,7 @@ export class AbandonedCreates {
 
   constructor(
     private readonly log: Logger,
-    private readonly timeoutMs = ABANDONED_CREATE_TIMEOUT_MS,
+    private readonly timeoutMs = defaultTimeoutMs(),
   ) {}
 
   /** Starts the clocks of the abandoned containers in the restored records (after restoreState). */
