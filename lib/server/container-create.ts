@@ -140,6 +140,9 @@ async function create(deps: ServerDeps, ctx: OpContext, job: CreateJob): Promise
     // The bundle lives in runroot (tmpfs): no fsync needed.
     await writeFileAtomic(path.join(bundleDir, 'config.json'), serializeSpec(generateSpec(input)), 0o600, false);
 
+    // cAdvisor asks about the cgroup `runc create` makes at once: the inspect API answers from this.
+    deps.creating.containers.set(id, base);
+    cleanup.add('forget the early inspect view', async () => void deps.creating.containers.delete(id));
     const created = await runtime.createContainer(
       { containerId: id, name: job.reservedName, bundleDir, logPath, terminal: config.tty, stdin: config.stdin, stdinOnce: config.stdinOnce },
       backgroundContext(log),
@@ -150,6 +153,7 @@ async function create(deps: ServerDeps, ctx: OpContext, job: CreateJob): Promise
     // the identical retry (abandoned-creates.ts), as CRI-O's resourcestore does.
     const abandoned = ctx.signal.aborted ? { abandonedAtNs: nowNs() } : {};
     const record = await deps.containers.create({ ...base, pid: created.pid, config: ContainerConfig.toJSON(config), ...abandoned });
+    deps.creating.containers.delete(id);
     cleanup.clear();
     if (!isClaimed(record)) {
       deps.abandoned.watch(record);

@@ -29,6 +29,7 @@ import type { ServerDeps } from './deps';
 import { startCriServer, type CriServer } from './grpc-server';
 import { imageHandlers, RESPONSE_SERIALIZERS, RPC_OPTIONS, runtimeHandlers } from './handlers';
 import { createInspectServer } from './inspect-http';
+import { RecordsInCreation } from './records-in-creation';
 import { setupAppArmorAtStart } from '../security/apparmor-host';
 import { probeHost } from './host-info';
 import { recoverNodeEvents, restoreState } from './restore';
@@ -141,6 +142,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
     events: new ContainerEventBus(),
     statsCache: new StatsCache(),
     abandoned: new AbandonedCreates(log),
+    creating: new RecordsInCreation(),
     runtimeFor: (handler) => runtimes.get(handler),
   };
   await recoverNodeEvents(deps, layerStore, nodeEvents, log);

@@ -10,6 +10,7 @@ import type { LayerGc } from '../storage/layer-gc';
 import type { AbandonedCreates } from './abandoned-creates';
 import type { ContainerEventBus } from './container-events';
 import type { StatsCache } from './container-stats-read';
+import type { RecordsInCreation } from './records-in-creation';
 
 /** What the host supports, probed once at start (pure modules take it as input). */
 export interface HostInfo {
@@ -52,6 +53,8 @@ export interface ServerDeps {
   statsCache: StatsCache;
   /** Containers created for callers that gave up, waiting for their retry. */
   abandoned: AbandonedCreates;
+  /** Pods and containers being created, as the inspect API shows them before their records exist. */
+  creating: RecordsInCreation;
   /** The OCI runtime for a handler name ('' = default_runtime); InvalidArgumentError if unknown. */
   runtimeFor(handler: string): OciRuntime;
 }

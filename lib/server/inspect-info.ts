@@ -1,7 +1,7 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import type { ContainerRecord, SandboxRecord } from '../state/records';
 import type { ServerDeps } from './deps';
+import type { ContainerView, SandboxView } from './records-in-creation';
 
 /**
  * The documents of CRI-O's inspect API (server/inspect.go, pkg/types), with its JSON field
@@ -78,7 +78,7 @@ async function specAnnotations(bundleDir: string): Promise<Record<string, string
   }
 }
 
-function containerInfo(record: ContainerRecord, pod: SandboxRecord, crioAnnotations: Record<string, string>): ContainerInfo {
+function containerInfo(record: ContainerView, pod: SandboxView, crioAnnotations: Record<string, string>): ContainerInfo {
   return {
     name: record.reservedName,
     pid: record.pid,
@@ -102,7 +102,7 @@ function containerInfo(record: ContainerRecord, pod: SandboxRecord, crioAnnotati
  * its PID, so without an infra process the PID of a running container of the pod is given.
  * Without an infra rootfs, `root` is the pod directory, whose `diff` cAdvisor measures.
  */
-async function podInfo(deps: ServerDeps, pod: SandboxRecord): Promise<ContainerInfo> {
+async function podInfo(deps: ServerDeps, pod: SandboxView): Promise<ContainerInfo> {
   const running = deps.containers.list().find((c) => c.podSandboxId === pod.id && c.state === 'running' && c.pid > 0);
   const infra = pod.infra;
   const annotations = infra ? await specAnnotations(infra.bundleDir) : {};
@@ -136,19 +136,21 @@ async function podInfo(deps: ServerDeps, pod: SandboxRecord): Promise<ContainerI
 }
 
 /**
- * The /containers/<id> document for a container or a pod (exact ID or unique prefix), or the
- * not-found text CRI-O answers with.
+ * The /containers/<id> document for a container or a pod (exact ID or unique prefix; also while
+ * it is being created), or the not-found text CRI-O answers with.
  */
 export async function lookupContainerInfo(deps: ServerDeps, id: string): Promise<ContainerInfo | { notFound: string }> {
-  const ctrId = id === '' ? undefined : deps.containers.resolveId(id);
-  if (ctrId !== undefined) {
-    const record = deps.containers.get(ctrId);
-    const pod = deps.sandboxes.find(record.podSandboxId);
+  if (id === '') return { notFound: "can't find the container with id " };
+  const ctrId = deps.containers.resolveId(id);
+  const container = ctrId === undefined ? deps.creating.containers.get(id) : deps.containers.get(ctrId);
+  if (container) {
+    const pod = deps.sandboxes.find(container.podSandboxId) ?? deps.creating.sandboxes.get(container.podSandboxId);
     if (!pod) return { notFound: `can't find the sandbox for container id ${id}` };
-    return containerInfo(record, pod, await specAnnotations(record.bundleDir));
+    return containerInfo(container, pod, await specAnnotations(container.bundleDir));
   }
-  const podId = id === '' ? undefined : deps.sandboxes.resolveId(id);
-  if (podId !== undefined) return podInfo(deps, deps.sandboxes.get(podId));
+  const podId = deps.sandboxes.resolveId(id);
+  const pod = podId === undefined ? deps.creating.sandboxes.get(id) : deps.sandboxes.get(podId);
+  if (pod) return podInfo(deps, pod);
   return { notFound: `can't find the container with id ${id}` };
 }
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { existsSync, promises as fs, readFileSync } from 'node:fs';
+import { existsSync, promises as fs, readFileSync, watch } from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
@@ -52,11 +52,11 @@ after(async () => {
   if (policyDir) await fs.rm(policyDir, { recursive: true, force: true });
 });
 
-/** GET on the CRI socket over HTTP/1.1, on a keep-alive agent (as cAdvisor's Go client). */
+/** GET on the CRI socket over HTTP/1.1, on a keep-alive agent (as cAdvisor's Go client) or a connection of its own. */
 const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
-function inspect(p: string): Promise<{ status: number; type: string; body: string }> {
+function inspect(p: string, keepAlive = true): Promise<{ status: number; type: string; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = http.get({ socketPath: fx.daemon.socket, path: p, headers: { Host: 'crio' }, agent }, (res) => {
+    const req = http.get({ socketPath: fx.daemon.socket, path: p, headers: { Host: 'crio' }, agent: keepAlive ? agent : false }, (res) => {
       let body = '';
       res.on('data', (c: Buffer) => (body += c.toString()));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, type: String(res.headers['content-type']), body }));
@@ -171,6 +171,30 @@ test('GET /containers/<id>: a container and its pod, as cAdvisor maps a crio-<id
   await fx.daemon.cri.runtime.removePodSandbox({ podSandboxId });
   for (const controller of ['memory', 'cpu', 'pids']) assert.ok(!existsSync(cgroupDir(controller, `crio/crio-${podSandboxId}`)), `pod cgroup gone from ${controller}`);
   assert.equal((await inspect(`/containers/${podSandboxId}`)).status, 404);
+});
+
+test('a new crio-<id> cgroup is known to the inspect API the moment it appears (cAdvisor asks at once)', async () => {
+  const dir = cgroupDir('memory', 'crio');
+  await fs.mkdir(dir, { recursive: true });
+  const answers = new Map<string, number>();
+  const asked: Promise<void>[] = [];
+  // As cAdvisor: an inotify watch on the cgroup tree, a question per new crio-<id> directory.
+  const watcher = watch(dir, (_event, name) => {
+    const id = /^crio-([0-9a-f]{64})$/.exec(String(name))?.[1];
+    if (!id || answers.has(id)) return;
+    answers.set(id, 0);
+    asked.push(inspect(`/containers/${id}`, false).then((r) => void answers.set(id, r.status)));
+  });
+  try {
+    const { podSandboxId, config } = await fx.runPod('watched');
+    const id = await fx.runContainer(podSandboxId, config, { metadata: { name: 'c' }, command: ['sleep', '3600'] });
+    await Promise.all(asked);
+    // Other work on the host may add cgroups too: only this pod's are looked at.
+    assert.equal(answers.get(podSandboxId), 200, 'the pod cgroup');
+    assert.equal(answers.get(id), 200, 'the container cgroup');
+  } finally {
+    watcher.close();
+  }
 });
 
 test('GET /containers/<pod id> with an infra container: the pause process and its rootfs', async () => {
