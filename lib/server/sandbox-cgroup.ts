@@ -9,7 +9,7 @@ import type { SandboxRecord } from '../state/records';
  * parent, as CRI-O creates for a dropped infra container (CreateSandboxCgroup): cAdvisor knows a
  * pod's network only through that cgroup (the kubelet reports the network of the container it
  * labels POD), and measures the `diff` directory under the `root` the inspect API gives for it,
- * here the pod directory. Both are removed with the pod.
+ * the pod directory until there is an infra rootfs. Both go with the pod.
  */
 
 /** The cgroup directory (relative to each hierarchy) of a pod without an infra container. */
@@ -17,9 +17,16 @@ export function sandboxCgroupPath(pod: Pick<SandboxRecord, 'id' | 'cgroupParent'
   return path.posix.join(cgroupParentPath(pod.cgroupParent), `${CRIO_PREFIX}-${pod.id}`);
 }
 
-/** Creates the pod's cgroup and the empty `diff` in its pod directory. */
-export async function createSandboxCgroup(pod: Pick<SandboxRecord, 'id' | 'cgroupParent' | 'podDir'>): Promise<void> {
-  await fs.mkdir(path.join(pod.podDir, 'diff'), { recursive: true, mode: 0o755 });
+/**
+ * The empty `diff` in the pod directory: cAdvisor measures it for every pod until the pod has an
+ * infra rootfs (and keeps the first answer), so it is made before the pod's first cgroup exists.
+ */
+export async function createPodDiffDir(podDir: string): Promise<void> {
+  await fs.mkdir(path.join(podDir, 'diff'), { recursive: true, mode: 0o755 });
+}
+
+/** Creates the cgroup of a pod without an infra container. */
+export async function createSandboxCgroup(pod: Pick<SandboxRecord, 'id' | 'cgroupParent'>): Promise<void> {
   await createCgroup(sandboxCgroupPath(pod));
 }
 

@@ -16,7 +16,7 @@ import { allowedAnnotationsOnly } from './container-security';
 import type { ServerDeps } from './deps';
 import { newId } from './ids';
 import type { SandboxView } from './records-in-creation';
-import { createSandboxCgroup, removeSandboxCgroup } from './sandbox-cgroup';
+import { createPodDiffDir, createSandboxCgroup, removeSandboxCgroup } from './sandbox-cgroup';
 import { needsInfraContainer, removeInfraContainer, startInfraContainer } from './sandbox-infra';
 import { podBandwidth, podShmSize } from './sandbox-options';
 import { chownPodFiles, gidCount, podIdMappings, podUsernsRequest } from './sandbox-userns';
@@ -106,8 +106,9 @@ async function createSandbox(deps: ServerDeps, ctx: OpContext, n: NewSandbox): P
     const podDir = path.join(deps.paths.podsDir, id);
     await fs.mkdir(podDir, { recursive: true, mode: 0o755 });
     cleanup.add('remove pod dir', () => fs.rm(podDir, { recursive: true, force: true }));
+    await createPodDiffDir(podDir);
     if (!needsInfraContainer(deps, nsOptions?.pid)) {
-      const podCgroup = { id, cgroupParent: parent, podDir };
+      const podCgroup = { id, cgroupParent: parent };
       await createSandboxCgroup(podCgroup);
       cleanup.add('remove pod cgroup', () => removeSandboxCgroup(podCgroup));
     }

@@ -1,8 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, openSync, promises as fs, readFileSync } from 'node:fs';
+import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
-import { runProgram } from '../../lib/process';
 import { unmountUnder } from '../harness/daemon';
 
 /**
@@ -104,9 +104,15 @@ export function portInUse(port: number): Promise<boolean> {
   });
 }
 
-async function healthy(): Promise<boolean> {
-  const r = await runProgram('curl', ['-sf', '-m', '2', `http://127.0.0.1:${PORTS.healthz}/healthz`]).catch(() => undefined);
-  return r?.exitCode === 0;
+function healthy(): Promise<boolean> {
+  return new Promise((resolve) => {
+    const req = http.get({ host: '127.0.0.1', port: PORTS.healthz, path: '/healthz', timeout: 2000 }, (res) => {
+      res.resume();
+      resolve(res.statusCode === 200);
+    });
+    req.on('timeout', () => req.destroy());
+    req.on('error', () => resolve(false));
+  });
 }
 
 /** Prepares the kubelet's directory; nothing runs until start(). */

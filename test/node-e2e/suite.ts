@@ -139,8 +139,11 @@ export async function waitFor<T>(what: string, timeoutMs: number, check: () => P
 /** A static pod's name in the kubelet's API (<name>-<node>). */
 export const fullName = (name: string): string => `${name}-${NODE}`;
 
+/** Writes a static pod manifest atomically (the kubelet must never read a half-written file; it skips dot files). */
 export async function writeManifest(node: Node, name: string, obj: unknown): Promise<void> {
-  await fs.writeFile(path.join(node.kubelet.manifests, `${name}.yaml`), JSON.stringify(obj, null, 2));
+  const tmp = path.join(node.kubelet.manifests, `.${name}.yaml.tmp`);
+  await fs.writeFile(tmp, JSON.stringify(obj, null, 2));
+  await fs.rename(tmp, path.join(node.kubelet.manifests, `${name}.yaml`));
 }
 
 export async function removeManifest(node: Node, name: string): Promise<void> {
