@@ -1,5 +1,8 @@
 import type { Config } from '../config/config';
 import type { ImageService } from '../image/image-service';
+import type { CdiCache } from '../oci/cdi-cache';
+import type { DefaultMountsSource } from '../oci/default-mounts';
+import type { HooksCache } from '../oci/hooks-cache';
 import type { CniManager } from '../network/cni';
 import type { OciRuntime } from '../oci/runtime';
 import type { ContainerRecord, SandboxRecord } from '../state/records';
@@ -49,6 +52,10 @@ export interface ServerDeps {
   events: ContainerEventBus;
   /** Previous CPU samples and writable-layer sizes between stats calls. */
   statsCache: StatsCache;
+  /** CDI specs of cdi_spec_dirs, OCI hooks of hooks_dir, mounts.conf: in memory, reloaded when their files change. */
+  cdi: CdiCache;
+  hooks: HooksCache;
+  defaultMounts: DefaultMountsSource;
   /** The OCI runtime for a handler name ('' = default_runtime); InvalidArgumentError if unknown. */
   runtimeFor(handler: string): OciRuntime;
 }
