@@ -91,6 +91,12 @@ export class WatchedSource<T> {
     return source;
   }
 
+  /** A source loaded from directories (made absolute, handed to `load`), watched for entries changing. */
+  static forDirs<T>(what: string, dirs: readonly string[], load: (dirs: string[]) => Promise<T>, log: Logger): Promise<WatchedSource<T>> {
+    const abs = dirs.map((d) => path.resolve(d));
+    return WatchedSource.start({ what, targets: () => abs.map((p) => ({ path: p, kind: 'dir' as const })), load: () => load(abs), log });
+  }
+
   /** The value from the last successful load. */
   current(): T {
     return this.value;

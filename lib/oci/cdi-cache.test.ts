@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { nullLogger } from '../log';
-import { CdiCache, loadCdiRegistry } from './cdi-cache';
+import { loadCdiRegistry, watchCdiSpecs } from './cdi-cache';
 
 let dir: string;
 before(async () => {
@@ -44,21 +44,21 @@ test('loadCdiRegistry reads YAML (go-yaml octal) and JSON, skips other files and
   );
 });
 
-test('CdiCache notices a spec directory created after start', async () => {
+test('watchCdiSpecs notices a spec directory created after start', async () => {
   const d = path.join(dir, 'late', 'run', 'cdi');
   await fs.mkdir(path.join(dir, 'late'));
-  const cache = await CdiCache.start({ dirs: [d], log: nullLogger() });
+  const cache = await watchCdiSpecs([d], nullLogger());
   try {
-    assert.equal(cache.registry().devices.size, 0);
+    assert.equal(cache.current().devices.size, 0);
     await fs.mkdir(d, { recursive: true });
     await fs.writeFile(path.join(d, 'v.yaml'), YAML);
     const until = Date.now() + 20_000;
-    while (cache.registry().devices.size === 0) {
+    while (cache.current().devices.size === 0) {
       assert.ok(Date.now() < until, 'the new spec was not loaded within 20s');
       await new Promise((r) => setTimeout(r, 20));
     }
     await fs.rm(path.join(d, 'v.yaml'));
-    while (cache.registry().devices.size !== 0) {
+    while (cache.current().devices.size !== 0) {
       assert.ok(Date.now() < until, 'the removed spec stayed loaded');
       await new Promise((r) => setTimeout(r, 20));
     }

@@ -53,43 +53,13 @@ export async function loadCdiRegistry(dirs: readonly string[]): Promise<CdiRegis
   return buildCdiRegistry(dirs, specs, errors);
 }
 
-export interface CdiCacheOptions {
-  dirs: readonly string[];
-  log: Logger;
-}
-
-/** The CDI registry, kept current by watching cdi_spec_dirs. */
-export class CdiCache {
-  private constructor(private readonly source: WatchedSource<CdiRegistry>) {}
-
-  static async start(opts: CdiCacheOptions): Promise<CdiCache> {
-    const dirs = opts.dirs.map((d) => path.resolve(d));
-    const source = await WatchedSource.start({
-      what: 'CDI specs',
-      targets: () => dirs.map((p) => ({ path: p, kind: 'dir' as const })),
-      load: async () => {
-        const reg = await loadCdiRegistry(dirs);
-        for (const e of reg.errors) opts.log.warn('CDI spec refused', { file: e.path, err: e.message });
-        for (const [name, paths] of reg.conflicts) opts.log.warn('CDI device defined twice at the same priority; it cannot be used', { device: name, files: paths.join(', ') });
-        opts.log.info('CDI specs loaded', { dirs: dirs.join(', '), devices: reg.devices.size, refused: reg.errors.length });
-        return reg;
-      },
-      log: opts.log,
-    });
-    return new CdiCache(source);
-  }
-
-  /** The registry as last loaded. */
-  registry(): CdiRegistry {
-    return this.source.current();
-  }
-
-  /** Reads the directories again now (a request named a device not loaded yet). */
-  refresh(): Promise<CdiRegistry> {
-    return this.source.refresh();
-  }
-
-  close(): void {
-    this.source.close();
-  }
+/** The CDI registry of `dirs`, kept current by watching them. */
+export function watchCdiSpecs(dirs: readonly string[], log: Logger): Promise<WatchedSource<CdiRegistry>> {
+  return WatchedSource.forDirs('CDI specs', dirs, async (abs) => {
+    const reg = await loadCdiRegistry(abs);
+    for (const e of reg.errors) log.warn('CDI spec refused', { file: e.path, err: e.message });
+    for (const [name, paths] of reg.conflicts) log.warn('CDI device defined twice at the same priority; it cannot be used', { device: name, files: paths.join(', ') });
+    log.info('CDI specs loaded', { dirs: abs.join(', '), devices: reg.devices.size, refused: reg.errors.length });
+    return reg;
+  }, log);
 }

@@ -73,33 +73,19 @@ export async function loadDefaultMounts(candidates: readonly string[], log: Logg
   return { mounts: [] };
 }
 
-/** The default mounts, kept current by watching the mounts file. */
-export class DefaultMountsSource {
-  private constructor(private readonly source: WatchedSource<LoadedDefaultMounts>) {}
-
-  /** `file` is crio.conf default_mounts_file ('' = MOUNTS_CONF_FILES). */
-  static async start(file: string, log: Logger): Promise<DefaultMountsSource> {
-    const candidates = file === '' ? MOUNTS_CONF_FILES : [file];
-    const source = await WatchedSource.start({
-      what: 'default mounts',
-      targets: () => candidates.map((p) => ({ path: p, kind: 'file' as const })),
-      load: async () => {
-        const loaded = await loadDefaultMounts(candidates, log);
-        if (loaded.file !== undefined) log.info('default mounts loaded', { file: loaded.file, mounts: loaded.mounts.map((m) => `${m.hostPath}:${m.containerPath}`).join(', ') });
-        return loaded;
-      },
-      log,
-    });
-    return new DefaultMountsSource(source);
-  }
-
-  current(): LoadedDefaultMounts {
-    return this.source.current();
-  }
-
-  close(): void {
-    this.source.close();
-  }
+/** The default mounts of `file` (crio.conf default_mounts_file; '' = MOUNTS_CONF_FILES), kept current by watching it. */
+export function watchDefaultMounts(file: string, log: Logger): Promise<WatchedSource<LoadedDefaultMounts>> {
+  const candidates = file === '' ? MOUNTS_CONF_FILES : [file];
+  return WatchedSource.start({
+    what: 'default mounts',
+    targets: () => candidates.map((p) => ({ path: p, kind: 'file' as const })),
+    load: async () => {
+      const loaded = await loadDefaultMounts(candidates, log);
+      if (loaded.file !== undefined) log.info('default mounts loaded', { file: loaded.file, mounts: loaded.mounts.map((m) => `${m.hostPath}:${m.containerPath}`).join(', ') });
+      return loaded;
+    },
+    log,
+  });
 }
 
 async function chownTree(p: string, uid: number, gid: number): Promise<void> {

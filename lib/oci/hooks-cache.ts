@@ -63,37 +63,12 @@ export async function loadHooks(dirs: readonly string[]): Promise<LoadedHooks> {
   return { hooks: sortHooks([...byName.values()]), errors };
 }
 
-export interface HooksCacheOptions {
-  dirs: readonly string[];
-  log: Logger;
-}
-
-/** The OCI hooks, kept current by watching hooks_dir. */
-export class HooksCache {
-  private constructor(private readonly source: WatchedSource<LoadedHooks>) {}
-
-  static async start(opts: HooksCacheOptions): Promise<HooksCache> {
-    const dirs = opts.dirs.map((d) => path.resolve(d));
-    const source = await WatchedSource.start({
-      what: 'OCI hooks',
-      targets: () => dirs.map((p) => ({ path: p, kind: 'dir' as const })),
-      load: async () => {
-        const loaded = await loadHooks(dirs);
-        for (const e of loaded.errors) opts.log.error('OCI hook refused', { file: e.file, err: e.message });
-        opts.log.info('OCI hooks loaded', { dirs: dirs.join(', '), hooks: loaded.hooks.map((h) => h.file).join(', '), refused: loaded.errors.length });
-        return loaded;
-      },
-      log: opts.log,
-    });
-    return new HooksCache(source);
-  }
-
-  /** The hooks as last loaded, in injection order. */
-  hooks(): readonly CompiledHook[] {
-    return this.source.current().hooks;
-  }
-
-  close(): void {
-    this.source.close();
-  }
+/** The OCI hooks of `dirs`, kept current by watching them. */
+export function watchHooks(dirs: readonly string[], log: Logger): Promise<WatchedSource<LoadedHooks>> {
+  return WatchedSource.forDirs('OCI hooks', dirs, async (abs) => {
+    const loaded = await loadHooks(abs);
+    for (const e of loaded.errors) log.error('OCI hook refused', { file: e.file, err: e.message });
+    log.info('OCI hooks loaded', { dirs: abs.join(', '), hooks: loaded.hooks.map((h) => h.file).join(', '), refused: loaded.errors.length });
+    return loaded;
+  }, log);
 }

@@ -41,7 +41,7 @@ export function cdiRequests(config: ContainerConfig): string[] {
 /** Resolves against the loaded specs; an unknown device makes the directories be read once more (a spec may have just been written). */
 async function resolve(deps: ServerDeps, requested: string[]): Promise<CdiResolution> {
   try {
-    return resolveCdiRequests(deps.cdi.registry(), requested);
+    return resolveCdiRequests(deps.cdi.current(), requested);
   } catch (err) {
     if (!(err instanceof NotFoundError)) throw err;
     return resolveCdiRequests(await deps.cdi.refresh(), requested);
@@ -56,7 +56,7 @@ function relocatedDevices(input: SpecInput): Map<string, string> {
 /** Adds OCI hooks and CDI devices to a generated spec; errors name the device and the spec file. */
 export async function extendSpec(deps: ServerDeps, log: Logger, src: { pod: SandboxRecord; config: ContainerConfig; input: SpecInput }, generated: Spec): Promise<Spec> {
   const { pod, config } = src;
-  const hooked = applyOciHooks(generated, deps.hooks.hooks(), {
+  const hooked = applyOciHooks(generated, deps.hooks.current().hooks, {
     annotations: { ...config.annotations, ...pod.annotations },
     command: generated.process?.args?.[0],
     hasBindMounts: config.mounts.length > 0,

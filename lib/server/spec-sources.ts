@@ -1,8 +1,8 @@
 import type { Config } from '../config/config';
 import type { Logger } from '../log';
-import { CdiCache } from '../oci/cdi-cache';
-import { DefaultMountsSource } from '../oci/default-mounts';
-import { HooksCache } from '../oci/hooks-cache';
+import { watchCdiSpecs } from '../oci/cdi-cache';
+import { watchDefaultMounts } from '../oci/default-mounts';
+import { watchHooks } from '../oci/hooks-cache';
 import type { ServerDeps } from './deps';
 
 /**
@@ -11,11 +11,7 @@ import type { ServerDeps } from './deps';
  */
 export async function startSpecSources(config: Config, log: Logger): Promise<{ deps: Pick<ServerDeps, 'cdi' | 'hooks' | 'defaultMounts'>; close(): void }> {
   const rc = config.runtime;
-  const [cdi, hooks, defaultMounts] = await Promise.all([
-    CdiCache.start({ dirs: rc.cdi_spec_dirs, log }),
-    HooksCache.start({ dirs: rc.hooks_dir, log }),
-    DefaultMountsSource.start(rc.default_mounts_file, log),
-  ]);
+  const [cdi, hooks, defaultMounts] = await Promise.all([watchCdiSpecs(rc.cdi_spec_dirs, log), watchHooks(rc.hooks_dir, log), watchDefaultMounts(rc.default_mounts_file, log)]);
   return {
     deps: { cdi, hooks, defaultMounts },
     close: () => {
