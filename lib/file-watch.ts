@@ -24,7 +24,7 @@ export interface WatchTarget {
 export interface WatchedSourceOptions<T> {
   /** What is watched, for log lines ("CDI specs"). */
   what: string;
-  /** Paths to watch; evaluated again after each load. */
+  /** Paths to watch; evaluated again at each reload. */
   targets: () => WatchTarget[];
   /** Reads everything; per-file problems belong in T, a throw keeps the previous value. */
   load: () => Promise<T>;
@@ -160,6 +160,8 @@ export class WatchedSource<T> {
       try {
         const w = watch(point.dir, { persistent: false }, (_event, filename) => {
           if (point.name === undefined || filename === null || filename.toString() === point.name) this.schedule();
+          // Another entry of an ancestor changed: only the ancestor itself going away matters.
+          else void dirInode(point.dir).then((ino) => ino !== point.ino && this.schedule());
         });
         // A watched directory that goes away ends its watch: look again for where to watch.
         w.on('error', () => {
