@@ -38,34 +38,27 @@ interface WatchPoint {
   dir: string;
   /** Only events for this entry of `dir` count. */
   name?: string;
-  /** Inode of `dir` when looked at: a directory removed and made again needs a new watch. */
-  ino: number;
 }
 
-/** The inode of directory `p`, or undefined when it is missing or not a directory. */
-async function dirInode(p: string): Promise<number | undefined> {
+async function isDirectory(p: string): Promise<boolean> {
   return fs.stat(p).then(
-    (st) => (st.isDirectory() ? st.ino : undefined),
-    () => undefined,
+    (st) => st.isDirectory(),
+    () => false,
   );
 }
 
 async function watchPoint(target: WatchTarget): Promise<WatchPoint> {
   let child = path.resolve(target.path);
-  if (target.kind === 'dir') {
-    const ino = await dirInode(child);
-    if (ino !== undefined) return { dir: child, ino };
-  }
+  if (target.kind === 'dir' && (await isDirectory(child))) return { dir: child };
   let parent = path.dirname(child);
-  for (;;) {
-    const ino = await dirInode(parent);
-    if (ino !== undefined || parent === child) return { dir: parent, name: path.basename(child), ino: ino ?? 0 };
+  while (parent !== child && !(await isDirectory(parent))) {
     child = parent;
     parent = path.dirname(parent);
   }
+  return { dir: parent, name: path.basename(child) };
 }
 
-const keyOf = (p: WatchPoint): string => `${p.dir}\0${p.name ?? ''}\0${p.ino}`;
+const keyOf = (p: WatchPoint): string => `${p.dir}\0${p.name ?? ''}`;
 
 /** A value loaded from watched files, reloaded when they change. */
 export class WatchedSource<T> {
@@ -159,9 +152,15 @@ export class WatchedSource<T> {
       if (this.watchers.has(key)) continue;
       try {
         const w = watch(point.dir, { persistent: false }, (_event, filename) => {
-          if (point.name === undefined || filename === null || filename.toString() === point.name) this.schedule();
-          // Another entry of an ancestor changed: only the ancestor itself going away matters.
-          else void dirInode(point.dir).then((ino) => ino !== point.ino && this.schedule());
+          const name = filename?.toString();
+          // An event on the watched directory itself (inotify names it by its basename): it was
+          // removed or moved, and its inode number may come back with a new directory, so the
+          // watch is dropped here and made again from scratch.
+          if (name === undefined || name === path.basename(point.dir)) {
+            w.close();
+            this.watchers.delete(key);
+            this.schedule();
+          } else if (point.name === undefined || name === point.name) this.schedule();
         });
         // A watched directory that goes away ends its watch: look again for where to watch.
         w.on('error', () => {
