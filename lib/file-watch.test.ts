@@ -23,38 +23,43 @@ async function until<T>(source: WatchedSource<T>, want: T): Promise<void> {
   }
 }
 
+/** Runs `body` with a source listing directory `target`. */
+async function withListing(target: string, body: (source: WatchedSource<string>) => Promise<void>): Promise<void> {
+  const source = await WatchedSource.forDirs('test', [target], async ([d = '']) => list(d), nullLogger());
+  try {
+    await body(source);
+  } finally {
+    source.close();
+  }
+}
+
 test('a directory target: created later below a missing parent, removed, made again', async () => {
   const target = path.join(dir, 'a', 'b', 'specs');
   await fs.mkdir(path.join(dir, 'a'));
-  const source = await WatchedSource.forDirs('test', [target], async ([d = '']) => list(d), nullLogger());
-  try {
+  await withListing(target, async (source) => {
     assert.equal(source.current(), '');
     await fs.mkdir(target, { recursive: true });
     await fs.writeFile(path.join(target, 'one.json'), '{}');
     await until(source, 'one.json');
     await fs.rm(path.join(dir, 'a', 'b'), { recursive: true });
     await until(source, '');
+    // The new directory may reuse the old one's inode number.
     await fs.mkdir(target, { recursive: true });
     await fs.writeFile(path.join(target, 'two.json'), '{}');
     await until(source, 'two.json');
-  } finally {
-    source.close();
-  }
+  });
 });
 
 test('an ancestor removed and made again is watched anew', async () => {
   const base = path.join(dir, 'anc');
   await fs.mkdir(base);
   const target = path.join(base, 'x', 'y');
-  const source = await WatchedSource.forDirs('test', [target], async ([d = '']) => list(d), nullLogger());
-  try {
+  await withListing(target, async (source) => {
     await fs.rm(base, { recursive: true });
     await fs.mkdir(target, { recursive: true });
     await fs.writeFile(path.join(target, 'f.json'), '{}');
     await until(source, 'f.json');
-  } finally {
-    source.close();
-  }
+  });
 });
 
 test('a file target: written, replaced by rename, removed', async () => {
