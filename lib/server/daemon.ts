@@ -9,6 +9,7 @@ import { ImageService } from '../image/image-service';
 import { PolicyTrust } from '../image/image-trust';
 import type { Logger } from '../log';
 import { CniManager } from '../network/cni';
+import { startSpecSources } from './spec-sources';
 import { NameRegistry } from '../state/name-registry';
 import { RecordStore } from '../state/record-store';
 import { RECORD_VERSION, validateContainerRecord, validateSandboxRecord, type ContainerRecord, type SandboxRecord } from '../state/records';
@@ -120,6 +121,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
   await cni.reload();
   cni.startAutoReload();
   const runtimes = await RuntimeHandlers.create(config, layout.bundlesDir, log);
+  const specSources = await startSpecSources(config, log);
 
   const sandboxes = new RecordStore<SandboxRecord>({ dir: layout.sandboxRecords, kind: 'pod sandbox', version: RECORD_VERSION, validate: validateSandboxRecord });
   const containers = new RecordStore<ContainerRecord>({ dir: layout.containerRecords, kind: 'container', version: RECORD_VERSION, validate: validateContainerRecord });
@@ -143,6 +145,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
     statsCache: new StatsCache(),
     abandoned: new AbandonedCreates(log),
     creating: new RecordsInCreation(),
+    ...specSources.deps,
     runtimeFor: (handler) => runtimes.get(handler),
   };
   await recoverNodeEvents(deps, layerStore, nodeEvents, log);
@@ -178,6 +181,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
       await streaming.close(); // ends exec/attach/port-forward sessions first
       inspect.close();
       deps.abandoned.close();
+      specSources.close();
       await shutdown(server, exitWatcher, cni, config, log);
     },
   };

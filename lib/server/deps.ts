@@ -1,5 +1,9 @@
 import type { Config } from '../config/config';
 import type { ImageService } from '../image/image-service';
+import type { WatchedSource } from '../file-watch';
+import type { CdiRegistry } from '../oci/cdi-registry';
+import type { LoadedDefaultMounts } from '../oci/default-mounts';
+import type { LoadedHooks } from '../oci/hooks-cache';
 import type { CniManager } from '../network/cni';
 import type { OciRuntime } from '../oci/runtime';
 import type { ContainerRecord, SandboxRecord } from '../state/records';
@@ -55,6 +59,10 @@ export interface ServerDeps {
   abandoned: AbandonedCreates;
   /** Pods and containers being created, as the inspect API shows them before their records exist. */
   creating: RecordsInCreation;
+  /** CDI specs of cdi_spec_dirs, OCI hooks of hooks_dir, mounts.conf: in memory, reloaded when their files change. */
+  cdi: WatchedSource<CdiRegistry>;
+  hooks: WatchedSource<LoadedHooks>;
+  defaultMounts: WatchedSource<LoadedDefaultMounts>;
   /** The OCI runtime for a handler name ('' = default_runtime); InvalidArgumentError if unknown. */
   runtimeFor(handler: string): OciRuntime;
 }
