@@ -27,7 +27,7 @@ test('kubeletErrors: E lines only, with local time, source and message', () => {
 test('triageErrors: reasons from the run facts; what matches none stays unexplained', () => {
   const year = new Date().getFullYear();
   const down: [number, number] = [new Date(year, 11, 5, 19, 36, 30).getTime(), new Date(year, 11, 5, 19, 37, 0).getTime()];
-  const groups = triageErrors(kubeletErrors(LOG), knownKubeletErrors({ ownIds: new Set(['b'.repeat(64)]), runtimeDown: [down], crashLoopPod: 'crashloop-node' }));
+  const groups = triageErrors(kubeletErrors(LOG), knownKubeletErrors({ ownIds: new Set(['b'.repeat(64)]), runtimeDown: [down], crashLoopPod: 'crashloop-node', teardownFrom: new Map() }));
   const explained = groups.filter((g) => g.reason !== undefined).map((g) => [g.key.split(' ')[0], g.count]);
   assert.deepEqual(explained, [
     ['server.go:1175', 1],

@@ -13,6 +13,8 @@ export interface RunFacts {
   runtimeDown: readonly (readonly [number, number])[];
   /** The static pod that crash-loops on purpose. */
   crashLoopPod: string;
+  /** When the suite removed each pod's manifest (pod full name → ms). */
+  teardownFrom: ReadonlyMap<string, number>;
 }
 
 const has = (...parts: string[]) => (e: ErrorLine) => parts.every((p) => e.line.includes(p));
@@ -47,6 +49,15 @@ export function knownKubeletErrors(facts: RunFacts): ExpectedError[] {
     {
       match: (e) => e.line.includes('code = Unavailable') && facts.runtimeDown.some(([from, to]) => e.time >= from && e.time <= to),
       reason: 'the crio-ts restart scenario: the CRI socket is gone while the daemon restarts (any runtime restarted under a kubelet)',
+    },
+    {
+      match: (e) => {
+        const pod = /extraDiskErr: could not stat "\/var\/log\/pods\/[^_]+_([^_]+)_/.exec(e.line)?.[1];
+        const from = pod === undefined ? undefined : facts.teardownFrom.get(pod);
+        return e.line.includes('failed to collect filesystem stats - rootDiskErr: <nil>') && from !== undefined && e.time >= from;
+      },
+      reason:
+        "pod teardown: the kubelet deletes a container's log file before it asks the runtime to remove the container, and cAdvisor measures that file until the container's cgroup goes (runc delete in RemoveContainer, as with CRI-O)",
     },
     {
       match: (e) => {

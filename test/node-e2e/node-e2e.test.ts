@@ -10,7 +10,7 @@ import { containerLogs, execInContainer, kubeletPods, portForward, runInContaine
 import { knownKubeletErrors } from './known-errors';
 import { appPod, crashLoopPod, hostNetworkPod, hostPortPod, NAMESPACE, sharedPidPod, twinPod } from './manifests';
 import { kubeletErrors, renderReport, triageErrors } from './report';
-import { fullName, isReady, pod, removeManifest, results, scenario, setUpNode, tearDownNode, waitFor, waitReady, writeManifest, type Node } from './suite';
+import { fullName, isReady, pod, removeManifest as removeManifestFile, results, scenario, setUpNode, tearDownNode, waitFor, waitReady, writeManifest, type Node } from './suite';
 
 /**
  * The node e2e suite (issue 12): crio-ts on /var/run/crio/crio.sock under the real kubelet
@@ -28,6 +28,8 @@ const ALL = [...STEADY, 'crashloop'];
 const seenIds = new Set<string>();
 /** When the suite had crio-ts stopped, with the kubelet's reconnect back-off after it. */
 const runtimeDown: [number, number][] = [];
+/** When each pod's manifest was removed (its teardown began). */
+const teardownFrom = new Map<string, number>();
 /** The kubelet's gRPC reconnect back-off can keep its errors going this long after the daemon is back. */
 const RECONNECT_SLACK_MS = 30_000;
 let node: Node;
@@ -36,7 +38,7 @@ let hostPort = 0;
 /** The kubelet's error lines of the run so far, grouped, each with its reason if it is expected. */
 function errorTriage(kubeletLog: string, daemonLog: string) {
   const ownIds = new Set(daemonLog.match(/[0-9a-f]{64}/g) ?? []);
-  return triageErrors(kubeletErrors(kubeletLog), knownKubeletErrors({ ownIds, runtimeDown, crashLoopPod: fullName('crashloop') }));
+  return triageErrors(kubeletErrors(kubeletLog), knownKubeletErrors({ ownIds, runtimeDown, crashLoopPod: fullName('crashloop'), teardownFrom }));
 }
 
 before(async () => {
@@ -67,6 +69,12 @@ after(async () => {
     process.stdout.write(`\n${report}\n(written to ${REPORT})\n`);
   }
 });
+
+/** Removes a pod's manifest (the kubelet then tears the pod down) and notes when. */
+async function removeManifest(n: Node, name: string): Promise<void> {
+  if (!teardownFrom.has(fullName(name))) teardownFrom.set(fullName(name), Date.now());
+  await removeManifestFile(n, name);
+}
 
 /** Sandbox and container IDs the runtime holds, by pod name (the kubelet's pod-name label). */
 async function runtimeIds(): Promise<Map<string, string[]>> {

@@ -44,7 +44,8 @@ export function kubeletErrors(log: string): ErrorLine[] {
 export function triageErrors(lines: ErrorLine[], expected: readonly ExpectedError[]): { key: string; count: number; example: string; reason?: string }[] {
   const groups = new Map<string, { key: string; count: number; example: string; reason?: string }>();
   for (const l of lines) {
-    const head = /^"([^"]*)"/.exec(l.message)?.[1] ?? l.message.slice(0, 80);
+    // IDs differ from line to line; the kind of line does not.
+    const head = (/^"([^"]*)"/.exec(l.message)?.[1] ?? l.message.replace(/[0-9a-f]{12,}/g, '<id>')).slice(0, 80);
     const key = `${l.source} ${head}`;
     const reason = expected.find((e) => e.match(l))?.reason;
     // Lines of one kind with and without a reason are kept apart: the unexplained ones must show.
