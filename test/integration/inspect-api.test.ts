@@ -6,7 +6,7 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
 import { NamespaceMode } from '../../lib/cri/gen/api';
-import { startContainerFixture, type ContainerFixture } from './container-fixture';
+import { startContainerFixture, waitFor, type ContainerFixture } from './container-fixture';
 
 /**
  * CRI-O's inspect API on the CRI socket, as the kubelet's cAdvisor uses it (issue 12): /info to
@@ -114,7 +114,7 @@ test('GET /containers/<id>: a container and its pod, as cAdvisor maps a crio-<id
   ]);
   assert.equal(info.name, `k8s_c_inspected_default_uid-inspected_0`);
   assert.ok(typeof info.pid === 'number' && info.pid > 0);
-  assert.equal(readFileSync(`/proc/${String(info.pid)}/cmdline`, 'utf8').split('\0')[0], 'sleep');
+  await waitFor('the container process', async () => (readFileSync(`/proc/${String(info.pid)}/cmdline`, 'utf8').split('\0')[0] === 'sleep' ? true : undefined));
   assert.equal(info.image, 'docker.io/library/busybox:latest');
   assert.equal(info.image_ref, status?.imageRef);
   assert.deepEqual(info.labels, { 'io.kubernetes.container.name': 'c' });
@@ -191,7 +191,8 @@ test('GET /containers/<pod id> with an infra container: the pause process and it
   const { podSandboxId } = await fx.runPod('with-infra', { linux: { securityContext: { namespaceOptions: { pid: NamespaceMode.POD } } } });
   const p = JSON.parse((await inspect(`/containers/${podSandboxId}`)).body) as Record<string, unknown>;
   assert.ok(typeof p.pid === 'number' && p.pid > 0);
-  assert.match(readFileSync(`/proc/${String(p.pid)}/cmdline`, 'utf8'), /pause/);
+  // Right after the start the process may still be runc's init, about to exec the pause binary.
+  await waitFor('the pause process', async () => (/pause/.test(readFileSync(`/proc/${String(p.pid)}/cmdline`, 'utf8')) ? true : undefined));
   assert.equal(p.image, 'docker.io/library/pause:latest');
   assert.match(String(p.root), /\/merged$/);
   assert.ok(existsSync(path.join(path.dirname(String(p.root)), 'diff')));
