@@ -36,10 +36,10 @@ install_pkgs() {
 build() {
   command -v node >/dev/null || { echo "setup.sh: Node.js 20+ is required" >&2; exit 1; }
   if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-    # `npm install` rather than `npm ci`: node-unix-socket declares optional per-platform packages
-    # that were never published, which npm ci's lock check refuses; npm install still installs
-    # exactly the versions in package-lock.json (and leaves it unchanged).
-    npm install --no-audit --no-fund
+    # Exactly the lock file's versions. node-unix-socket declares per-platform packages that were
+    # never published; the lock lists them (optional, with their os/cpu) so npm ci's check passes
+    # and npm skips them on other platforms.
+    npm ci --no-audit --no-fund
   fi
   npm run --silent build
 }
