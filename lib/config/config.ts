@@ -5,6 +5,8 @@
  * type the TOML key must have.
  */
 
+import { COLLECTORS } from '../metrics/collectors';
+
 /** Where `crio` reads its main configuration file unless --config says otherwise. */
 export const DEFAULT_CONFIG_FILE = '/etc/crio/crio.conf';
 
@@ -123,11 +125,15 @@ export interface NetworkConfig {
   cni_status_grace_period: string;
 }
 
-/** The `[crio.metrics]` table; parsed so CRI-O configs load, but crio-ts serves no metrics. */
+/** The `[crio.metrics]` table: the Prometheus endpoint (lib/metrics). */
 export interface MetricsConfig {
   enable_metrics: boolean;
   metrics_host: string;
   metrics_port: number;
+  metrics_socket: string;
+  metrics_cert: string;
+  metrics_key: string;
+  metrics_collectors: string[];
 }
 
 /** The `[crio.tracing]` table; parsed only. */
@@ -177,6 +183,7 @@ export interface FlagOverrides {
   runtime?: Partial<Omit<RuntimeConfig, 'runtimes'>>;
   image?: Partial<ImageConfig>;
   network?: Partial<NetworkConfig>;
+  metrics?: Partial<MetricsConfig>;
   registries_conf?: string;
 }
 
@@ -248,7 +255,15 @@ export function defaultConfig(): Config {
       plugin_dirs: ['/opt/cni/bin/', '/usr/lib/cni'],
       cni_status_grace_period: '0s',
     },
-    metrics: { enable_metrics: false, metrics_host: '127.0.0.1', metrics_port: 9090 },
+    metrics: {
+      enable_metrics: false,
+      metrics_host: '127.0.0.1',
+      metrics_port: 9090,
+      metrics_socket: '',
+      metrics_cert: '',
+      metrics_key: '',
+      metrics_collectors: [...COLLECTORS],
+    },
     tracing: { enable_tracing: false },
     stats: { collection_period: 0 },
     // CRI-O defaults to true; crio-ts has no NRI, so an honest default is false.

@@ -1,4 +1,5 @@
 import type { Config } from '../config/config';
+import type { MetricsRecorder } from '../metrics/recorder';
 import type { ImageService } from '../image/image-service';
 import type { CniManager } from '../network/cni';
 import type { OciRuntime } from '../oci/runtime';
@@ -51,4 +52,6 @@ export interface ServerDeps {
   statsCache: StatsCache;
   /** The OCI runtime for a handler name ('' = default_runtime); InvalidArgumentError if unknown. */
   runtimeFor(handler: string): OciRuntime;
+  /** Prometheus metrics (a no-op recorder unless enable_metrics). */
+  metrics: MetricsRecorder;
 }
