@@ -162,6 +162,8 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
     metrics: metrics.recorder,
   });
   await writeMarker(config.crio.version_file, CRIO_TS_VERSION);
+  // What `crio wipe` compares against after an upgrade (CRI-O writes both files at start).
+  if (config.crio.version_file_persist !== '') await writeMarker(config.crio.version_file_persist, CRIO_TS_VERSION);
   log.info('crio-ts ready', { listen: config.api.listen, version: CRIO_TS_VERSION });
   // SIGHUPs are handled one at a time: two reloads must not interleave their checks and swaps.
   let reloading: Promise<unknown> = Promise.resolve();

@@ -22,6 +22,10 @@ export interface TestDaemonOptions {
   netIndex: number;
   /** Write no CNI config (to test NetworkReady=false). */
   noCni?: boolean;
+  /** Extra command-line arguments for crio. */
+  args?: string[];
+  /** Extra environment for crio (e.g. NOTIFY_SOCKET). */
+  env?: Record<string, string>;
 }
 
 export interface TestDaemon {
@@ -38,6 +42,8 @@ export interface TestDaemon {
   kill(): Promise<void>;
   /** Start the daemon again on the same dirs. */
   restart(): Promise<void>;
+  /** Sends a signal to the running daemon (SIGHUP: reload). */
+  signal(sig: NodeJS.Signals): void;
   /** Remove every pod through the CRI, stop the daemon, unmount and delete everything. */
   cleanup(): Promise<void>;
 }
@@ -139,8 +145,8 @@ export async function startDaemon(options: TestDaemonOptions): Promise<TestDaemo
     const fd = openSync(logFile, 'a');
     child = spawn(
       process.execPath,
-      [CRIO_JS, '--config', path.join(dir, 'crio.conf'), '--config-dir', path.join(dir, 'crio.conf.d'), '--registries-conf', path.join(dir, 'registries.conf')],
-      { stdio: ['ignore', fd, fd] },
+      [CRIO_JS, '--config', path.join(dir, 'crio.conf'), '--config-dir', path.join(dir, 'crio.conf.d'), '--registries-conf', path.join(dir, 'registries.conf'), ...(options.args ?? [])],
+      { stdio: ['ignore', fd, fd], env: options.env ? { ...process.env, ...options.env } : process.env },
     );
     closeSync(fd);
   };
@@ -176,6 +182,9 @@ export async function startDaemon(options: TestDaemonOptions): Promise<TestDaemo
       await waitExit('SIGTERM');
       launch();
       await waitForSocket({ cri, child, logs });
+    },
+    signal: (sig) => {
+      child?.kill(sig);
     },
     cleanup: async () => {
       try {
