@@ -101,13 +101,22 @@ export function createLogger(options: LoggerOptions): RootLogger {
   const write = options.write ?? ((line: string) => void process.stderr.write(line));
   const emit = (severity: Severity, message: string, bindings: LogFields | undefined, fields: LogFields | undefined): void => {
     if (RANK[severity] > state.max) return;
+    try {
+      const line = render(severity, message, bindings, fields);
+      if (line !== undefined) write(line);
+    } catch {
+      // Logging must never fail the operation that logs (a throw here would leave an RPC unanswered).
+    }
+  };
+  /** The line to write, or undefined when log_filter drops it. */
+  const render = (severity: Severity, message: string, bindings: LogFields | undefined, fields: LogFields | undefined): string | undefined => {
     const all = bindings && fields ? { ...bindings, ...fields } : (fields ?? bindings ?? {});
     // As CRI-O's filter hook: debug messages never show byte arrays.
     const msg = severity === 'debug' ? message.replace(/\[[\d\s]+\]/g, '[FILTERED]') : message;
     const body = format === 'text' || state.filter ? textBody(msg, all) : '';
-    if (state.filter && !state.filter.test(body)) return;
+    if (state.filter && !state.filter.test(body)) return undefined;
     const time = timestamp(new Date());
-    write(format === 'json' ? jsonLine(time, LEVEL_NAME[severity], msg, all) : `time="${time}" level=${LEVEL_NAME[severity]} ${body}\n`);
+    return format === 'json' ? jsonLine(time, LEVEL_NAME[severity], msg, all) : `time="${time}" level=${LEVEL_NAME[severity]} ${body}\n`;
   };
   const make = (bindings: LogFields | undefined): Logger => ({
     error: (m, f) => emit('error', m, bindings, f),
@@ -145,7 +154,7 @@ function jsonLine(time: string, level: string, msg: string, fields: LogFields): 
     // logrus keeps its own keys and renames a clashing field to fields.<key>.
     out[key === 'time' || key === 'level' || key === 'msg' ? `fields.${key}` : key] = value instanceof Error ? value.message : value;
   }
-  return JSON.stringify({ level, msg, time, ...out }) + '\n';
+  return safeJson({ level, msg, time, ...out }) + '\n';
 }
 
 function stringify(value: unknown): string {
@@ -155,11 +164,12 @@ function stringify(value: unknown): string {
   return String(value);
 }
 
+/** JSON that never throws: bigints as decimal strings, cycles and other failures as a marker. */
 function safeJson(value: object): string {
   try {
     return JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)) ?? String(value);
-  } catch {
-    return String(value);
+  } catch (err) {
+    return JSON.stringify({ unserializable: String(err) });
   }
 }
 

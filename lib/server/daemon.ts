@@ -33,7 +33,7 @@ import { RuntimeHandlers } from './runtimes';
 import { forwardPortInSandbox } from './sandbox-port-forward';
 import { CRIO_TS_VERSION } from './runtime-version';
 import { startMetrics } from '../metrics/start';
-import { reloadConfig, type ReloadResult } from './reload';
+import type { ReloadResult } from './reload';
 
 /**
  * Where crio-ts keeps its data under `root` and `runroot`. Names differ from containers/storage's
@@ -171,6 +171,8 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
     deps,
     reload: (next) => {
       const run = reloading.then(async () => {
+        // Loaded on the first SIGHUP: its checks pull in modules an idle daemon does not need.
+        const { reloadConfig } = require('./reload') as typeof import('./reload');
         const result = await reloadConfig({ deps, runtimes, bundlesDir: layout.bundlesDir, log }, next);
         runtimes = result.runtimes;
         return result;
