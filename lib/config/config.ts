@@ -6,6 +6,7 @@
  */
 
 import { COLLECTORS } from '../metrics/collectors';
+import type { MetricsSettings } from '../metrics/start';
 
 /** Where `crio` reads its main configuration file unless --config says otherwise. */
 export const DEFAULT_CONFIG_FILE = '/etc/crio/crio.conf';
@@ -125,16 +126,8 @@ export interface NetworkConfig {
   cni_status_grace_period: string;
 }
 
-/** The `[crio.metrics]` table: the Prometheus endpoint (lib/metrics). */
-export interface MetricsConfig {
-  enable_metrics: boolean;
-  metrics_host: string;
-  metrics_port: number;
-  metrics_socket: string;
-  metrics_cert: string;
-  metrics_key: string;
-  metrics_collectors: string[];
-}
+/** The `[crio.metrics]` table: the Prometheus endpoint; lib/metrics, which serves it, owns the shape. */
+export type MetricsConfig = MetricsSettings;
 
 /** The `[crio.tracing]` table; parsed only. */
 export interface TracingConfig {

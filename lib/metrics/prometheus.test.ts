@@ -47,6 +47,10 @@ test('CRI-O names, labels and types; counters add up', async () => {
   assert.match(text, /^# TYPE container_runtime_crio_image_pulls_layer_size histogram$/m);
   // Node's process metrics, as Go's process collector serves them for CRI-O.
   assert.ok((value(text, 'process_resident_memory_bytes') ?? 0) > 0);
+  assert.ok((value(text, 'process_open_fds') ?? 0) > 0);
+  assert.ok((value(text, 'process_cpu_seconds_total') ?? 0) > 0);
+  // Not the ones that cost between scrapes: the 10 ms event-loop sampler and the GC observer.
+  assert.doesNotMatch(text, /nodejs_eventloop_lag|nodejs_gc_duration/);
   m.containerRemoved('hog');
   assert.equal(value(await m.registry.metrics(), `${p}containers_oom_count_total{name="hog"}`), undefined);
 });
