@@ -81,6 +81,8 @@ export interface RuntimeConfig {
   default_ulimits: string[];
   additional_devices: string[];
   allowed_devices: string[];
+  cdi_spec_dirs: string[];
+  device_ownership_from_security_context: boolean;
   pids_limit: number;
   log_size_max: number;
   log_level: string;
@@ -92,6 +94,7 @@ export interface RuntimeConfig {
   pinns_path: string;
   read_only: boolean;
   hooks_dir: string[];
+  default_mounts_file: string;
   enable_pod_events: boolean;
   absent_mount_sources_to_reject: string[];
   timezone: string;
@@ -298,6 +301,8 @@ function defaultRuntimeConfig(): RuntimeConfig {
     default_ulimits: [],
     additional_devices: [],
     allowed_devices: ['/dev/fuse', '/dev/net/tun'],
+    cdi_spec_dirs: ['/etc/cdi', '/var/run/cdi'],
+    device_ownership_from_security_context: false,
     pids_limit: -1,
     log_size_max: -1,
     log_level: 'info',
@@ -309,6 +314,7 @@ function defaultRuntimeConfig(): RuntimeConfig {
     pinns_path: '',
     read_only: false,
     hooks_dir: ['/usr/share/containers/oci/hooks.d'],
+    default_mounts_file: '',
     enable_pod_events: false,
     absent_mount_sources_to_reject: [],
     timezone: '',

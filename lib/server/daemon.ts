@@ -8,6 +8,7 @@ import { ImageService } from '../image/image-service';
 import { PolicyTrust } from '../image/image-trust';
 import type { Logger } from '../log';
 import { CniManager } from '../network/cni';
+import { startSpecSources } from './spec-sources';
 import { NameRegistry } from '../state/name-registry';
 import { RecordStore } from '../state/record-store';
 import { RECORD_VERSION, validateContainerRecord, validateSandboxRecord, type ContainerRecord, type SandboxRecord } from '../state/records';
@@ -113,6 +114,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
   await cni.reload();
   cni.startAutoReload();
   let runtimes = await RuntimeHandlers.create(config, layout.bundlesDir, log);
+  const specSources = await startSpecSources(config, log);
 
   const sandboxes = new RecordStore<SandboxRecord>({ dir: layout.sandboxRecords, kind: 'pod sandbox', version: RECORD_VERSION, validate: validateSandboxRecord });
   const containers = new RecordStore<ContainerRecord>({ dir: layout.containerRecords, kind: 'container', version: RECORD_VERSION, validate: validateContainerRecord });
@@ -134,6 +136,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
     cni,
     events: new ContainerEventBus(),
     statsCache: new StatsCache(),
+    ...specSources.deps,
     runtimeFor: (handler) => runtimes.get(handler),
     metrics: metrics.recorder,
   };
@@ -183,6 +186,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
     close: async () => {
       await streaming.close(); // ends exec/attach/port-forward sessions first
       await metrics.close();
+      specSources.close();
       await shutdown(server, exitWatcher, cni, config, log);
     },
   };
