@@ -24,7 +24,9 @@ export interface TestDaemonOptions {
   noCni?: boolean;
   /** The CRI socket path (default `<dir>/crio.sock`); the node e2e suite uses the production one. */
   socket?: string;
-  /** Extra environment of the daemon process. */
+  /** Extra command-line arguments for crio. */
+  args?: string[];
+  /** Extra environment for crio (e.g. NOTIFY_SOCKET). */
   env?: Record<string, string>;
 }
 
@@ -42,6 +44,8 @@ export interface TestDaemon {
   kill(): Promise<void>;
   /** Start the daemon again on the same dirs. */
   restart(): Promise<void>;
+  /** Sends a signal to the running daemon (SIGHUP: reload). */
+  signal(sig: NodeJS.Signals): void;
   /** Remove every pod through the CRI, stop the daemon, unmount and delete everything. */
   cleanup(): Promise<void>;
 }
@@ -147,8 +151,8 @@ export async function startDaemon(options: TestDaemonOptions): Promise<TestDaemo
     const fd = openSync(logFile, 'a');
     child = spawn(
       process.execPath,
-      [CRIO_JS, '--config', path.join(dir, 'crio.conf'), '--config-dir', path.join(dir, 'crio.conf.d'), '--registries-conf', path.join(dir, 'registries.conf')],
-      { stdio: ['ignore', fd, fd], env: { ...process.env, ...options.env } },
+      [CRIO_JS, '--config', path.join(dir, 'crio.conf'), '--config-dir', path.join(dir, 'crio.conf.d'), '--registries-conf', path.join(dir, 'registries.conf'), ...(options.args ?? [])],
+      { stdio: ['ignore', fd, fd], env: options.env ? { ...process.env, ...options.env } : process.env },
     );
     closeSync(fd);
   };
@@ -184,6 +188,9 @@ export async function startDaemon(options: TestDaemonOptions): Promise<TestDaemo
       await waitExit('SIGTERM');
       launch();
       await waitForSocket({ cri, child, logs });
+    },
+    signal: (sig) => {
+      child?.kill(sig);
     },
     cleanup: async () => {
       try {

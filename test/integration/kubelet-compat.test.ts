@@ -146,7 +146,7 @@ async function abandonCreate(req: { podSandboxId: string; sandboxConfig: Record<
           .slice(logBefore)
           .split('\n')
           .find((l) => l.includes('hidden until the retry'));
-        if (line) return /"containerId":"([0-9a-f]{64})"/.exec(line)?.[1] ?? '';
+        if (line) return /containerId[=":]+([0-9a-f]{64})/.exec(line)?.[1] ?? '';
         // Nothing was created when the request expired before it was handled.
         const taken = fx.daemon.logs().slice(logBefore).includes('container created');
         return taken ? '' : undefined;
