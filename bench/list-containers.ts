@@ -9,7 +9,7 @@ import { RESPONSE_SERIALIZERS, RPC_OPTIONS } from '../lib/server/handlers';
 import { unary } from '../lib/server/unary';
 import { validateContainerRecord, type ContainerRecord } from '../lib/state/records';
 import type { TestDaemon } from '../test/harness/daemon';
-import { daemonPid } from './proc-memory';
+import { cpuMs, daemonPid } from './proc-memory';
 import { rowFine, sample } from './stats';
 
 /**
@@ -41,13 +41,6 @@ function rawCall(client: Client, method: string, deadlineMs = 10_000): Promise<B
       (err: ServiceError | null, res?: Buffer) => (err || !res ? reject(err ?? new Error('no response')) : resolve(res)),
     );
   });
-}
-
-/** CPU time (user + system) a process has used, in ms (clock-tick resolution). */
-async function cpuMs(pid: number): Promise<number> {
-  const stat = await fs.readFile(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // USER_HZ is 100 on Linux
 }
 
 /** The daemon's CPU ms per call of `fn`, over `n` calls. */

@@ -88,3 +88,10 @@ export function mib(kib: number): string {
 export function memoryLine(label: string, m: ProcMemory): string {
   return `${label.padEnd(44)} RSS ${mib(m.rss).padStart(6)} MiB  (anon ${mib(m.anon)}, file ${mib(m.file)}; peak ${mib(m.hwm)})`;
 }
+
+/** CPU time (user + system) a process has used, in ms (clock-tick resolution). */
+export async function cpuMs(pid: number): Promise<number> {
+  const stat = await fs.readFile(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // USER_HZ is 100 on Linux
+}

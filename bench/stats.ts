@@ -41,3 +41,62 @@ export async function pool<T>(items: T[], limit: number, fn: (item: T) => Promis
     }),
   );
 }
+
+/** Timings of `floor` and `fn` called alternately (the order swaps each round), with their paired differences. */
+export interface Paired {
+  floor: number[];
+  value: number[];
+  /** value − floor of the same round: noise that hits both halves of a round cancels. */
+  diff: number[];
+}
+
+/** `n` rounds of `floor` and `fn` back to back, after 5 untimed warm-up rounds. */
+export async function paired(n: number, floor: (i: number) => Promise<unknown>, fn: (i: number) => Promise<unknown>): Promise<Paired> {
+  for (let i = 0; i < 5; i++) {
+    await floor(i);
+    await fn(i);
+  }
+  const out: Paired = { floor: [], value: [], diff: [] };
+  for (let i = 0; i < n; i++) {
+    let f: number;
+    let v: number;
+    if (i % 2 === 0) {
+      f = await timeMs(() => floor(i));
+      v = await timeMs(() => fn(i));
+    } else {
+      v = await timeMs(() => fn(i));
+      f = await timeMs(() => floor(i));
+    }
+    out.floor.push(f);
+    out.value.push(v);
+    out.diff.push(v - f);
+  }
+  return out;
+}
+
+/** The median of the per-round ratios value / floor. */
+export function pairedRatio(p: Paired): number {
+  return percentile(
+    p.value.map((v, i) => v / (p.floor[i] ?? NaN)),
+    50,
+  );
+}
+
+/** A figure for the A/B driver (bench/ab.ts), printed as one `RESULT {json}` line. */
+export interface BenchResult {
+  /** The row's name (stable across builds). */
+  name: string;
+  /** The figure (p50 ms, MiB, MB/s …). */
+  value: number;
+  unit: string;
+  /** The floor measured in the same run, when the row has one. */
+  floor?: number;
+  /** value / floor, or value − floor for rows whose target is a difference (`diff`). */
+  ratio?: number;
+  diff?: number;
+}
+
+/** Prints a RESULT line (after the human-readable lines). */
+export function result(r: BenchResult): string {
+  return `RESULT ${JSON.stringify(r)}`;
+}

@@ -23,7 +23,7 @@ import { errnoCode } from '../errors';
 import type { Logger } from '../log';
 import { NO_METRICS, type MetricsRecorder } from '../metrics/recorder';
 import { routeConnection } from './connection-sniff';
-import { withAuthorityFix } from './grpc-uds-authority';
+import { peekGrpcConnection } from './grpc-handshake';
 import { serverStream, type StreamHandler } from './server-stream';
 import { unary, type UnaryHandler, type UnaryOptions } from './unary';
 
@@ -148,9 +148,10 @@ export async function startCriServer(options: CriServerOptions): Promise<CriServ
     if (errnoCode(err) !== 'ENOENT') throw err;
   }
   // Our own listener hands connections to grpc-js, so old gRPC-Go clients' socket-path
-  // :authority can be fixed up on the way in (see grpc-uds-authority.ts).
+  // :authority can be fixed up on the way in (grpc-handshake.ts, grpc-uds-authority.ts); every
+  // other client gets the native socket.
   const injector = server.createConnectionInjector(ServerCredentials.createInsecure());
-  const toGrpc = (socket: net.Socket): void => injector.injectConnection(withAuthorityFix(socket));
+  const toGrpc = (socket: net.Socket): void => peekGrpcConnection(socket, (h) => injector.injectConnection(h.kind === 'native' ? h.socket : h.stream));
   const http1 = options.http1;
   // With an HTTP/1.1 handler the first bytes pick the server (connection-sniff.ts).
   const listener = net.createServer(http1 ? (socket) => routeConnection(socket, { http2: toGrpc, http1 }) : toGrpc);

@@ -1,143 +1,34 @@
 import { Duplex } from 'node:stream';
 import type { Socket } from 'node:net';
-import hpack from 'hpack.js';
+import { encodeLiterals, HpackDecoder, type HeaderField } from './hpack';
+import { ClientFrameParser, CONTINUATION, END_HEADERS, END_STREAM, frameHeader, HEADERS, MAX_FRAME, PRIORITY, type HeaderBlock } from './http2-frames';
 
 /**
  * gRPC-Go clients up to Kubernetes 1.26 (kubelet, crictl) dial the CRI socket with the socket
  * path as HTTP/2 `:authority` ("/var/run/crio/crio.sock"). nghttp2, under Node's HTTP/2, rejects
  * a '/' in `:authority` with PROTOCOL_ERROR, where CRI-O and containerd (Go servers) accept it.
  *
- * Client bytes pass through a frame parser until the connection's first request: a valid
- * authority switches it to forwarding frames as they are; an invalid one makes it re-encode every
- * request header block with `:authority: localhost` for the life of the connection. Nothing is
- * held back before that first request, since gRPC-Go waits for the server's SETTINGS before it
- * sends one. Only the client→server direction is touched, and from the first request on the
- * proxy is the only HPACK encoder towards the server, so both HPACK contexts stay consistent.
+ * grpc-handshake.ts hands such connections (and only those) here: client bytes pass through a
+ * frame parser, and from the first request on whose `:authority` nghttp2 refuses, every request
+ * header block is re-encoded with `:authority: localhost` for the life of the connection. The
+ * re-encoded blocks are literals that never enter the server's dynamic table, so the client's
+ * HPACK context (mirrored by our decoder) and the server's can never disagree. Only the
+ * client→server direction is touched.
  */
-
-const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
-const HEADERS = 0x1;
-const CONTINUATION = 0x9;
-const END_STREAM = 0x1;
-const END_HEADERS = 0x4;
-const PADDED = 0x8;
-const PRIORITY = 0x20;
-/** SETTINGS_HEADER_TABLE_SIZE and SETTINGS_MAX_FRAME_SIZE as Node's server advertises them. */
-const TABLE_SIZE = 4096;
-const MAX_FRAME = 16384;
 
 /** nghttp2's accepted `:authority` characters (RFC 3986 authority without userinfo rules). */
 const VALID_AUTHORITY = /^[A-Za-z0-9\-._~!$&'()*+,;=:%@[\]]*$/;
+const AUTHORITY = Buffer.from(':authority', 'latin1');
+const LOCALHOST = Buffer.from('localhost', 'latin1');
 
 /** Whether nghttp2 would accept this `:authority`. */
 export function isValidAuthority(value: string): boolean {
   return VALID_AUTHORITY.test(value);
 }
 
-interface HeaderBlock {
-  streamId: number;
-  flags: number;
-  /** The frames as received, to forward unchanged. */
-  raw: Buffer[];
-  /** The 5 priority bytes of the HEADERS frame, when it had them. */
-  priority?: Buffer;
-  block: Buffer;
-}
-
-function frameHeader(length: number, type: number, flags: number, streamId: number): Buffer {
-  const h = Buffer.alloc(9);
-  h.writeUIntBE(length, 0, 3);
-  h[3] = type;
-  h[4] = flags;
-  h.writeUInt32BE(streamId & 0x7fffffff, 5);
-  return h;
-}
-
-/**
- * Incremental parser of the client side of an HTTP/2 connection: the preface, then frames.
- * Header blocks (HEADERS + CONTINUATION) are reassembled and handed to `onBlock`; every other
- * frame is handed to `onOther` as raw bytes.
- */
-class ClientFrameParser {
-  private buf: Buffer = Buffer.alloc(0);
-  private prefaceDone = false;
-  private pending: HeaderBlock | undefined;
-
-  constructor(
-    private readonly onBlock: (b: HeaderBlock) => void,
-    private readonly onOther: (raw: Buffer) => void,
-  ) {}
-
-  push(chunk: Buffer): void {
-    this.buf = this.buf.length === 0 ? chunk : Buffer.concat([this.buf, chunk]);
-    if (!this.prefaceDone) {
-      if (this.buf.length < PREFACE.length) return;
-      if (!this.buf.subarray(0, PREFACE.length).equals(PREFACE)) throw new Error('not an HTTP/2 connection preface');
-      this.onOther(this.buf.subarray(0, PREFACE.length));
-      this.buf = this.buf.subarray(PREFACE.length);
-      this.prefaceDone = true;
-    }
-    while (this.buf.length >= 9) {
-      const length = this.buf.readUIntBE(0, 3);
-      if (this.buf.length < 9 + length) return;
-      const raw = this.buf.subarray(0, 9 + length);
-      this.buf = this.buf.subarray(9 + length);
-      this.frame(raw);
-    }
-  }
-
-  private frame(raw: Buffer): void {
-    const type = raw[3] ?? 0;
-    const flags = raw[4] ?? 0;
-    const streamId = raw.readUInt32BE(5) & 0x7fffffff;
-    let payload = raw.subarray(9);
-    if (type === HEADERS) {
-      let pad = 0;
-      if (flags & PADDED) {
-        pad = payload[0] ?? 0;
-        payload = payload.subarray(1);
-      }
-      let priority: Buffer | undefined;
-      if (flags & PRIORITY) {
-        priority = Buffer.from(payload.subarray(0, 5));
-        payload = payload.subarray(5);
-      }
-      this.pending = { streamId, flags, raw: [raw], priority, block: Buffer.from(payload.subarray(0, payload.length - pad)) };
-    } else if (type === CONTINUATION && this.pending) {
-      this.pending.raw.push(raw);
-      this.pending.block = Buffer.concat([this.pending.block, payload]);
-      this.pending.flags |= flags & END_HEADERS;
-    } else {
-      this.onOther(raw);
-      return;
-    }
-    if (this.pending.flags & END_HEADERS) {
-      const done = this.pending;
-      this.pending = undefined;
-      this.onBlock(done);
-    }
-  }
-}
-
-/** Decodes header blocks with one HPACK context (one per connection direction). */
-class BlockDecoder {
-  private readonly decoder = hpack.decompressor.create({ table: { size: TABLE_SIZE } });
-  private error: Error | undefined;
-
-  constructor() {
-    this.decoder.on('error', (err) => {
-      this.error = err;
-    });
-  }
-
-  decode(block: Buffer): hpack.HeaderField[] {
-    this.decoder.write(block);
-    this.decoder.execute();
-    if (this.error) throw this.error;
-    const out: hpack.HeaderField[] = [];
-    for (let h = this.decoder.read(); h !== null; h = this.decoder.read()) out.push(h);
-    return out;
-  }
+/** The `:authority` of decoded request headers ('' when absent). */
+export function authorityOf(fields: readonly HeaderField[]): string {
+  return fields.find((h) => h.name.equals(AUTHORITY))?.value.toString('latin1') ?? '';
 }
 
 /**
@@ -147,8 +38,7 @@ class BlockDecoder {
  */
 export class AuthorityRewriter {
   private mode: 'undecided' | 'forward' | 'rewrite' = 'undecided';
-  private readonly decoder = new BlockDecoder();
-  private readonly encoder = hpack.compressor.create({ table: { size: TABLE_SIZE } });
+  private readonly decoder = new HpackDecoder();
   private out: Buffer[] = [];
   private readonly parser = new ClientFrameParser(
     (b) => this.block(b),
@@ -175,19 +65,18 @@ export class AuthorityRewriter {
     }
     const decoded = this.decoder.decode(b.block);
     if (this.mode === 'undecided') {
-      const authority = decoded.find((h) => h.name === ':authority')?.value ?? '';
-      if (isValidAuthority(authority)) {
+      if (isValidAuthority(authorityOf(decoded))) {
         this.mode = 'forward';
         this.out.push(...b.raw);
         return;
       }
       this.mode = 'rewrite';
     }
-    const headers = decoded.map((h) =>
-      h.name === ':authority' && !isValidAuthority(h.value) ? { name: h.name, value: 'localhost' } : { name: h.name, value: h.value, neverIndex: h.neverIndex },
-    );
-    this.encoder.write(headers);
-    const block = this.encoder.read() ?? Buffer.alloc(0);
+    for (let i = 0; i < decoded.length; i++) {
+      const h = decoded[i] as HeaderField;
+      if (h.name.equals(AUTHORITY) && !isValidAuthority(h.value.toString('latin1'))) decoded[i] = { name: h.name, value: LOCALHOST, neverIndex: h.neverIndex };
+    }
+    const block = encodeLiterals(decoded);
     const head = b.priority ?? Buffer.alloc(0);
     const first = block.subarray(0, MAX_FRAME - head.length);
     let rest = block.subarray(first.length);
@@ -201,7 +90,11 @@ export class AuthorityRewriter {
   }
 }
 
-/** A socket whose incoming bytes pass through an AuthorityRewriter; outgoing bytes are untouched. */
+/**
+ * A socket whose incoming bytes pass through an AuthorityRewriter; outgoing bytes are untouched.
+ * Node's HTTP/2 drives a JS stream through JSStreamSocket, which writes each flush's frames as
+ * one corked batch: `_writev` turns that batch into one writev(2) instead of one write per frame.
+ */
 class RewritingSocket extends Duplex {
   private readonly rewriter = new AuthorityRewriter();
 
@@ -230,6 +123,13 @@ class RewritingSocket extends Duplex {
 
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
     this.socket.write(chunk, cb);
+  }
+
+  override _writev(chunks: { chunk: Buffer }[], cb: (err?: Error | null) => void): void {
+    this.socket.cork();
+    for (let i = 0; i < chunks.length - 1; i++) this.socket.write((chunks[i] as { chunk: Buffer }).chunk);
+    this.socket.write((chunks[chunks.length - 1] as { chunk: Buffer }).chunk, cb);
+    this.socket.uncork();
   }
 
   override _final(cb: (err?: Error | null) => void): void {

@@ -1,4 +1,4 @@
-import { credentials, Metadata, type Client, type handleUnaryCall, type ServiceError } from '@grpc/grpc-js';
+import { credentials, Metadata, type ChannelOptions, type Client, type handleUnaryCall, type ServiceError } from '@grpc/grpc-js';
 import * as api from '../../lib/cri/gen/api';
 
 /**
@@ -64,10 +64,10 @@ export interface CriClients {
   close(): void;
 }
 
-/** Connects to a CRI socket path. */
-export function connectCri(socketPath: string): CriClients {
-  const rt = new api.RuntimeServiceClient(`unix://${socketPath}`, credentials.createInsecure());
-  const im = new api.ImageServiceClient(`unix://${socketPath}`, credentials.createInsecure());
+/** Connects to a CRI socket path (`options`: grpc-js channel options, e.g. `grpc.default_authority`). */
+export function connectCri(socketPath: string, options?: ChannelOptions): CriClients {
+  const rt = new api.RuntimeServiceClient(`unix://${socketPath}`, credentials.createInsecure(), options);
+  const im = new api.ImageServiceClient(`unix://${socketPath}`, credentials.createInsecure(), options);
   return {
     runtime: promisify<api.RuntimeServiceServer>(rt, api.RuntimeServiceService),
     image: promisify<api.ImageServiceServer>(im, api.ImageServiceService),

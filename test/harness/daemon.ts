@@ -28,6 +28,8 @@ export interface TestDaemonOptions {
   args?: string[];
   /** Extra environment for crio (e.g. NOTIFY_SOCKET). */
   env?: Record<string, string>;
+  /** Extra node flags before the script (e.g. --cpu-prof, which NODE_OPTIONS refuses). */
+  nodeArgs?: string[];
 }
 
 export interface TestDaemon {
@@ -50,7 +52,8 @@ export interface TestDaemon {
   cleanup(): Promise<void>;
 }
 
-const CRIO_JS = path.resolve(__dirname, '..', '..', 'cmd', 'crio.js');
+/** The daemon under test: this build's, or another build's `build/` dir in CRIO_TS_BUILD (benches compare builds A B A B). */
+const CRIO_JS = process.env.CRIO_TS_BUILD ? path.join(process.env.CRIO_TS_BUILD, 'cmd', 'crio.js') : path.resolve(__dirname, '..', '..', 'cmd', 'crio.js');
 
 function baseConfig(dir: string, socket: string): string {
   return `[crio]
@@ -151,7 +154,7 @@ export async function startDaemon(options: TestDaemonOptions): Promise<TestDaemo
     const fd = openSync(logFile, 'a');
     child = spawn(
       process.execPath,
-      [CRIO_JS, '--config', path.join(dir, 'crio.conf'), '--config-dir', path.join(dir, 'crio.conf.d'), '--registries-conf', path.join(dir, 'registries.conf'), ...(options.args ?? [])],
+      [...(options.nodeArgs ?? []), CRIO_JS, '--config', path.join(dir, 'crio.conf'), '--config-dir', path.join(dir, 'crio.conf.d'), '--registries-conf', path.join(dir, 'registries.conf'), ...(options.args ?? [])],
       { stdio: ['ignore', fd, fd], env: options.env ? { ...process.env, ...options.env } : process.env },
     );
     closeSync(fd);
