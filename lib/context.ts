@@ -15,7 +15,12 @@ export function backgroundContext(log: Logger): OpContext {
   return { log, signal: new AbortController().signal };
 }
 
-/** Same signal, narrower logger. */
+/** Same signal (read only when used: making it may start a deadline timer), narrower logger. */
 export function withLogFields(ctx: OpContext, fields: Parameters<Logger['child']>[0]): OpContext {
-  return { log: ctx.log.child(fields), signal: ctx.signal };
+  return {
+    log: ctx.log.child(fields),
+    get signal() {
+      return ctx.signal;
+    },
+  };
 }

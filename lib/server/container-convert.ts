@@ -45,8 +45,23 @@ export function toCriContainer(record: ContainerRecord): Container {
   };
 }
 
-/** ContainerRecord → CRI ContainerStatus. */
+const statuses = new WeakMap<ContainerRecord, ContainerStatus>();
+
+/**
+ * ContainerRecord → CRI ContainerStatus, made once per record version (records are immutable;
+ * ContainerConfig.fromJSON alone costs more than the rest of a ContainerStatus call). Callers
+ * must not change the object.
+ */
 export function toCriContainerStatus(record: ContainerRecord): ContainerStatus {
+  let status = statuses.get(record);
+  if (status === undefined) {
+    status = makeCriContainerStatus(record);
+    statuses.set(record, status);
+  }
+  return status;
+}
+
+function makeCriContainerStatus(record: ContainerRecord): ContainerStatus {
   const cfg = containerConfig(record);
   return {
     id: record.id,

@@ -1,11 +1,25 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import type { ContainerStatusRequest, ContainerStatusResponse } from '../cri/gen/api';
+import type { ContainerStatus, ContainerStatusRequest, ContainerStatusResponse } from '../cri/gen/api';
 import type { OpContext } from '../context';
 import { containerConfig, toCriContainerStatus } from './container-convert';
 import { imageSignalEnum } from './container-ops';
 import type { ServerDeps } from './deps';
 import { findContainer } from './lookup';
+import type { ContainerRecord } from '../state/records';
+
+const withSignal = new WeakMap<ContainerRecord, ContainerStatus>();
+
+/** The status with the image's STOPSIGNAL when the container config names none, once per record version. */
+function withImageStopSignal(deps: ServerDeps, record: ContainerRecord): ContainerStatus {
+  let status = withSignal.get(record);
+  if (status === undefined) {
+    const base = toCriContainerStatus(record);
+    status = base.stopSignal === 0 ? { ...base, stopSignal: imageSignalEnum(deps.images.status(record.image.id)?.config.stopSignal ?? '') } : base;
+    withSignal.set(record, status);
+  }
+  return status;
+}
 
 /**
  * ContainerStatus: state, timestamps, exit code, reason (Completed / Error / OOMKilled) and
@@ -14,8 +28,7 @@ import { findContainer } from './lookup';
  */
 export async function containerStatus(deps: ServerDeps, _ctx: OpContext, req: ContainerStatusRequest): Promise<ContainerStatusResponse> {
   const record = findContainer(deps, req.containerId);
-  const status = toCriContainerStatus(record);
-  if (status.stopSignal === 0) status.stopSignal = imageSignalEnum(deps.images.status(record.image.id)?.config.stopSignal ?? '');
+  const status = withImageStopSignal(deps, record);
   const info: Record<string, string> = {};
   if (req.verbose) {
     const spec: unknown = await fs.readFile(path.join(record.bundleDir, 'config.json'), 'utf8').then(

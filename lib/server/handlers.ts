@@ -20,7 +20,7 @@ import { imageStatus } from './image-status';
 import { runtimeConfig } from './runtime-config';
 import { status } from './runtime-status';
 import { version } from './runtime-version';
-import { listPodSandbox } from './sandbox-list';
+import { encodeListPodSandboxResponse, listPodSandbox } from './sandbox-list';
 import { portForward } from './sandbox-port-forward';
 import { podSandboxStatus } from './sandbox-status';
 import { updateRuntimeConfig } from './runtime-update-config';
@@ -126,7 +126,8 @@ export const RPC_OPTIONS: RpcOptions = {
   PodSandboxStatus: { compactResponse: true },
 };
 
-/** ListContainers reuses each container's encoded message (the kubelet polls it constantly). */
+/** ListContainers and ListPodSandbox reuse each item's encoded message (the kubelet polls them constantly). */
 export const RESPONSE_SERIALIZERS: ResponseSerializers = {
   listContainers: encodeListContainersResponse,
+  listPodSandbox: encodeListPodSandboxResponse,
 };

@@ -23,8 +23,19 @@ export function toCriPodSandbox(record: SandboxRecord): PodSandbox {
   };
 }
 
-/** SandboxRecord → CRI PodSandboxStatus. */
+const statuses = new WeakMap<SandboxRecord, PodSandboxStatus>();
+
+/** SandboxRecord → CRI PodSandboxStatus, made once per record version (records are immutable). Callers must not change the object. */
 export function toCriPodSandboxStatus(record: SandboxRecord): PodSandboxStatus {
+  let status = statuses.get(record);
+  if (status === undefined) {
+    status = makeCriPodSandboxStatus(record);
+    statuses.set(record, status);
+  }
+  return status;
+}
+
+function makeCriPodSandboxStatus(record: SandboxRecord): PodSandboxStatus {
   const nsOptions = sandboxConfig(record).linux?.securityContext?.namespaceOptions;
   const [ip = '', ...additional] = record.ips;
   return {

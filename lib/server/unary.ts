@@ -1,8 +1,8 @@
-import { randomBytes } from 'node:crypto';
 import type { sendUnaryData, ServerUnaryCall } from '@grpc/grpc-js';
 import type { OpContext } from '../context';
 import type { Logger } from '../log';
 import { NO_METRICS, type MetricsRecorder } from '../metrics/recorder';
+import { CallContext, deadlineOf } from './call-context';
 import { isServerFault, toGrpcStatus } from './status';
 
 /** An RPC implementation: plain async function, no gRPC types. */
@@ -17,42 +17,34 @@ export interface UnaryOptions {
 
 /**
  * Adapts an async handler to grpc-js: gives the call a request ID and child logger, an abort
- * signal that fires on client cancel or deadline, converts every error to a status once, and
- * logs the outcome once and counts it in the operations metrics (CRI-O's interceptor does the
- * same). Nothing below this logs-and-rethrows.
+ * signal that fires on client cancel or deadline (both made only when used: call-context.ts),
+ * converts every error to a status once, and logs the outcome once and counts it in the
+ * operations metrics (CRI-O's interceptor does the same). Nothing below this logs-and-rethrows.
  */
 export function unary<Req, Res>(rpc: string, root: Logger, handler: UnaryHandler<Req, Res>, options: UnaryOptions = {}, metrics: MetricsRecorder = NO_METRICS) {
   return (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>): void => {
-    const reqId = randomBytes(4).toString('hex');
-    const log = root.child({ rpc, reqId });
-    const abort = new AbortController();
-    call.on('cancelled', () => abort.abort());
-    const deadline = call.getDeadline();
-    const deadlineMs = deadline instanceof Date ? deadline.getTime() : Number(deadline);
-    let timer: NodeJS.Timeout | undefined;
-    if (Number.isFinite(deadlineMs) && deadlineMs > 0) {
-      timer = setTimeout(() => abort.abort(), Math.max(0, deadlineMs - Date.now()));
-    }
+    const ctx = new CallContext(root, rpc, deadlineOf(call.getDeadline()));
+    call.on('cancelled', () => ctx.cancel());
     const started = process.hrtime.bigint();
-    if (options.logRequest !== false) log.debug('request', { request: call.request });
-    handler({ log, signal: abort.signal }, call.request).then(
+    // Through the root logger with the bindings as fields: no child logger unless a line is written.
+    if (options.logRequest !== false) root.debug('request', { rpc, reqId: ctx.reqId, request: call.request });
+    handler(ctx, call.request).then(
       (res) => {
-        if (timer) clearTimeout(timer);
+        ctx.finish();
         const durationMs = Number(process.hrtime.bigint() - started) / 1e6;
         metrics.operation(rpc, durationMs / 1000, false);
-        if (options.compactResponse) log.debug('response', { durationMs });
-        else log.debug('response', { durationMs, response: res });
+        root.debug('response', { rpc, reqId: ctx.reqId, durationMs, response: options.compactResponse ? undefined : res });
         callback(null, res);
       },
       (err: unknown) => {
-        if (timer) clearTimeout(timer);
-        const st = toGrpcStatus(err, abort.signal.aborted);
+        const st = toGrpcStatus(err, ctx.aborted);
+        ctx.finish();
         const durationMs = Number(process.hrtime.bigint() - started) / 1e6;
         metrics.operation(rpc, durationMs / 1000, true);
         if (isServerFault(st.code)) {
-          log.error('rpc failed', { code: st.code, err: st.details, stack: err instanceof Error ? err.stack : undefined, durationMs });
+          ctx.log.error('rpc failed', { code: st.code, err: st.details, stack: err instanceof Error ? err.stack : undefined, durationMs });
         } else {
-          log.info('rpc failed', { code: st.code, err: st.details, durationMs });
+          ctx.log.info('rpc failed', { code: st.code, err: st.details, durationMs });
         }
         callback({ code: st.code, details: st.details }, null);
       },
