@@ -1,6 +1,7 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { ContainerConfig, ContainerEventType, CreateContainerRequest, type CreateContainerResponse } from '../cri/gen/api';
+import { containerStorageEntry } from './storage-names';
 import { CleanupStack } from '../cleanup';
 import { backgroundContext, withLogFields, type OpContext } from '../context';
 import { FailedPreconditionError, InvalidArgumentError } from '../errors';
@@ -76,7 +77,7 @@ interface CreateJob {
 async function create(deps: ServerDeps, ctx: OpContext, job: CreateJob): Promise<void> {
   const { id, pod, config } = job;
   const meta = config.metadata ?? { name: '', attempt: 0 };
-  const image = deps.images.resolve(config.image?.image ?? '');
+  const image = await deps.images.resolve(config.image?.image ?? '');
   const runtime = deps.runtimeFor(pod.runtimeHandler);
   const log = withLogFields(ctx, { containerId: id, podSandboxId: pod.id, image: image.id }).log;
   // As CRI-O: the signature policy is checked again for the name the kubelet asked for, so an
@@ -88,10 +89,19 @@ async function create(deps: ServerDeps, ctx: OpContext, job: CreateJob): Promise
     const logPath = logPathOf(deps, pod.logDirectory, config, id);
     await fs.mkdir(path.dirname(logPath), { recursive: true, mode: 0o755 });
 
-    const topLayer = image.layers[image.layers.length - 1];
-    if (!topLayer) throw new FailedPreconditionError(`image ${image.id} has no layers`);
+    if (!image.topLayer) throw new FailedPreconditionError(`image ${image.id} has no layers`);
     const idMappings = pod.userns ? { uids: pod.userns.uids, gids: pod.userns.gids } : undefined;
-    const { rootfs } = await deps.containerLayers.create(id, topLayer.chainId, { idMappings });
+    const entry = containerStorageEntry({
+      podId: pod.id,
+      podReservedName: pod.reservedName,
+      reservedName: job.reservedName,
+      metadataName: meta.name,
+      attempt: meta.attempt,
+      imageName: userSpecified || (config.image?.image ?? ''),
+      imageId: image.id,
+      privileged: config.linux?.securityContext?.privileged ?? false,
+    });
+    const { rootfs } = await deps.containerLayers.create(id, { imageId: image.id, ...entry, idMappings });
     cleanup.add('remove container layer', () => deps.containerLayers.remove(id));
 
     const bundleDir = path.join(deps.paths.bundlesDir, id);

@@ -46,10 +46,10 @@ export function imageSignalEnum(stopSignal: string): Signal {
 }
 
 /** The container's stop signal: CRI config, else the image's STOPSIGNAL, else SIGTERM. */
-export function stopSignalOf(deps: ServerDeps, record: ContainerRecord): string | number {
+export async function stopSignalOf(deps: ServerDeps, record: ContainerRecord): Promise<string | number> {
   const fromConfig = criSignalName(containerConfig(record).stopSignal);
   if (fromConfig !== undefined) return fromConfig;
-  const image = deps.images.status(record.image.id);
+  const image = await deps.images.status(record.image.id);
   return image?.config.stopSignal || 'SIGTERM';
 }
 
@@ -60,7 +60,7 @@ export function stopSignalOf(deps: ServerDeps, record: ContainerRecord): string 
 export async function stopContainerRecord(deps: ServerDeps, record: ContainerRecord, timeoutSec: number, log: Logger): Promise<void> {
   const runtime = runtimeOf(deps, record);
   if (record.state === 'running') {
-    await runtime.stopContainer(record.id, timeoutSec, stopSignalOf(deps, record));
+    await runtime.stopContainer(record.id, timeoutSec, await stopSignalOf(deps, record));
   } else if (record.state === 'created') {
     // Never started: the init process waits in runc's exec fifo; killing it yields an exit file.
     await runtime.stopContainer(record.id, 0, 'SIGKILL');

@@ -15,7 +15,7 @@ import { findContainer } from './lookup';
 export async function containerStatus(deps: ServerDeps, _ctx: OpContext, req: ContainerStatusRequest): Promise<ContainerStatusResponse> {
   const record = findContainer(deps, req.containerId);
   const status = toCriContainerStatus(record);
-  if (status.stopSignal === 0) status.stopSignal = imageSignalEnum(deps.images.status(record.image.id)?.config.stopSignal ?? '');
+  if (status.stopSignal === 0) status.stopSignal = imageSignalEnum((await deps.images.status(record.image.id))?.config.stopSignal ?? '');
   const info: Record<string, string> = {};
   if (req.verbose) {
     const spec: unknown = await fs.readFile(path.join(record.bundleDir, 'config.json'), 'utf8').then(

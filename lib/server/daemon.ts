@@ -11,9 +11,7 @@ import { CniManager } from '../network/cni';
 import { NameRegistry } from '../state/name-registry';
 import { RecordStore } from '../state/record-store';
 import { RECORD_VERSION, validateContainerRecord, validateSandboxRecord, type ContainerRecord, type SandboxRecord } from '../state/records';
-import { ContainerLayers } from '../storage/container-layers';
-import { LayerGc } from '../storage/layer-gc';
-import { LayerStore } from '../storage/layer-store';
+import { openStorage } from './storage-open';
 import { detectNodeEvents, markCleanShutdownSupported } from '../storage/node-events';
 import { syncFilesystem } from '../storage/sync-fs';
 import { streamingOptionsFromConfig } from '../streaming/config';
@@ -34,23 +32,30 @@ import { forwardPortInSandbox } from './sandbox-port-forward';
 import { CRIO_TS_VERSION } from './runtime-version';
 
 /**
- * Where crio-ts keeps its data under `root` and `runroot`. Names differ from containers/storage's
- * (overlay/, overlay-layers/, ...) so a node's podman store in the same root is never touched.
+ * Where crio-ts keeps its data under `root` (the graph root) and `runroot`. Images, layers and
+ * containers are containers/storage's overlay store, shared with podman, skopeo and buildah
+ * (overlay/, overlay-layers/, overlay-images/, overlay-containers/; mount counts in
+ * <runroot>/overlay-layers/mountpoints.json); crio-ts's own records keep their `crio-` names.
  */
 export function daemonLayout(config: Config) {
   const root = config.crio.root;
   const runroot = config.crio.runroot;
   return {
-    layers: path.join(root, 'crio-layers'),
-    containerLayers: path.join(root, 'crio-containers'),
-    images: path.join(root, 'crio-images'),
+    graphRoot: root,
+    runRoot: runroot,
+    storageDriver: 'overlay',
+    layers: path.join(root, 'overlay'),
+    containerLayers: path.join(root, 'overlay-containers'),
+    images: path.join(root, 'overlay-images'),
+    /** Downloads in progress (configs, staged blobs); emptied at start. */
+    imageWork: path.join(root, 'crio-blobs'),
     sandboxRecords: path.join(root, 'crio-state', 'sandboxes'),
     containerRecords: path.join(root, 'crio-state', 'containers'),
     cniCache: path.join(root, 'crio-state', 'cni'),
     podsDir: path.join(runroot, 'crio-pods'),
     bundlesDir: path.join(runroot, 'crio-bundles'),
-    // Mount reference counts on the runroot tmpfs: a reboot resets them with the mounts.
-    mountCounts: path.join(runroot, 'crio-mountpoints'),
+    /** The store layout of crio-ts before it shared containers/storage's (migrated at start). */
+    legacy: { layers: path.join(root, 'crio-layers'), containerLayers: path.join(root, 'crio-containers'), images: path.join(root, 'crio-images'), mountCounts: path.join(runroot, 'crio-mountpoints') },
   };
 }
 
@@ -77,21 +82,17 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
   if (host.apparmor) await setupAppArmorAtStart(config.runtime.apparmor_profile);
   log.info('host probed', { apparmor: host.apparmor, selinux: host.selinux, seccomp: host.seccomp, canLowerOomScoreAdj: host.canLowerOomScoreAdj, userNamespaces: host.userNamespaces });
 
-  const layerStore = new LayerStore({ root: layout.layers, log });
-  await layerStore.init();
-  const containerLayers = new ContainerLayers({ root: layout.containerLayers, layerStore, log, mountStateDir: layout.mountCounts });
-  await containerLayers.init();
+  const storage = await openStorage(config, log);
+  const { layerStore, containerLayers, layerGc } = storage;
   const images = new ImageService({
-    root: layout.images,
+    root: layout.imageWork,
     registriesConfFile: config.registries_conf,
     shortNameMode: config.image.short_name_mode === 'disabled' ? 'disabled' : 'enforcing',
-    layerSink: layerStore,
+    storage: { layers: layerStore, images: storage.imageRecords, containers: containerLayers.store, gc: layerGc },
     log,
     globalAuthFile: config.image.global_auth_file,
     pullProgressTimeoutMs: parseDuration(config.image.pull_progress_timeout),
     trust: new PolicyTrust({ policyFile: config.image.signature_policy, policyDir: config.image.signature_policy_dir }),
-    // Layers under container root filesystems are never deleted with an image.
-    layersInUse: () => containerLayers.list().flatMap((id) => containerLayers.get(id)?.imageTopChainId ?? []),
   });
   await images.init();
   const cni = new CniManager({
@@ -112,7 +113,6 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
   await sandboxes.load(log);
   await containers.load(log);
 
-  const layerGc = new LayerGc({ layers: layerStore, containers: containerLayers, imageLayers: () => images.list().map((i) => i.layers.map((l) => l.chainId)), log });
   const deps: ServerDeps = {
     config,
     host,

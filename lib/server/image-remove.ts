@@ -7,7 +7,7 @@ import type { ServerDeps } from './deps';
 export async function removeImage(deps: ServerDeps, ctx: OpContext, req: RemoveImageRequest): Promise<RemoveImageResponse> {
   const name = req.image?.image ?? '';
   if (name === '') throw new InvalidArgumentError('RemoveImage: image is empty');
-  const record = deps.images.status(name);
+  const record = await deps.images.status(name);
   if (!record) return {};
   const user = deps.containers.list().find((c) => c.image.id === record.id);
   // Removing only a tag leaves the image (and the container's layers) in place, so that is fine.

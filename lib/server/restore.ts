@@ -82,9 +82,9 @@ export async function recoverNodeEvents(deps: ServerDeps, layerStore: LayerStore
     layerStore,
     deps.containerLayers,
     {
-      images: () => deps.images.list().map((i) => ({ id: i.id, chainIds: i.layers.map((l) => l.chainId) })),
+      images: async () => (await deps.images.list()).filter((i) => !i.readOnly).map((i) => ({ id: i.id, layerIds: i.layers.map((l) => l.layerId) })),
       imageIntact: async (id) => {
-        const image = deps.images.status(id);
+        const image = await deps.images.status(id);
         return image !== undefined && (await deps.images.imageSpec(image).then(() => true, () => false));
       },
       removeImage: async (id) => {

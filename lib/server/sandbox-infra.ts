@@ -1,6 +1,7 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { NamespaceMode } from '../cri/gen/api';
+import { infraStorageEntry } from './storage-names';
 import { CleanupStack } from '../cleanup';
 import type { OpContext } from '../context';
 import { FailedPreconditionError } from '../errors';
@@ -29,10 +30,10 @@ export function needsInfraContainer(deps: ServerDeps, pidMode: NamespaceMode | u
 async function pauseImage(deps: ServerDeps, ctx: OpContext): Promise<ImageRecord> {
   const name = deps.config.image.pause_image;
   const authFile = deps.config.image.pause_image_auth_file || undefined;
-  return deps.images.status(name) ?? (await deps.images.pull(name, undefined, ctx, { authFile }));
+  return (await deps.images.status(name)) ?? (await deps.images.pull(name, undefined, ctx, { authFile }));
 }
 
-type InfraPod = Pick<SandboxRecord, 'id' | 'namespaces' | 'hostname' | 'cgroupParent' | 'podDir' | 'podFiles' | 'shmPath' | 'runtimeHandler'> & {
+type InfraPod = Pick<SandboxRecord, 'id' | 'reservedName' | 'metadata' | 'namespaces' | 'hostname' | 'cgroupParent' | 'podDir' | 'podFiles' | 'shmPath' | 'runtimeHandler'> & {
   /** The pod's user namespace maps, when it has one. */
   userns?: IdMappings;
 };
@@ -40,12 +41,12 @@ type InfraPod = Pick<SandboxRecord, 'id' | 'namespaces' | 'hostname' | 'cgroupPa
 /** Creates and starts the pause container in the pod's namespaces; undone fully on failure. */
 export async function startInfraContainer(deps: ServerDeps, pod: InfraPod, hostPid: boolean, ctx: OpContext): Promise<NonNullable<SandboxRecord['infra']>> {
   const image = await pauseImage(deps, ctx);
-  const top = image.layers[image.layers.length - 1];
-  if (!top) throw new FailedPreconditionError(`pause image ${image.id} has no layers`);
+  if (!image.topLayer) throw new FailedPreconditionError(`pause image ${image.id} has no layers`);
   const runtime = deps.runtimeFor(pod.runtimeHandler);
   const cleanup = new CleanupStack();
   try {
-    const { rootfs } = await deps.containerLayers.create(pod.id, top.chainId, { idMappings: pod.userns });
+    const entry = infraStorageEntry({ podId: pod.id, reservedName: pod.reservedName, metadata: pod.metadata, imageName: deps.config.image.pause_image, imageId: image.id });
+    const { rootfs } = await deps.containerLayers.create(pod.id, { imageId: image.id, ...entry, idMappings: pod.userns });
     cleanup.add('remove infra layer', () => deps.containerLayers.remove(pod.id));
     const bundleDir = path.join(deps.paths.bundlesDir, pod.id);
     await fs.mkdir(bundleDir, { recursive: true, mode: 0o700 });

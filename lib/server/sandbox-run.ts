@@ -148,7 +148,7 @@ async function createSandbox(deps: ServerDeps, ctx: OpContext, n: NewSandbox): P
     if (needsInfraContainer(deps, nsOptions?.pid)) {
       infra = await startInfraContainer(
         deps,
-        { id, namespaces, hostname, cgroupParent: parent, podDir, podFiles, shmPath, runtimeHandler: req.runtimeHandler, userns: ids.mappings },
+        { id, reservedName, metadata: { name: meta.name, uid: meta.uid, namespace: meta.namespace, attempt: meta.attempt }, namespaces, hostname, cgroupParent: parent, podDir, podFiles, shmPath, runtimeHandler: req.runtimeHandler, userns: ids.mappings },
         nsOptions?.pid === NamespaceMode.NODE,
         work,
       );

@@ -1,6 +1,7 @@
 import path from 'node:path';
+import { once } from 'node:events';
 import { promisify } from 'node:util';
-import { gunzip, gzip } from 'node:zlib';
+import { constants as zlibConstants, createGzip, gunzip, type Gzip } from 'node:zlib';
 import { InvalidArgumentError } from '../errors';
 import { Crc64 } from './crc64';
 import type { TarEntry, TarRecorder } from './tar-reader';
@@ -27,6 +28,8 @@ const SEGMENT = 2;
 /** tar-split reads what follows the end blocks in chunks of this size. */
 const TAIL_CHUNK = 1 << 20;
 const WHITEOUT_PREFIX = '.wh.';
+/** Lines are handed to the compressor in batches of about this many bytes (a layer of 100 000 small files has ~80 MB of them). */
+const BATCH_BYTES = 1 << 20;
 
 /** What a layer tar's recording yields. */
 export interface TarSplitResult {
@@ -45,6 +48,9 @@ export class TarSplitRecorder implements TarRecorder {
   private rawBytes = 0;
   private total = 0;
   private lines: string[] = [];
+  private linesBytes = 0;
+  private readonly gz: Gzip = createGzip({ level: zlibConstants.Z_BEST_SPEED });
+  private readonly compressed: Buffer[] = [];
   private position = 0;
   private crc: Crc64 | undefined;
   private file: { name: string; size: number } | undefined;
@@ -96,11 +102,35 @@ export class TarSplitRecorder implements TarRecorder {
     this.emitSegment(Buffer.alloc(0));
   }
 
+  constructor() {
+    this.gz.on('data', (c: Buffer) => this.compressed.push(c));
+  }
+
   /** The gzipped tar-split (BestSpeed, as c/storage compresses it) and the layer's sizes and owners. */
   async result(): Promise<TarSplitResult> {
     const byNumber = (a: number, b: number): number => a - b;
-    const data = this.duplicate ? undefined : await promisify(gzip)(Buffer.from(this.lines.join(''), 'utf8'), { level: 1 });
+    const ended = once(this.gz, 'end');
+    this.gz.end(Buffer.from(this.lines.join(''), 'utf8'));
+    this.lines = [];
+    await ended;
+    const data = this.duplicate ? undefined : Buffer.concat(this.compressed);
     return { data, size: this.total, uids: [...this.uids].sort(byNumber), gids: [...this.gids].sort(byNumber) };
+  }
+
+  /** Drops the recording (the unpack failed). */
+  discard(): void {
+    this.gz.destroy();
+    this.lines = [];
+  }
+
+  /** Queues a line; full batches go to the compressor (which runs on the thread pool meanwhile). */
+  private push(line: string): void {
+    this.lines.push(line);
+    this.linesBytes += line.length;
+    if (this.linesBytes < BATCH_BYTES) return;
+    this.gz.write(Buffer.from(this.lines.join(''), 'utf8'));
+    this.lines = [];
+    this.linesBytes = 0;
   }
 
   private flushRaw(): void {
@@ -111,13 +141,13 @@ export class TarSplitRecorder implements TarRecorder {
   }
 
   private emitSegment(payload: Buffer): void {
-    this.lines.push(`{"type":${SEGMENT},"payload":${JSON.stringify(payload.toString('base64'))},"position":${this.position++}}\n`);
+    this.push(`{"type":${SEGMENT},"payload":${JSON.stringify(payload.toString('base64'))},"position":${this.position++}}\n`);
   }
 
   private emitFile(name: string, size: number, crc: Buffer | undefined): void {
     const sizeField = size > 0 ? `"size":${size},` : '';
     const payload = crc ? JSON.stringify(crc.toString('base64')) : 'null';
-    this.lines.push(`{"type":${FILE},"name":${JSON.stringify(name)},${sizeField}"payload":${payload},"position":${this.position++}}\n`);
+    this.push(`{"type":${FILE},"name":${JSON.stringify(name)},${sizeField}"payload":${payload},"position":${this.position++}}\n`);
   }
 }
 

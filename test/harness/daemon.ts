@@ -22,6 +22,8 @@ export interface TestDaemonOptions {
   netIndex: number;
   /** Write no CNI config (to test NetworkReady=false). */
   noCni?: boolean;
+  /** storage.conf content (CONTAINERS_STORAGE_CONF of the daemon); default: overlay, nothing else. */
+  storageConf?: string;
 }
 
 export interface TestDaemon {
@@ -128,6 +130,8 @@ export async function startDaemon(options: TestDaemonOptions): Promise<TestDaemo
   await fs.writeFile(path.join(dir, 'crio.conf'), baseConfig(dir));
   if (options.dropIn) await fs.writeFile(path.join(dir, 'crio.conf.d', '50-test.conf'), options.dropIn);
   await fs.writeFile(path.join(dir, 'registries.conf'), options.registriesConf ?? '');
+  // The host's /etc/containers/storage.conf must not decide where a test daemon's images go.
+  await fs.writeFile(path.join(dir, 'storage.conf'), options.storageConf ?? '[storage]\ndriver = "overlay"\n');
   if (!options.noCni) await fs.writeFile(path.join(dir, 'cni', '10-test.conflist'), cniConfig(dir, bridge, subnet));
   // The bridge plugin (isGateway) turns on IPv4 forwarding; put the host's setting back afterwards.
   const ipForward = readFileSync('/proc/sys/net/ipv4/ip_forward', 'utf8');
@@ -140,7 +144,7 @@ export async function startDaemon(options: TestDaemonOptions): Promise<TestDaemo
     child = spawn(
       process.execPath,
       [CRIO_JS, '--config', path.join(dir, 'crio.conf'), '--config-dir', path.join(dir, 'crio.conf.d'), '--registries-conf', path.join(dir, 'registries.conf')],
-      { stdio: ['ignore', fd, fd] },
+      { stdio: ['ignore', fd, fd], env: { ...process.env, CONTAINERS_STORAGE_CONF: path.join(dir, 'storage.conf') } },
     );
     closeSync(fd);
   };

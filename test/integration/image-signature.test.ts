@@ -108,7 +108,7 @@ describe('signature policy', { skip }, () => {
   });
 
   test('CreateContainer-time check: the stored image is verified again for the name the user gave', async () => {
-    const img = svc.resolve(name('signed', 'good'));
+    const img = await svc.resolve(name('signed', 'good'));
     await svc.verifyStoredImage(img, name('signed', 'good'), undefined, ctx);
     await assert.rejects(svc.verifyStoredImage(img, name('other', '1'), undefined, ctx), /SignatureValidationFailed: .*was not pulled as/);
     const open = await svc.pull(name('open', '1'), undefined, ctx);
