@@ -58,6 +58,8 @@ export interface PulledImage {
   name: string;
   topLayer: string | undefined;
   created: Date | undefined;
+  /** The image's metadata JSON (c/image's storage destination state). */
+  metadata: string;
   bigData: BigDataItem[];
 }
 
@@ -149,7 +151,7 @@ export class ImageStore {
       if (p.topLayer !== undefined && !(await this.layers.hasLayerLocked(p.topLayer))) {
         throw new FailedPreconditionError(`image ${p.id}: its top layer ${p.topLayer} is not in the store`);
       }
-      await this.records.createImage({ id: p.id, names: [p.name], topLayer: p.topLayer, created: p.created, metadata: '{}', bigData: p.bigData });
+      await this.records.createImage({ id: p.id, names: [p.name], topLayer: p.topLayer, created: p.created, metadata: p.metadata, bigData: p.bigData });
     } finally {
       lock.unlock();
     }

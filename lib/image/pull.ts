@@ -158,12 +158,15 @@ export class ImagePuller {
         ...(resolved.top.digest !== resolved.instance.digest ? [manifestItems(resolved.top)] : []),
         manifestItems(resolved.instance),
         { key: 'manifest', data: Buffer.from(resolved.instance.bytes), digest: resolved.instance.digest },
+        // c/image records the (here empty) signature list of the instance, and its size in the metadata.
+        { key: `signature-${resolved.instance.digest.slice('sha256:'.length)}`, data: Buffer.alloc(0) },
       ];
       const stored = await this.options.images.add({
         id: manifest.config.digest.slice('sha256:'.length),
         name: storeName(ref),
         topLayer: unpacked.layers[unpacked.layers.length - 1]?.layerId,
         created: configCreated(configBytes),
+        metadata: JSON.stringify({ 'signatures-sizes': { [resolved.instance.digest]: [] } }),
         bigData,
       });
       ctx.log.info('image pulled', {

@@ -31,6 +31,7 @@ export async function openStorage(config: Config, log: Logger): Promise<OpenedSt
     log,
     additionalImageStores: settings.additionalImageStores,
     onCommit: async (id) => gc?.addCandidates([id]),
+    mountHome: !settings.skipMountHome,
   });
   await layerStore.init();
   const imageRecords = new ImageRecords(layout.graphRoot, log, settings.additionalImageStores);

@@ -151,7 +151,8 @@ export class ContainerLayers {
       await lock.lock();
       try {
         await this.layers.file.reloadIfChanged();
-        if (top !== undefined && !(await this.layers.hasLayerLocked(top))) throw new NotFoundError(`layer ${top} of image ${image.image.id} not found`);
+        const topHome = top === undefined ? undefined : await this.layers.homeOfLocked(top);
+        if (top !== undefined && topHome === undefined) throw new NotFoundError(`layer ${top} of image ${image.image.id} not found`);
         const layer: StoredLayer = { id: layerId, names: [`${n.metadata.name}-layer`], ...(top ? { parent: top } : {}), created: goTime() };
         const container: StoredContainer = {
           id: containerId,
@@ -173,7 +174,7 @@ export class ContainerLayers {
           if (taken) throw new AlreadyExistsError(`the container name ${JSON.stringify(n.names.find((x) => taken.names?.includes(x)))} is already in use by ${taken.id}`);
           return { records: [...containers, container], result: undefined };
         });
-        await createEmptyLayerDir(this.layers.home, layerId, top, path.join(this.layers.graphRoot, 'crio-staging', `${layerId}-rw`));
+        await createEmptyLayerDir(this.layers.home, layerId, top, path.join(this.layers.staging, `${layerId}-rw`), topHome);
         if (n.idMappings) await this.openForUserNamespace(layerId, n.idMappings);
         await this.layers.file.save(this.layers.file.current().map((l) => (l.id === layerId ? layer : l)));
         await this.store.makeDirs(containerId);

@@ -17,7 +17,7 @@ import { removeTree } from './remove-tree';
  */
 
 /** Mode of a base layer's diff directory before its tar sets it (overlay's defaultPerms). */
-const BASE_DIFF_MODE = 0o555;
+export const BASE_DIFF_MODE = 0o555;
 
 async function readTrimmed(file: string): Promise<string | undefined> {
   try {
@@ -62,20 +62,23 @@ export async function installLayerDir(home: string, id: string, dir: string, low
   await fs.symlink(`../${id}/diff`, path.join(home, 'l', short));
 }
 
-/** Creates an empty layer directory (a container's writable layer) with diff's mode and owner like its parent's. */
-export async function createEmptyLayerDir(home: string, id: string, parent: string | undefined, staging: string): Promise<void> {
+/**
+ * Creates an empty layer directory (a container's writable layer) with diff's mode and owner like
+ * its parent's; `parentHome` is where the parent lives (a read-only image store's home for its images).
+ */
+export async function createEmptyLayerDir(home: string, id: string, parent: string | undefined, staging: string, parentHome = home): Promise<void> {
   await fs.mkdir(staging, { mode: 0o700 });
   const diff = path.join(staging, 'diff');
   if (parent === undefined) {
     await fs.mkdir(diff, { mode: BASE_DIFF_MODE });
     await fs.chmod(diff, BASE_DIFF_MODE);
   } else {
-    const st = await fs.stat(path.join(home, parent, 'diff'));
+    const st = await fs.stat(path.join(parentHome, parent, 'diff'));
     await fs.mkdir(diff);
     await fs.chown(diff, st.uid, st.gid);
     await fs.chmod(diff, st.mode & 0o7777);
   }
-  await installLayerDir(home, id, staging, parent === undefined ? undefined : await lowerFor(home, id, parent));
+  await installLayerDir(home, id, staging, parent === undefined ? undefined : await lowerFor(parentHome, id, parent));
 }
 
 /** Removes a layer's directory (unmounting what is mounted below it first) and its short link; missing is fine. */

@@ -8,8 +8,10 @@ import { writeFileAtomic } from '../fsutil';
 import type { Logger } from '../log';
 import { treeInventory, type DiskUsage, type TreeInventory } from './disk-usage';
 import { checkLayers, type LayerDamage } from './layer-check';
-import { installLayerDir, layerLinks, lowerFor, removeLayerDir } from './layer-dirs';
+import { BASE_DIFF_MODE, installLayerDir, layerLinks, lowerFor, removeLayerDir } from './layer-dirs';
 import { removeDanglingLinks } from './layer-links';
+import { getLockFile, type LockFile } from './lockfile';
+import { ensurePrivateMount } from './mount';
 import { RecordFile } from './record-file';
 import { removeTree } from './remove-tree';
 import { INCOMPLETE_FLAG, goTime, isHexId, isIncomplete, layerIdOf, type StoredLayer } from './store-records';
@@ -54,6 +56,11 @@ export interface LayerStoreOptions {
   additionalImageStores?: string[];
   /** Told each layer a pull commits, before it is committed (LayerGc keeps it a candidate until an image uses it). */
   onCommit?: (layerId: string) => Promise<void>;
+  /**
+   * Keep the driver home a private bind mount of itself, as c/storage does unless
+   * `overlay.skip_mount_home` (the daemon: always, podman shares the store; tests of the store alone: no).
+   */
+  mountHome?: boolean;
 }
 
 /** A layer and the driver home it lives in. */
@@ -81,19 +88,27 @@ export class LayerStore {
   private readonly log: Logger;
   private readonly rw: Store;
   private readonly ro: Store[];
-  private readonly staging: string;
+  /** Where layers are unpacked before they are committed (`<home>/crio-staging`, emptied at start). */
+  readonly staging: string;
   private readonly inflight = new Map<string, Promise<void>>();
   private readonly measured = new Map<string, TreeInventory>();
   private pullHolds = 0;
   private removalRefused = false;
   private readonly onCommit: ((layerId: string) => Promise<void>) | undefined;
+  /** `<graphroot>/storage.lock`: c/storage's graph lock, held while the home mount is checked and layers are mounted. */
+  readonly graphLock: LockFile;
+  readonly mountHome: boolean;
 
   constructor(options: LayerStoreOptions) {
     this.onCommit = options.onCommit;
+    this.mountHome = options.mountHome ?? false;
     this.graphRoot = path.resolve(options.graphRoot);
     this.home = path.join(this.graphRoot, 'overlay');
     this.log = options.log;
-    this.staging = path.join(this.graphRoot, 'crio-staging');
+    // Inside the driver home: podman makes the home a (private) bind mount of itself, and a rename
+    // into it from outside would cross mounts (EXDEV).
+    this.staging = path.join(this.home, 'crio-staging');
+    this.graphLock = getLockFile(path.join(this.graphRoot, 'storage.lock'));
     const layersDir = path.join(this.graphRoot, 'overlay-layers');
     this.rw = { home: this.home, file: new RecordFile(path.join(layersDir, 'layers.json'), path.join(layersDir, 'layers.lock')), readOnly: false };
     this.ro = (options.additionalImageStores ?? []).map((root) => ({
@@ -117,6 +132,7 @@ export class LayerStore {
       await fs.mkdir(d, { recursive: true, mode: 0o700 });
     }
     await fs.chmod(path.join(this.home, 'l'), 0o755);
+    await this.ensureHomeMounted();
     await removeTree(this.staging);
     await fs.mkdir(this.staging, { mode: 0o700 });
     await this.rw.file.write(async (records) => {
@@ -137,6 +153,17 @@ export class LayerStore {
     });
   }
 
+  /**
+   * Makes the driver home a private mount point unless it is one (c/storage's MakePrivate). podman
+   * unmounts it when it exits with no layer mounted and binds it again at its next start, which
+   * would hide mounts made in between: so this runs under storage.lock (as podman's does), before
+   * every mount of ours.
+   */
+  async ensureHomeMounted(): Promise<void> {
+    if (!this.mountHome) return;
+    await this.graphLock.withLock(() => ensurePrivateMount(this.home));
+  }
+
   /** True when the layer is complete (in this store or a read-only one). */
   async hasLayer(id: string): Promise<boolean> {
     return (await this.getLayer(id)) !== undefined;
@@ -153,8 +180,13 @@ export class LayerStore {
 
   /** hasLayer for a caller holding the layers lock (this store's records as loaded, read-only stores read). */
   async hasLayerLocked(id: string): Promise<boolean> {
-    if (findLayer(this.rw.file.current(), id)) return true;
-    return (await this.roHomeOf(id)) !== undefined;
+    return (await this.homeOfLocked(id)) !== undefined;
+  }
+
+  /** The driver home a layer lives in, for a caller holding the layers lock. */
+  async homeOfLocked(id: string): Promise<string | undefined> {
+    if (findLayer(this.rw.file.current(), id)) return this.home;
+    return this.roHomeOf(id);
   }
 
   /** Every complete layer of every store. */
@@ -187,6 +219,21 @@ export class LayerStore {
     for (const link of await layerLinks(top.home, top.layer.id)) {
       const found = await firstExisting(homes.map((h) => path.join(h, link)));
       if (!found) throw new FailedPreconditionError(`layer ${id}: lower ${link} is missing`);
+      out.push(found);
+    }
+    return out;
+  }
+
+  /** Lower links as a mount in this home can name them: `l/<short>` when it is ours, else the absolute path in a read-only store. */
+  async resolveLinks(links: readonly string[]): Promise<string[]> {
+    const out: string[] = [];
+    for (const link of links) {
+      if (await fs.stat(path.join(this.home, link)).then(() => true, () => false)) {
+        out.push(link);
+        continue;
+      }
+      const found = await firstExisting(this.ro.map((s) => path.join(s.home, link)));
+      if (!found) throw new FailedPreconditionError(`lower layer ${link} is in no image store`);
       out.push(found);
     }
     return out;
@@ -366,8 +413,10 @@ export class LayerStore {
     const recorder = new TarSplitRecorder();
     try {
       await fs.mkdir(staging, { mode: 0o700 });
-      await fs.mkdir(path.join(staging, 'diff'), { mode: 0o755 });
-      const { bytes, entries } = await unpackLayer(tar, path.join(staging, 'diff'), { log: ctx.log, signal: ctx.signal, recorder });
+      // The overlay driver's mode for a diff dir the tar does not set (0555 for a base layer).
+      await fs.mkdir(path.join(staging, 'diff'), { mode: BASE_DIFF_MODE });
+      await fs.chmod(path.join(staging, 'diff'), BASE_DIFF_MODE);
+      const { bytes, entries, rootSet } = await unpackLayer(tar, path.join(staging, 'diff'), { log: ctx.log, signal: ctx.signal, recorder });
       const split = await recorder.result();
       const inventory = await treeInventory(path.join(staging, 'diff'));
       // The record promises complete content; after a power cut it must not point at torn files.
@@ -388,7 +437,7 @@ export class LayerStore {
         ...(split.uids.length > 0 ? { uidset: split.uids, gidset: split.gids } : {}),
         flags: { [INVENTORY_FLAG]: inventory },
       };
-      const committed = await this.commit(layer, staging, split.data);
+      const committed = await this.commit(layer, staging, split.data, !rootSet);
       if (committed) ctx.log.info('layer applied', { layerId, diffId: params.diffId, bytes, entries, durationMs: Date.now() - started });
     } catch (err) {
       tar.destroy();
@@ -399,7 +448,7 @@ export class LayerStore {
   }
 
   /** Moves a staged layer into the store under the lock; false when another process made it meanwhile. */
-  private async commit(layer: StoredLayer, staging: string, tarSplit: Buffer | undefined): Promise<boolean> {
+  private async commit(layer: StoredLayer, staging: string, tarSplit: Buffer | undefined, diffModeFromParent = false): Promise<boolean> {
     return this.rw.file.write(async (records) => {
       if (findLayer(records, layer.id)) {
         await removeTree(staging);
@@ -410,6 +459,8 @@ export class LayerStore {
         const parent = findLayer(records, layer.parent) ? this.home : await this.roHomeOf(layer.parent);
         if (parent === undefined) throw new FailedPreconditionError(`parent layer ${layer.parent} of layer ${layer.id} is not present`);
         lower = await lowerFor(parent, layer.id, layer.parent);
+        // As the driver creates it: a layer's diff dir takes its parent's mode unless the tar sets it.
+        if (diffModeFromParent) await fs.chmod(path.join(staging, 'diff'), (await fs.stat(path.join(parent, layer.parent, 'diff'))).mode & 0o7777);
       }
       await this.onCommit?.(layer.id);
       const pending = { ...layer, flags: { ...layer.flags, [INCOMPLETE_FLAG]: true } };

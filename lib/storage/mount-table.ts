@@ -2,7 +2,7 @@ import path from 'node:path';
 import type { Logger } from '../log';
 import { mountIdmappedOverlay } from './idmap-mount';
 import type { LayerStore } from './layer-store';
-import { isMounted, listMountsUnder, mount, unmount } from './mount';
+import { ensurePrivateMount, isMounted, listMountsUnder, mount, unmount } from './mount';
 import { overlayMountSpec } from './overlay';
 import type { RecordFile } from './record-file';
 import type { StoredMount } from './store-records';
@@ -37,15 +37,37 @@ export class MountTable {
     return path.join(this.o.layers.home, layerId, 'merged');
   }
 
-  /** Takes a reference, mounting the rootfs unless it is mounted. */
+  /**
+   * Takes a reference, mounting the rootfs unless it is mounted. Under storage.lock, as c/storage
+   * mounts: the home mount is checked first, and a podman exiting meanwhile (which unmounts the
+   * home when it sees no layer mounted) waits until our count is written.
+   */
   async mount(rec: MountedLayer): Promise<string> {
     const target = this.target(rec.layerId);
+    const layers = this.o.layers;
+    if (!layers.mountHome) return this.mountCounted(rec, target);
+    return layers.graphLock.withLock(async () => {
+      await ensurePrivateMount(layers.home);
+      return this.mountCounted(rec, target);
+    });
+  }
+
+  private async mountCounted(rec: MountedLayer, target: string): Promise<string> {
+    // The layers are read before mountpoints.lock is taken: c/storage takes that lock inside the
+    // layers lock, never the other way round.
+    const lowers = await this.lowerLinks(rec);
     return this.o.mounts.write(async (entries) => {
       const mounted = await isMounted(target);
       const before = mounted ? (entries.find((e) => e.id === rec.layerId)?.count ?? 0) : 0;
-      if (!mounted) await this.mountLayer(rec);
+      if (!mounted) await this.mountLayer(rec, lowers);
       return { records: withCount(entries, rec.layerId, target, before + 1), result: target };
     });
+  }
+
+  /** The lowers of a writable layer's mount (read-only stores' by absolute path). */
+  private async lowerLinks(rec: MountedLayer): Promise<string[]> {
+    const links = await this.o.layers.layerLinks(rec.layerId);
+    return this.o.layers.resolveLinks(links.slice(1));
   }
 
   /** After a restart: a live container's rootfs mounted and counted, without another reference when it already is. */
@@ -103,22 +125,20 @@ export class MountTable {
   }
 
   /** Mounts the overlay; a user-namespaced container's lowers are idmapped (staged under `<layer>/mapped`). */
-  private async mountLayer(rec: MountedLayer): Promise<void> {
+  private async mountLayer(rec: MountedLayer, lowerLinks: string[]): Promise<void> {
     const home = this.o.layers.home;
     const dir = path.join(home, rec.layerId);
-    const links = await this.o.layers.layerLinks(rec.layerId);
-    const lowerLinks = links.slice(1);
     const staging = path.join(dir, 'mapped');
     const spec = overlayMountSpec({
       layerRoot: rec.idMappings ? staging : home,
-      lowerLinks: lowerLinks.length > 0 ? lowerLinks : [],
+      lowerLinks,
       upperDir: path.join(dir, 'diff'),
       workDir: path.join(dir, 'work'),
       target: path.join(dir, 'merged'),
       extraOptions: this.o.mountOptions,
     });
     if (!rec.idMappings) return mount(spec);
-    const lowers = lowerLinks.map((l) => ({ source: path.join(home, l), staging: l }));
+    const lowers = lowerLinks.map((l, i) => ({ source: path.isAbsolute(l) ? l : path.join(home, l), staging: path.isAbsolute(l) ? `ro/${i}` : l }));
     await mountIdmappedOverlay({ spec, lowers, mappings: rec.idMappings });
   }
 }

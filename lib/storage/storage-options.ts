@@ -12,6 +12,8 @@ import { InvalidArgumentError } from '../errors';
 export interface StorageSettings {
   mountOptions: string[];
   additionalImageStores: string[];
+  /** `skip_mount_home`: leave the driver home as it is (no private bind mount of itself). */
+  skipMountHome: boolean;
   /** Options accepted but without effect in crio-ts (the daemon logs them). */
   ignored: string[];
 }
@@ -20,11 +22,11 @@ const REFUSED: Record<string, string> = {
   mount_program: 'crio-ts mounts with the kernel overlay driver only (fuse-overlayfs is not supported)',
   force_mask: 'force_mask needs a mount_program, which crio-ts does not support',
 };
-const IGNORED = new Set(['size', 'inodes', 'skip_mount_home', 'ignore_chown_errors', 'use_composefs', 'sync']);
+const IGNORED = new Set(['size', 'inodes', 'ignore_chown_errors', 'use_composefs', 'sync']);
 
 /** Parses storage options ("overlay.mountopt=nodev", "overlay.imagestore=/ro"); InvalidArgumentError names what is refused. */
 export function parseStorageOptions(options: readonly string[]): StorageSettings {
-  const out: StorageSettings = { mountOptions: [], additionalImageStores: [], ignored: [] };
+  const out: StorageSettings = { mountOptions: [], additionalImageStores: [], skipMountHome: false, ignored: [] };
   for (const opt of options) {
     const eq = opt.indexOf('=');
     if (eq < 0) throw new InvalidArgumentError(`storage option ${JSON.stringify(opt)}: expected <driver>.<key>=<value>`);
@@ -37,6 +39,7 @@ export function parseStorageOptions(options: readonly string[]): StorageSettings
     if (REFUSED[key]) throw new InvalidArgumentError(`storage option ${JSON.stringify(opt)} is not supported: ${REFUSED[key]}`);
     if (key === 'mountopt') out.mountOptions.push(...value.split(',').filter((o) => o !== ''));
     else if (key === 'imagestore' || key === 'additionalimagestore') out.additionalImageStores.push(...value.split(',').filter((p) => p !== ''));
+    else if (key === 'skip_mount_home') out.skipMountHome = value === 'true';
     else if (IGNORED.has(key)) out.ignored.push(opt);
     else throw new InvalidArgumentError(`storage option ${JSON.stringify(opt)} is not known to the overlay driver`);
   }

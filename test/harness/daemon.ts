@@ -22,7 +22,7 @@ export interface TestDaemonOptions {
   netIndex: number;
   /** Write no CNI config (to test NetworkReady=false). */
   noCni?: boolean;
-  /** storage.conf content (CONTAINERS_STORAGE_CONF of the daemon); default: overlay, nothing else. */
+  /** storage.conf content (CONTAINERS_STORAGE_CONF of the daemon and of podman); default: overlay on the test root. */
   storageConf?: string;
 }
 
@@ -131,7 +131,7 @@ export async function startDaemon(options: TestDaemonOptions): Promise<TestDaemo
   if (options.dropIn) await fs.writeFile(path.join(dir, 'crio.conf.d', '50-test.conf'), options.dropIn);
   await fs.writeFile(path.join(dir, 'registries.conf'), options.registriesConf ?? '');
   // The host's /etc/containers/storage.conf must not decide where a test daemon's images go.
-  await fs.writeFile(path.join(dir, 'storage.conf'), options.storageConf ?? '[storage]\ndriver = "overlay"\n');
+  await fs.writeFile(path.join(dir, 'storage.conf'), options.storageConf ?? `[storage]\ndriver = "overlay"\ngraphroot = "${dir}/root"\nrunroot = "${dir}/run"\n`);
   if (!options.noCni) await fs.writeFile(path.join(dir, 'cni', '10-test.conflist'), cniConfig(dir, bridge, subnet));
   // The bridge plugin (isGateway) turns on IPv4 forwarding; put the host's setting back afterwards.
   const ipForward = readFileSync('/proc/sys/net/ipv4/ip_forward', 'utf8');

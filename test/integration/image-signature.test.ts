@@ -99,7 +99,7 @@ describe('signature policy', { skip }, () => {
       svc.pull(ref, undefined, ctx, namespace ? { namespace } : {}),
       (e: unknown) => e instanceof FailedPreconditionError && e.message.startsWith('SignatureValidationFailed: Source image rejected') && why.test(e.message),
     );
-    assert.equal(svc.status(ref), undefined, `${ref} is not stored`);
+    assert.equal(await svc.status(ref), undefined, `${ref} is not stored`);
     assert.equal(sink.applied.length, applied, 'no layer was fetched');
   };
 

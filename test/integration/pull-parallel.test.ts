@@ -47,7 +47,7 @@ async function newStore(log = nullLogger()): Promise<LayerStore> {
 
 /** Directories an unpack left behind in the store root. */
 async function leftovers(store: LayerStore): Promise<string[]> {
-  return fs.readdir(path.join(store.graphRoot, 'crio-staging'));
+  return fs.readdir(store.staging);
 }
 
 /** A promise with its settle functions. */
@@ -119,7 +119,7 @@ describe('LayerStore: a layer applied beside its parent', { skip }, () => {
     await assert.rejects(applying, (e: unknown) => e instanceof FailedPreconditionError && /was not applied/.test(e.message));
     assert.equal(await store.hasLayer(top.chain), false);
     assert.deepEqual(await leftovers(store), []);
-    assert.deepEqual((await fs.readdir(store.home)).filter((d) => d !== 'l'), []);
+    assert.deepEqual((await fs.readdir(store.home)).filter((d) => d !== 'l' && d !== 'crio-staging'), []);
   });
 
   test('a parent that settles without being there fails the layer too', async () => {

@@ -119,13 +119,14 @@ export async function layerStoreState(graphRoot: string): Promise<{ complete: st
   const home = path.join(graphRoot, 'overlay');
   const text = await fs.readFile(path.join(graphRoot, 'overlay-layers', 'layers.json'), 'utf8').catch(() => '[]');
   const records = (text.trim() === '' ? [] : JSON.parse(text)) as { id: string; flags?: Record<string, unknown> }[];
-  const dirs = new Set((await fs.readdir(home).catch(() => [] as string[])).filter((n) => n !== 'l'));
+  // Layer directories only (the home also holds l/, crio-staging/, podman's .has-mount-program).
+  const dirs = new Set((await fs.readdir(home).catch(() => [] as string[])).filter((n) => /^[0-9a-f]{64}$/.test(n)));
   for (const r of records) {
     if (r.flags?.incomplete === true || !dirs.has(r.id)) out.incomplete.push(`record ${r.id}`);
     else out.complete.push(r.id);
   }
   for (const d of dirs) if (!records.some((r) => r.id === d)) out.incomplete.push(`dir ${d}`);
-  for (const s of await fs.readdir(path.join(graphRoot, 'crio-staging')).catch(() => [] as string[])) out.incomplete.push(`staged ${s}`);
+  for (const s of await fs.readdir(path.join(home, 'crio-staging')).catch(() => [] as string[])) out.incomplete.push(`staged ${s}`);
   for (const link of await fs.readdir(path.join(home, 'l')).catch(() => [] as string[])) {
     if (!(await fs.stat(path.join(home, 'l', link)).then(() => true, () => false))) out.danglingLinks.push(link);
   }

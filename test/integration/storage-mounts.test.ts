@@ -37,8 +37,10 @@ async function restart(): Promise<ContainerLayers> {
   return c;
 }
 
+/** Mounts strictly below `dir` (the driver home is itself a private bind mount, as c/storage makes it). */
 async function mountsBelow(dir: string): Promise<string[]> {
-  return (await listMountsUnder(dir)).map((m) => path.relative(dir, m)).sort();
+  const real = await fs.realpath(dir);
+  return (await listMountsUnder(real)).filter((m) => m !== real).map((m) => path.relative(real, m)).sort();
 }
 
 /** The merged dir of a container, relative to the driver home. */
@@ -137,8 +139,8 @@ test('init cleans what a crash between mount and bookkeeping left', { skip }, as
   await c.restoreMount('unmounted');
   assert.ok(await isMounted(c.rootfs('unmounted')));
   for (const id of c.list()) await c.remove(id);
-  assert.deepEqual(await mountsBelow(tmp), []);
-  assert.deepEqual((await fs.readdir(store.home)).filter((n) => n !== 'l'), [chain]);
+  assert.deepEqual(await mountsBelow(store.home), []);
+  assert.deepEqual((await fs.readdir(store.home)).filter((n) => n !== 'l' && n !== 'crio-staging'), [chain]);
 });
 
 test('a reboot (mount table and runroot gone) resets every count', { skip }, async () => {
