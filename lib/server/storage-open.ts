@@ -43,6 +43,7 @@ export async function openStorage(config: Config, log: Logger): Promise<OpenedSt
     images: imageRecords,
     log,
     mountOptions: settings.mountOptions,
+    legacyRoot: layout.legacy.containerLayers,
   });
   gc = new LayerGc({ layers: layerStore, images: imageRecords, containers: containerLayers.store, log });
   await migrateLegacyStore({ legacy: layout.legacy, layers: layerStore, images: imageRecords, log });

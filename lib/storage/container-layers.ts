@@ -10,7 +10,8 @@ import { createEmptyLayerDir, removeLayerDir } from './layer-dirs';
 import type { LayerStore } from './layer-store';
 import { ContainerRecords, crioMetadataOf, idMappingsOf, toStoredMap, type CrioMetadata } from './container-records';
 import { MountTable } from './mount-table';
-import { listMountsUnder, unmount } from './mount';
+import { isMounted, listMountsUnder, unmount } from './mount';
+import { removeTree } from './remove-tree';
 import { INCOMPLETE_FLAG, MOUNT_LABEL_FLAG, PROCESS_LABEL_FLAG, VOLATILE_FLAG, goTime, type StoredContainer, type StoredLayer } from './store-records';
 import { UsageCache } from './usage-cache';
 
@@ -61,6 +62,11 @@ export interface ContainerLayersOptions {
   mountOptions?: string[];
   /** How long a measured writable-layer usage is served before a background refresh. Default 10 s. */
   usageMaxAgeMs?: number;
+  /**
+   * `crio-containers/` of crio-ts's earlier layout: writable layers of containers created before
+   * the upgrade stay there (a running container keeps its mount) until the container is removed.
+   */
+  legacyRoot?: string;
 }
 
 const CONTAINER_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
@@ -94,12 +100,14 @@ export class ContainerLayers {
   private readonly creating = new Map<string, string>();
   private readonly mounts: MountTable;
   private readonly usageCache: UsageCache;
+  private readonly legacyRoot: string | undefined;
 
   constructor(options: ContainerLayersOptions) {
     this.layers = options.layerStore;
     this.images = options.images;
     this.log = options.log;
     this.store = new ContainerRecords(options.graphRoot, options.runRoot);
+    this.legacyRoot = options.legacyRoot;
     this.mounts = new MountTable({ layers: options.layerStore, mounts: this.store.mounts, mountOptions: options.mountOptions ?? [], log: options.log });
     this.usageCache = new UsageCache({
       compute: (id) => diskUsage(path.join(this.layers.home, this.records.get(id)?.layerId ?? id, 'diff')),
@@ -204,8 +212,17 @@ export class ContainerLayers {
     return this.mounts.mount(this.require(containerId));
   }
 
-  /** After a daemon restart: makes sure a live container's rootfs is mounted and counted, without another reference. */
+  /**
+   * After a daemon restart: makes sure a live container's rootfs is mounted and counted, without
+   * another reference. A container of the earlier layout keeps the rootfs it runs on.
+   */
   async restoreMount(containerId: string): Promise<string> {
+    checkId(containerId);
+    const legacy = this.legacyRoot && !this.records.has(containerId) ? path.join(this.legacyRoot, containerId, 'merged') : undefined;
+    if (legacy && (await isMounted(legacy))) {
+      this.log.warn('container runs on a writable layer of the earlier crio-ts layout; it stays there until the container is removed', { containerId, rootfs: legacy });
+      return legacy;
+    }
     return this.mounts.restore(this.require(containerId));
   }
 
@@ -237,6 +254,7 @@ export class ContainerLayers {
     }
     this.records.delete(containerId);
     this.usageCache.forget(containerId);
+    if (this.legacyRoot) await this.removeLegacy(containerId);
     this.log.info('container layer removed', { containerId });
   }
 
@@ -304,6 +322,13 @@ export class ContainerLayers {
     await fs.chown(path.join(dir, 'diff'), hostIdOf(maps.uids, diff.uid) ?? OVERFLOW_ID, hostIdOf(maps.gids, diff.gid) ?? OVERFLOW_ID);
     await fs.chmod(path.join(dir, 'diff'), diff.mode & 0o7777);
     await fs.chmod(path.join(dir, 'merged'), 0o755);
+  }
+
+  /** Removes a container's writable layer of the earlier layout, unmounting it first; missing is fine. */
+  private async removeLegacy(containerId: string): Promise<void> {
+    const dir = path.join(this.legacyRoot ?? '', containerId);
+    for (const m of await listMountsUnder(dir)) await unmount(m, { detach: true });
+    await removeTree(dir);
   }
 
   private require(containerId: string): ContainerLayerRecord {
