@@ -5,6 +5,9 @@
  * type the TOML key must have.
  */
 
+import { COLLECTORS } from '../metrics/collectors';
+import type { MetricsSettings } from '../metrics/start';
+
 /** Where `crio` reads its main configuration file unless --config says otherwise. */
 export const DEFAULT_CONFIG_FILE = '/etc/crio/crio.conf';
 
@@ -78,6 +81,8 @@ export interface RuntimeConfig {
   default_ulimits: string[];
   additional_devices: string[];
   allowed_devices: string[];
+  cdi_spec_dirs: string[];
+  device_ownership_from_security_context: boolean;
   pids_limit: number;
   log_size_max: number;
   log_level: string;
@@ -89,6 +94,7 @@ export interface RuntimeConfig {
   pinns_path: string;
   read_only: boolean;
   hooks_dir: string[];
+  default_mounts_file: string;
   enable_pod_events: boolean;
   absent_mount_sources_to_reject: string[];
   timezone: string;
@@ -123,12 +129,8 @@ export interface NetworkConfig {
   cni_status_grace_period: string;
 }
 
-/** The `[crio.metrics]` table; parsed so CRI-O configs load, but crio-ts serves no metrics. */
-export interface MetricsConfig {
-  enable_metrics: boolean;
-  metrics_host: string;
-  metrics_port: number;
-}
+/** The `[crio.metrics]` table: the Prometheus endpoint; lib/metrics, which serves it, owns the shape. */
+export type MetricsConfig = MetricsSettings;
 
 /** The `[crio.tracing]` table; parsed only. */
 export interface TracingConfig {
@@ -177,6 +179,7 @@ export interface FlagOverrides {
   runtime?: Partial<Omit<RuntimeConfig, 'runtimes'>>;
   image?: Partial<ImageConfig>;
   network?: Partial<NetworkConfig>;
+  metrics?: Partial<MetricsConfig>;
   registries_conf?: string;
 }
 
@@ -248,7 +251,15 @@ export function defaultConfig(): Config {
       plugin_dirs: ['/opt/cni/bin/', '/usr/lib/cni'],
       cni_status_grace_period: '0s',
     },
-    metrics: { enable_metrics: false, metrics_host: '127.0.0.1', metrics_port: 9090 },
+    metrics: {
+      enable_metrics: false,
+      metrics_host: '127.0.0.1',
+      metrics_port: 9090,
+      metrics_socket: '',
+      metrics_cert: '',
+      metrics_key: '',
+      metrics_collectors: [...COLLECTORS],
+    },
     tracing: { enable_tracing: false },
     stats: { collection_period: 0 },
     // CRI-O defaults to true; crio-ts has no NRI, so an honest default is false.
@@ -290,6 +301,8 @@ function defaultRuntimeConfig(): RuntimeConfig {
     default_ulimits: [],
     additional_devices: [],
     allowed_devices: ['/dev/fuse', '/dev/net/tun'],
+    cdi_spec_dirs: ['/etc/cdi', '/var/run/cdi'],
+    device_ownership_from_security_context: false,
     pids_limit: -1,
     log_size_max: -1,
     log_level: 'info',
@@ -301,6 +314,7 @@ function defaultRuntimeConfig(): RuntimeConfig {
     pinns_path: '',
     read_only: false,
     hooks_dir: ['/usr/share/containers/oci/hooks.d'],
+    default_mounts_file: '',
     enable_pod_events: false,
     absent_mount_sources_to_reject: [],
     timezone: '',

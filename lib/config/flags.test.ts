@@ -74,9 +74,55 @@ const cases: Case[] = [
     },
   },
   {
+    name: 'logging and metrics flags, wipe --force',
+    argv: [
+      'wipe',
+      '-f',
+      '--log-format=json',
+      '--log-filter',
+      'pod.*',
+      '--enable-metrics',
+      '--metrics-host=0.0.0.0',
+      '--metrics-port',
+      '9537',
+      '--metrics-socket=/m.sock',
+      '--metrics-cert',
+      '/c.pem',
+      '--metrics-key=/k.pem',
+      '--metrics-collectors=operations_total,image_pulls_success_total',
+      '--metrics-collectors',
+      'crio_containers_oom_total',
+    ],
+    want: {
+      command: 'wipe',
+      force: true,
+      logFormat: 'json',
+      overrides: {
+        runtime: { log_filter: 'pod.*' },
+        metrics: {
+          enable_metrics: true,
+          metrics_host: '0.0.0.0',
+          metrics_port: 9537,
+          metrics_socket: '/m.sock',
+          metrics_cert: '/c.pem',
+          metrics_key: '/k.pem',
+          metrics_collectors: ['operations_total', 'image_pulls_success_total', 'crio_containers_oom_total'],
+        },
+      },
+    },
+  },
+  {
     name: 'repeatable and comma-separated plugin dirs',
     argv: ['--cni-plugin-dir', '/a', '--cni-plugin-dir=/b,/c'],
     want: { command: 'daemon', overrides: { network: { plugin_dirs: ['/a', '/b', '/c'] } } },
+  },
+  {
+    name: 'device and hook flags',
+    argv: ['--hooks-dir=/h1,/h2', '--cdi-spec-dirs', '/c', '--default-mounts-file', '/m.conf', '--device-ownership-from-security-context'],
+    want: {
+      command: 'daemon',
+      overrides: { runtime: { hooks_dir: ['/h1', '/h2'], cdi_spec_dirs: ['/c'], default_mounts_file: '/m.conf', device_ownership_from_security_context: true } },
+    },
   },
   {
     name: 'bool flag alone',
@@ -114,7 +160,8 @@ const failures: Array<[string, string[], RegExp]> = [
   ['missing value', ['--root'], /^flag --root needs a value$/],
   ['bad bool', ['--drop-infra-ctr=maybe'], /^flag --drop-infra-ctr: expected true or false, got "maybe"$/],
   ['switch with value', ['--help=1'], /^flag --help takes no value$/],
-  ['unknown command', ['wipe'], /^unexpected argument "wipe"; commands are config, version, check, help$/],
+  ['unknown command', ['scrub'], /^unexpected argument "scrub"; commands are config, version, check, wipe, help$/],
+  ['bad metrics port', ['--metrics-port', 'x'], /^flag --metrics-port: expected a port number 0-65535, got "x"$/],
   ['two commands', ['config', 'version'], /^unexpected argument "version"/],
 ];
 for (const [name, argv, message] of failures) {

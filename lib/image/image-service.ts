@@ -7,6 +7,7 @@ import { ContentStore } from './content-store';
 import { diskUsage, type DiskUsage } from '../storage/disk-usage';
 import { ImageStore, type ImageRecord } from './image-store';
 import type { LayerSink } from './layer-sink';
+import type { MetricsRecorder } from '../metrics/recorder';
 import { hostPlatform, type Platform } from './manifest';
 import { ImagePuller, type ImageTrust, type PullOptions } from './pull';
 import { SIGNATURE_VALIDATION_FAILED } from './image-trust';
@@ -68,6 +69,8 @@ export interface ImageServiceOptions {
   maxConcurrentDownloads?: number;
   /** Signature policy (policy.json); unset = accept everything. */
   trust?: ImageTrust;
+  /** Pull metrics; default: none. */
+  metrics?: MetricsRecorder;
 }
 
 /** What remove() did. */
@@ -108,6 +111,7 @@ export class ImageService {
       progressTimeoutMs: options.pullProgressTimeoutMs,
       progressLogIntervalMs: options.pullProgressLogIntervalMs,
       maxConcurrentDownloads: options.maxConcurrentDownloads,
+      metrics: options.metrics,
     });
   }
 

@@ -8,6 +8,7 @@ import { ImageService } from '../image/image-service';
 import { PolicyTrust } from '../image/image-trust';
 import type { Logger } from '../log';
 import { CniManager } from '../network/cni';
+import { startSpecSources } from './spec-sources';
 import { NameRegistry } from '../state/name-registry';
 import { RecordStore } from '../state/record-store';
 import { RECORD_VERSION, validateContainerRecord, validateSandboxRecord, type ContainerRecord, type SandboxRecord } from '../state/records';
@@ -30,6 +31,8 @@ import { recoverNodeEvents, restoreState } from './restore';
 import { RuntimeHandlers } from './runtimes';
 import { forwardPortInSandbox } from './sandbox-port-forward';
 import { CRIO_TS_VERSION } from './runtime-version';
+import { startMetrics } from '../metrics/start';
+import type { ReloadResult } from './reload';
 
 /**
  * Where crio-ts keeps its data under `root` (the graph root) and `runroot`. Images, layers and
@@ -62,6 +65,8 @@ export function daemonLayout(config: Config) {
 /** A running daemon. */
 export interface Daemon {
   deps: ServerDeps;
+  /** Applies the reloadable keys of a freshly loaded config (SIGHUP); throws, changing nothing, when one is bad. */
+  reload(next: Config): Promise<ReloadResult>;
   close(): Promise<void>;
 }
 
@@ -82,6 +87,8 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
   if (host.apparmor) await setupAppArmorAtStart(config.runtime.apparmor_profile);
   log.info('host probed', { apparmor: host.apparmor, selinux: host.selinux, seccomp: host.seccomp, canLowerOomScoreAdj: host.canLowerOomScoreAdj, userNamespaces: host.userNamespaces });
 
+  // First, so a bad metrics address stops the start before anything else is set up.
+  const metrics = await startMetrics(config.metrics, log);
   const storage = await openStorage(config, log);
   const { layerStore, containerLayers, layerGc } = storage;
   const images = new ImageService({
@@ -93,6 +100,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
     globalAuthFile: config.image.global_auth_file,
     pullProgressTimeoutMs: parseDuration(config.image.pull_progress_timeout),
     trust: new PolicyTrust({ policyFile: config.image.signature_policy, policyDir: config.image.signature_policy_dir }),
+    metrics: metrics.recorder,
   });
   await images.init();
   const cni = new CniManager({
@@ -106,7 +114,8 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
   });
   await cni.reload();
   cni.startAutoReload();
-  const runtimes = await RuntimeHandlers.create(config, layout.bundlesDir, log);
+  let runtimes = await RuntimeHandlers.create(config, layout.bundlesDir, log);
+  const specSources = await startSpecSources(config, log);
 
   const sandboxes = new RecordStore<SandboxRecord>({ dir: layout.sandboxRecords, kind: 'pod sandbox', version: RECORD_VERSION, validate: validateSandboxRecord });
   const containers = new RecordStore<ContainerRecord>({ dir: layout.containerRecords, kind: 'container', version: RECORD_VERSION, validate: validateContainerRecord });
@@ -127,8 +136,11 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
     cni,
     events: new ContainerEventBus(),
     statsCache: new StatsCache(),
+    ...specSources.deps,
     runtimeFor: (handler) => runtimes.get(handler),
+    metrics: metrics.recorder,
   };
+  metrics.recorder.defaultRuntime(config.runtime.default_runtime);
   await recoverNodeEvents(deps, layerStore, nodeEvents, log);
   await restoreState(deps, log);
   // No pull runs yet: layers left by interrupted pulls or removals go now.
@@ -150,13 +162,31 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
     maxSendBytes: config.api.grpc_max_send_msg_size,
     maxRecvBytes: config.api.grpc_max_recv_msg_size,
     log,
+    metrics: metrics.recorder,
   });
   await writeMarker(config.crio.version_file, CRIO_TS_VERSION);
+  // What `crio wipe` compares against after an upgrade (CRI-O writes both files at start).
+  if (config.crio.version_file_persist !== '') await writeMarker(config.crio.version_file_persist, CRIO_TS_VERSION);
   log.info('crio-ts ready', { listen: config.api.listen, version: CRIO_TS_VERSION });
+  // SIGHUPs are handled one at a time: two reloads must not interleave their checks and swaps.
+  let reloading: Promise<unknown> = Promise.resolve();
   return {
     deps,
+    reload: (next) => {
+      const run = reloading.then(async () => {
+        // Loaded on the first SIGHUP: its checks pull in modules an idle daemon does not need.
+        const { reloadConfig } = require('./reload') as typeof import('./reload');
+        const result = await reloadConfig({ deps, runtimes, bundlesDir: layout.bundlesDir, log }, next);
+        runtimes = result.runtimes;
+        return result;
+      });
+      reloading = run.catch(() => undefined);
+      return run;
+    },
     close: async () => {
       await streaming.close(); // ends exec/attach/port-forward sessions first
+      await metrics.close();
+      specSources.close();
       await shutdown(server, exitWatcher, cni, config, log);
     },
   };

@@ -24,6 +24,10 @@ export interface TestDaemonOptions {
   noCni?: boolean;
   /** storage.conf content (CONTAINERS_STORAGE_CONF of the daemon and of podman); default: overlay on the test root. */
   storageConf?: string;
+  /** Extra command-line arguments for crio. */
+  args?: string[];
+  /** Extra environment for crio (e.g. NOTIFY_SOCKET). */
+  env?: Record<string, string>;
 }
 
 export interface TestDaemon {
@@ -40,6 +44,8 @@ export interface TestDaemon {
   kill(): Promise<void>;
   /** Start the daemon again on the same dirs. */
   restart(): Promise<void>;
+  /** Sends a signal to the running daemon (SIGHUP: reload). */
+  signal(sig: NodeJS.Signals): void;
   /** Remove every pod through the CRI, stop the daemon, unmount and delete everything. */
   cleanup(): Promise<void>;
 }
@@ -63,6 +69,10 @@ container_exits_dir = "${dir}/run/exits"
 container_attach_socket_dir = "${dir}/run"
 namespaces_dir = "${dir}/ns"
 log_level = "debug"
+# Keep the host's CDI specs, OCI hooks and mounts.conf out of tests (tests that want them set these).
+cdi_spec_dirs = ["${dir}/cdi-specs"]
+hooks_dir = ["${dir}/hooks.d"]
+default_mounts_file = "${dir}/mounts.conf"
 
 [crio.runtime.runtimes.runc]
 runtime_path = "/usr/sbin/runc"
@@ -143,8 +153,8 @@ export async function startDaemon(options: TestDaemonOptions): Promise<TestDaemo
     const fd = openSync(logFile, 'a');
     child = spawn(
       process.execPath,
-      [CRIO_JS, '--config', path.join(dir, 'crio.conf'), '--config-dir', path.join(dir, 'crio.conf.d'), '--registries-conf', path.join(dir, 'registries.conf')],
-      { stdio: ['ignore', fd, fd], env: { ...process.env, CONTAINERS_STORAGE_CONF: path.join(dir, 'storage.conf') } },
+      [CRIO_JS, '--config', path.join(dir, 'crio.conf'), '--config-dir', path.join(dir, 'crio.conf.d'), '--registries-conf', path.join(dir, 'registries.conf'), ...(options.args ?? [])],
+      { stdio: ['ignore', fd, fd], env: { ...process.env, CONTAINERS_STORAGE_CONF: path.join(dir, 'storage.conf'), ...options.env } },
     );
     closeSync(fd);
   };
@@ -180,6 +190,9 @@ export async function startDaemon(options: TestDaemonOptions): Promise<TestDaemo
       await waitExit('SIGTERM');
       launch();
       await waitForSocket({ cri, child, logs });
+    },
+    signal: (sig) => {
+      child?.kill(sig);
     },
     cleanup: async () => {
       try {
