@@ -33,23 +33,28 @@ export function podmanSkipReason(): string | false {
   return false;
 }
 
-/** Tools on the store of the daemon whose directory is `dir` (root, run, storage.conf inside). */
-export async function podmanTools(dir: string, registryHost: string): Promise<PodmanTools> {
-  const conf = path.join(dir, 'podman');
+/**
+ * Tools on the store of the daemon whose directory is `dir` (root, run, storage.conf inside), or
+ * on another store (`store`: its graph root and run root).
+ */
+export async function podmanTools(dir: string, registryHost: string, store?: { root: string; run: string }): Promise<PodmanTools> {
+  const conf = store ? path.join(store.root, '..', 'podman') : path.join(dir, 'podman');
   await fs.mkdir(path.join(conf, 'tmp'), { recursive: true });
   await fs.writeFile(path.join(conf, 'containers.conf'), '[containers]\ndefault_ulimits = []\n\n[engine]\nevents_logger = "none"\ncgroup_manager = "cgroupfs"\n');
   await fs.writeFile(path.join(conf, 'policy.json'), JSON.stringify({ default: [{ type: 'insecureAcceptAnything' }] }));
   await fs.writeFile(path.join(conf, 'registries.conf'), `[[registry]]\nlocation = "${registryHost}"\ninsecure = true\n`);
   await fs.writeFile(path.join(conf, 'auth.json'), '{}');
+  if (store) await fs.writeFile(path.join(conf, 'storage.conf'), `[storage]\ndriver = "overlay"\ngraphroot = "${store.root}"\nrunroot = "${store.run}"\n`);
   const env = {
     ...process.env,
     CONTAINERS_CONF: path.join(conf, 'containers.conf'),
-    CONTAINERS_STORAGE_CONF: path.join(dir, 'storage.conf'),
+    // Another store gets a storage.conf of its own (the roots are on the command line anyway).
+    CONTAINERS_STORAGE_CONF: store ? path.join(conf, 'storage.conf') : path.join(dir, 'storage.conf'),
     CONTAINERS_REGISTRIES_CONF: path.join(conf, 'registries.conf'),
     REGISTRY_AUTH_FILE: path.join(conf, 'auth.json'),
   };
-  const root = path.join(dir, 'root');
-  const run = path.join(dir, 'run');
+  const root = store?.root ?? path.join(dir, 'root');
+  const run = store?.run ?? path.join(dir, 'run');
   const exec = async (program: string, args: string[], allowFail: boolean, timeoutMs: number): Promise<ToolResult> => {
     const r = await runProgram(program, args, { env, timeoutMs });
     const out = { exitCode: r.exitCode, stdout: r.stdout.toString(), stderr: r.stderr.toString() };
