@@ -28,3 +28,13 @@ test('crc64 ISO: split updates equal one update', () => {
     assert.equal(parts.digest().toString('hex'), whole.digest().toString('hex'), `cut at ${cut}`);
   }
 });
+
+test('crc64 ISO: inputs larger than the WebAssembly window', () => {
+  const big = Buffer.alloc(600_000);
+  for (let i = 0; i < big.length; i++) big[i] = (i * 131 + (i >> 9)) & 255;
+  const whole = new Crc64();
+  whole.update(big);
+  const pieces = new Crc64();
+  for (let at = 0; at < big.length; at += 70_001) pieces.update(big.subarray(at, at + 70_001));
+  assert.equal(pieces.digest().toString('hex'), whole.digest().toString('hex'));
+});

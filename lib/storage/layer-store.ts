@@ -4,32 +4,27 @@ import path from 'node:path';
 import type { Readable } from 'node:stream';
 import type { OpContext } from '../context';
 import { FailedPreconditionError, InvalidArgumentError, NotFoundError } from '../errors';
-import { writeFileAtomic } from '../fsutil';
 import type { Logger } from '../log';
 import { treeInventory, type DiskUsage, type TreeInventory } from './disk-usage';
 import { checkLayers, type LayerDamage } from './layer-check';
-import { BASE_DIFF_MODE, installLayerDir, layerLinks, lowerFor, removeLayerDir } from './layer-dirs';
+import { commitStaged, inventoryOf, unpackStaged, type CommitTarget } from './layer-commit';
+import { layerLinks, removeLayerDir } from './layer-dirs';
 import { removeDanglingLinks } from './layer-links';
 import { getLockFile, type LockFile } from './lockfile';
 import { ensurePrivateMount } from './mount';
 import { RecordFile } from './record-file';
 import { removeTree } from './remove-tree';
-import { INCOMPLETE_FLAG, goTime, isHexId, isIncomplete, layerIdOf, type StoredLayer } from './store-records';
-import { syncFilesystem } from './sync-fs';
-import { TarSplitRecorder } from './tar-split';
-import { unpackLayer } from './tar-unpack';
+import { INCOMPLETE_FLAG, isHexId, isIncomplete, layerIdOf, type StoredLayer } from './store-records';
 
 export type { StoredLayer } from './store-records';
+export { INVENTORY_FLAG, inventoryOf } from './layer-commit';
 
 /**
  * Image layers in containers/storage's layout, shared with podman, skopeo and buildah:
  * `<graphroot>/overlay/<id>/…` (layer-dirs.ts) and `<graphroot>/overlay-layers/layers.json`
  * with each layer's `<id>.tar-split.gz`, guarded by `overlay-layers/layers.lock`. A pulled layer
- * is unpacked outside the lock into `<graphroot>/crio-staging/`, then committed under it as
- * c/storage creates one: the record goes in flagged `incomplete`, the directory is moved into
- * place and linked, the tar-split written, the flag cleared. A crash leaves an incomplete record,
- * which the next writer that loads the store (us or podman) deletes, or a staging directory we
- * delete at start. Layers of `additionalimagestores` are read, never changed.
+ * is unpacked outside the lock and committed under it (layer-commit.ts). Layers of
+ * `additionalimagestores` are read, never changed.
  */
 
 /** What applyLayer needs; `tar` is the uncompressed layer stream. */
@@ -69,9 +64,6 @@ export interface LocatedLayer {
   home: string;
   readOnly: boolean;
 }
-
-/** Layer flag where crio-ts keeps a layer's unpacked inventory (c/storage keeps unknown flags as they are). */
-export const INVENTORY_FLAG = 'crio-ts.inventory';
 
 interface Store {
   home: string;
@@ -325,28 +317,6 @@ export class LayerStore {
     });
   }
 
-  /**
-   * Takes over an unpacked layer directory from crio-ts's earlier store (its `diff/` is moved,
-   * not copied). There is no tar-split for it: c/storage then rebuilds a tar from the files
-   * (`podman save` of such a layer gets a new digest). False when the layer is already here.
-   */
-  async adoptDir(p: { layerId: string; parentLayerId: string | undefined; diffId: string; compressedDigest?: string; compressedSize?: number; size: number; diff: string; inventory?: TreeInventory }): Promise<boolean> {
-    if (await this.hasLayer(p.layerId)) return false;
-    const staging = path.join(this.staging, `${p.layerId}-adopt-${randomBytes(6).toString('hex')}`);
-    await fs.mkdir(staging, { mode: 0o700 });
-    await fs.rename(p.diff, path.join(staging, 'diff'));
-    const layer: StoredLayer = {
-      id: p.layerId,
-      ...(p.parentLayerId !== undefined ? { parent: p.parentLayerId } : {}),
-      created: goTime(),
-      ...(p.compressedDigest ? { 'compressed-diff-digest': p.compressedDigest, 'compressed-size': p.compressedSize ?? 0 } : {}),
-      'diff-digest': p.diffId,
-      'diff-size': p.size,
-      flags: p.inventory ? { [INVENTORY_FLAG]: p.inventory } : {},
-    };
-    return this.commit(layer, staging, undefined);
-  }
-
   /** Deletes layers and every layer on top of them, uppermost first; returns what went. */
   async removeWithDescendants(ids: readonly string[]): Promise<string[]> {
     return this.rw.file.write(async (records) => {
@@ -410,66 +380,26 @@ export class LayerStore {
       throw new FailedPreconditionError(`parent layer ${parentLayerId} of layer ${layerId} is not present`);
     }
     const staging = path.join(this.staging, `${layerId}-${randomBytes(6).toString('hex')}`);
-    const recorder = new TarSplitRecorder();
     try {
-      await fs.mkdir(staging, { mode: 0o700 });
-      // The overlay driver's mode for a diff dir the tar does not set (0555 for a base layer).
-      await fs.mkdir(path.join(staging, 'diff'), { mode: BASE_DIFF_MODE });
-      await fs.chmod(path.join(staging, 'diff'), BASE_DIFF_MODE);
-      const { bytes, entries, rootSet } = await unpackLayer(tar, path.join(staging, 'diff'), { log: ctx.log, signal: ctx.signal, recorder });
-      const split = await recorder.result();
-      const inventory = await treeInventory(path.join(staging, 'diff'));
-      // The record promises complete content; after a power cut it must not point at torn files.
-      await syncFilesystem(staging);
+      const staged = await unpackStaged(params, tar, staging, { log: ctx.log, signal: ctx.signal });
       if (parentLayerId !== undefined) {
         await params.parentApplied?.catch((err: unknown) => {
           throw new FailedPreconditionError(`parent layer ${parentLayerId} of layer ${layerId} was not applied`, { cause: err });
         });
       }
-      const layer: StoredLayer = {
-        id: layerId,
-        ...(parentLayerId !== undefined ? { parent: parentLayerId } : {}),
-        created: goTime(),
-        ...(params.compressedDigest ? { 'compressed-diff-digest': params.compressedDigest, 'compressed-size': params.compressedSize ?? 0 } : {}),
-        'diff-digest': params.diffId,
-        'diff-size': split.size,
-        ...(params.compression ? { compression: params.compression } : {}),
-        ...(split.uids.length > 0 ? { uidset: split.uids, gidset: split.gids } : {}),
-        flags: { [INVENTORY_FLAG]: inventory },
-      };
-      const committed = await this.commit(layer, staging, split.data, !rootSet);
-      if (committed) ctx.log.info('layer applied', { layerId, diffId: params.diffId, bytes, entries, durationMs: Date.now() - started });
+      if (await commitStaged(this.commitTarget(), staged, staging)) {
+        ctx.log.info('layer applied', { layerId, diffId: params.diffId, bytes: staged.bytes, entries: staged.entries, durationMs: Date.now() - started });
+      }
     } catch (err) {
       tar.destroy();
-      recorder.discard();
       await removeTree(staging).catch((e: unknown) => this.log.warn('cannot remove partial layer', { path: staging, err: String(e) }));
       throw err;
     }
   }
 
-  /** Moves a staged layer into the store under the lock; false when another process made it meanwhile. */
-  private async commit(layer: StoredLayer, staging: string, tarSplit: Buffer | undefined, diffModeFromParent = false): Promise<boolean> {
-    return this.rw.file.write(async (records) => {
-      if (findLayer(records, layer.id)) {
-        await removeTree(staging);
-        return { result: false };
-      }
-      let lower: string | undefined;
-      if (layer.parent !== undefined) {
-        const parent = findLayer(records, layer.parent) ? this.home : await this.roHomeOf(layer.parent);
-        if (parent === undefined) throw new FailedPreconditionError(`parent layer ${layer.parent} of layer ${layer.id} is not present`);
-        lower = await lowerFor(parent, layer.id, layer.parent);
-        // As the driver creates it: a layer's diff dir takes its parent's mode unless the tar sets it.
-        if (diffModeFromParent) await fs.chmod(path.join(staging, 'diff'), (await fs.stat(path.join(parent, layer.parent, 'diff'))).mode & 0o7777);
-      }
-      await this.onCommit?.(layer.id);
-      const pending = { ...layer, flags: { ...layer.flags, [INCOMPLETE_FLAG]: true } };
-      await this.rw.file.save([...records, pending]);
-      await installLayerDir(this.home, layer.id, staging, lower);
-      if (tarSplit) await writeFileAtomic(this.tarSplitPath(layer.id), tarSplit, 0o600);
-      await this.rw.file.save(this.rw.file.current().map((r) => (r.id === layer.id ? layer : r)));
-      return { result: true };
-    });
+  /** Where staged layers are committed (the pull's, and the earlier layout's moved in). */
+  commitTarget(): CommitTarget {
+    return { file: this.rw.file, home: this.home, readOnlyHomeOf: (id) => this.roHomeOf(id), tarSplitPath: (id) => this.tarSplitPath(id), onCommit: this.onCommit };
   }
 
   private async roHomeOf(id: string): Promise<string | undefined> {
@@ -492,14 +422,6 @@ export function findLayer(records: readonly StoredLayer[], key: string): StoredL
   if (exact) return exact;
   const byPrefix = complete.filter((r) => r.id.startsWith(key));
   return byPrefix.length === 1 ? byPrefix[0] : undefined;
-}
-
-/** The inventory crio-ts recorded when it unpacked the layer (absent for layers others made). */
-export function inventoryOf(layer: StoredLayer): TreeInventory | undefined {
-  const v = layer.flags?.[INVENTORY_FLAG];
-  if (typeof v !== 'object' || v === null) return undefined;
-  const r = v as Record<string, unknown>;
-  return typeof r.bytes === 'number' && typeof r.inodes === 'number' && typeof r.fileBytes === 'number' ? { bytes: r.bytes, inodes: r.inodes, fileBytes: r.fileBytes } : undefined;
 }
 
 async function firstExisting(paths: string[]): Promise<string | undefined> {

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { errnoCode } from '../errors';
@@ -7,7 +8,8 @@ import type { TreeInventory } from './disk-usage';
 import type { BigDataItem, ImageRecords } from './image-records';
 import type { LayerStore } from './layer-store';
 import { removeTree } from './remove-tree';
-import { layerIdsOf } from './store-records';
+import { commitStaged, INVENTORY_FLAG } from './layer-commit';
+import { goTime, layerIdsOf, type StoredLayer } from './store-records';
 
 /**
  * Moves a store of crio-ts's earlier layout (`crio-images/` records and content blobs,
@@ -103,7 +105,7 @@ async function migrateImage(img: OldImage, o: { legacy: LegacyLayout; layers: La
     const dir = path.join(o.legacy.layers, l.chainId.replace(/^sha256:/, ''));
     const rec = (await readJsonIfExists(path.join(dir, 'layer.json')).catch(() => undefined)) as { size?: number; inventory?: TreeInventory } | undefined;
     if (!rec || !(await pathExists(path.join(dir, 'diff')))) throw new Error(`its layer ${l.chainId} is missing`);
-    await o.layers.adoptDir({ layerId: id, parentLayerId: ids[i - 1], diffId: l.diffId, compressedDigest: l.digest, compressedSize: l.size, size: rec.size ?? 0, diff: path.join(dir, 'diff'), inventory: rec.inventory });
+    await adoptLayerDir(o.layers, { layerId: id, parentLayerId: ids[i - 1], diffId: l.diffId, compressedDigest: l.digest, compressedSize: l.size, size: rec.size ?? 0, diff: path.join(dir, 'diff'), inventory: rec.inventory });
     await removeTree(dir);
   }
   const bigData: BigDataItem[] = [{ key: img.configDigest, data: config }];
@@ -115,4 +117,29 @@ async function migrateImage(img: OldImage, o: { legacy: LegacyLayout; layers: La
   await o.images.createImage({ id: img.id, names, topLayer: ids[ids.length - 1], created: new Date(img.pulledAt), metadata: '{}', bigData });
   o.log.info('earlier-layout image moved', { imageId: img.id, layers: ids.length });
   return true;
+}
+
+/**
+ * Takes over an unpacked layer of the earlier store (its `diff/` is moved, not copied). There is
+ * no tar-split for it: c/storage then rebuilds a tar from the files (`podman save` of such a layer
+ * gets a new digest). `size` is the earlier record's file bytes, standing in for the tar's size.
+ */
+async function adoptLayerDir(
+  layers: LayerStore,
+  p: { layerId: string; parentLayerId: string | undefined; diffId: string; compressedDigest: string; compressedSize: number; size: number; diff: string; inventory?: TreeInventory },
+): Promise<void> {
+  const staging = path.join(layers.staging, `${p.layerId}-adopt-${randomBytes(6).toString('hex')}`);
+  await fs.mkdir(staging, { mode: 0o700 });
+  await fs.rename(p.diff, path.join(staging, 'diff'));
+  const layer: StoredLayer = {
+    id: p.layerId,
+    ...(p.parentLayerId !== undefined ? { parent: p.parentLayerId } : {}),
+    created: goTime(),
+    'compressed-diff-digest': p.compressedDigest,
+    'compressed-size': p.compressedSize,
+    'diff-digest': p.diffId,
+    'diff-size': p.size,
+    flags: p.inventory ? { [INVENTORY_FLAG]: p.inventory } : {},
+  };
+  await commitStaged(layers.commitTarget(), { layer, tarSplit: undefined, diffModeFromParent: false }, staging);
 }
