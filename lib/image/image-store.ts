@@ -3,6 +3,7 @@ import type { Logger } from '../log';
 import type { BigDataItem, ImageRecords, LocatedImage } from '../storage/image-records';
 import type { LayerStore } from '../storage/layer-store';
 import { imageDigests, MANIFEST_KEY, type StoredImage } from '../storage/store-records';
+import { resolveImageId } from './image-id';
 import { chainIds, parseImageConfig, parseManifest, type ImageConfigInfo } from './manifest';
 import { digestHex, isImageId, parseReference, repositoryName, type ImageReference } from './reference';
 
@@ -110,18 +111,20 @@ export class ImageStore {
    */
   async lookup(nameOrId: string): Promise<{ image: ImageRecord; name?: string } | undefined> {
     if (nameOrId === '') return undefined;
-    const keys: string[] = [nameOrId.replace(/^sha256:(?=[0-9a-f]{64}$)/, '')];
+    // A full ID or unique ID prefix (image-id.ts: CRI-O's rule, at least 3 characters).
+    const all = await this.records.list();
+    const id = resolveImageId(nameOrId, all.map((i) => i.image.id));
+    const byId = id === undefined ? undefined : all.find((i) => i.image.id === id);
+    if (byId) return { image: await this.view(byId) };
     const ref = tryParse(nameOrId);
-    if (ref) keys.unshift(storeName(ref));
     if (ref?.digest !== undefined) {
       const byDigest = await this.lookupReference(ref);
       if (byDigest) return byDigest.names.includes(storeName(ref)) ? { image: byDigest, name: storeName(ref) } : { image: byDigest };
     }
-    for (const key of keys) {
-      const hit = await this.records.get(key);
-      if (!hit) continue;
-      const image = await this.view(hit);
-      return hit.image.names?.includes(key) ? { image, name: key } : { image };
+    // A name as given, or normalised (`busybox:1` → `docker.io/library/busybox:1`).
+    for (const key of ref ? [storeName(ref), nameOrId] : [nameOrId]) {
+      const hit = all.find((i) => i.image.names?.includes(key));
+      if (hit) return { image: await this.view(hit), name: key };
     }
     return undefined;
   }

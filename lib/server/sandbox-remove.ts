@@ -3,6 +3,7 @@ import type { RemovePodSandboxRequest, RemovePodSandboxResponse } from '../cri/g
 import { withLogFields, type OpContext } from '../context';
 import type { ServerDeps } from './deps';
 import { removeContainerRecord } from './container-ops';
+import { removeSandboxCgroup } from './sandbox-cgroup';
 import { removeInfraContainer } from './sandbox-infra';
 import { stopPodSandbox } from './sandbox-stop';
 
@@ -20,6 +21,7 @@ export async function removePodSandbox(deps: ServerDeps, ctx: OpContext, req: Re
   }
   const record = deps.sandboxes.get(id);
   await removeInfraContainer(deps, record);
+  await removeSandboxCgroup(record);
   await fs.rm(record.podDir, { recursive: true, force: true });
   await deps.sandboxes.delete(id);
   deps.podNames.release(record.reservedName, id);
