@@ -3,7 +3,8 @@
 //   unit:        build/lib/**/*.test.js and build/test/*.test.js (pure, parallel)
 //   integration: build/test/integration/*.test.js (real runc/conmon/CNI/registry; one file at a time
 //                because they share the host's mounts, cgroups and network namespaces)
-//   all:         both, unit first, in one run so the summary covers everything
+//   faults:      build/test/faults/*.test.js (the daemon SIGKILLed at fault points; one file at a time)
+//   all:         all three, unit first, in one run so the summary covers everything
 'use strict';
 const { spawnSync } = require('node:child_process');
 const fs = require('node:fs');
@@ -24,6 +25,7 @@ function find(dir, pred, out = []) {
 const isTest = (p) => p.endsWith('.test.js');
 const unit = [...find(path.join(root, 'lib'), isTest), ...find(path.join(root, 'test'), (p) => isTest(p) && path.dirname(p) === path.join(root, 'test'))];
 const integration = find(path.join(root, 'test', 'integration'), isTest);
+const faults = find(path.join(root, 'test', 'faults'), isTest);
 
 const which = process.argv[2] ?? 'all';
 const filter = process.argv[3];
@@ -36,5 +38,5 @@ function run(files, concurrency) {
 }
 
 // One runner invocation for 'all' so the closing summary counts every test.
-const files = which === 'unit' ? pick(unit) : which === 'integration' ? pick(integration) : pick([...unit, ...integration]);
+const files = which === 'unit' ? pick(unit) : which === 'integration' ? pick(integration) : which === 'faults' ? pick(faults) : pick([...unit, ...integration, ...faults]);
 process.exit(run(files, which === 'unit' ? 2 : 1));

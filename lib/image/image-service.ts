@@ -15,6 +15,7 @@ import { formatReference, isShortName, repositoryName } from './reference';
 import { DEFAULT_SHORT_NAME_ALIASES_FILE, loadRegistriesConf, loadShortNameAliasCache, type RegistriesConf, type ShortNameMode } from './registries-conf';
 import type { AuthConfig } from './registry-auth';
 import { RegistryClient } from './registry-client';
+import { quote } from '../quote';
 
 /**
  * The image side of the CRI as one façade: pull, list, status, remove, resolve and disk usage
@@ -143,7 +144,7 @@ export class ImageService {
   /** Like status, but NotFoundError naming the image when absent (CreateContainer). */
   resolve(nameOrId: string): ImageRecord {
     const image = this.status(nameOrId);
-    if (!image) throw new NotFoundError(`image ${nameOrId} not found`);
+    if (!image) throw new NotFoundError(`image ${quote(nameOrId)} not found`);
     return image;
   }
 

@@ -13,6 +13,7 @@ import { AuthFiles } from './auth-file';
 import { PullProgress } from './pull-progress';
 import { credentialKey, hasCredentials, type AuthConfig } from './registry-auth';
 import type { FetchedManifest, RegistryClient } from './registry-client';
+import { faultPoint } from '../fault-points';
 
 /**
  * PullImage end to end (CRI-O's pullImage over c/image's copy.Image): short-name candidates →
@@ -145,6 +146,7 @@ export class ImagePuller {
         ctx,
       );
       const config = await this.fetchConfig(resolved, ctx, progress);
+      faultPoint('image-pull:config-stored');
       const unpacked = await this.unpacker.unpack(
         { name, source: resolved.source, auth: resolved.auth, layers: manifest.layers, diffIds: config.diffIds, progress },
         ctx,
@@ -165,7 +167,9 @@ export class ImagePuller {
         config: config.config,
         pulledAt: Date.now(),
       };
+      faultPoint('image-pull:layers-stored');
       const stored = await this.options.images.add(record);
+      faultPoint('image-pull:recorded');
       ctx.log.info('image pulled', {
         image: name,
         digest: resolved.top.digest,

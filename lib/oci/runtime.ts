@@ -16,11 +16,12 @@ import { reapOrphanedExecs } from './exec-orphans';
 import { runExecSync, type ExecSyncResult } from './exec-sync';
 import { execFifoPath, startThroughExecFifo, usesRuncExecFifo } from './exec-fifo';
 import { type ExitInfo, readExitFile, watchExitFiles } from './exit-files';
-import { processStartTime } from './pids';
+import { processStartTime, sameProcessAlive } from './pids';
 import { reopenContainerLog } from './reopen-log';
 import { ignoreNotRunning, Runc, type RuncStatus } from './runc';
 import type { LinuxResources, Spec, SpecProcess } from './spec-input';
 import { StopOperation } from './stop-loop';
+import { faultPoint } from '../fault-points';
 
 /** Options of OciRuntime (one per runtime handler). */
 export interface OciRuntimeOptions {
@@ -238,7 +239,7 @@ export class OciRuntime {
       const log = (ctx?.log ?? this.options.log).child({ containerId });
       const created = new StopOperation(
         {
-          sendStopSignal: () => ignoreNotRunning(() => this.runc.kill(containerId, stopSignal)),
+          sendStopSignal: () => ignoreNotRunning(() => this.runc.kill(containerId, stopSignal)).then(() => faultPoint('container-stop:signal-sent')),
           kill: () => ignoreNotRunning(() => this.runc.kill(containerId, 'KILL', true)),
           isGone: () => this.isGone(containerId),
         },
@@ -294,6 +295,23 @@ export class OciRuntime {
   /** True while a stop of the container is past its grace period and sending SIGKILL (CRI-O then refuses execs). */
   isBeingKilled(containerId: string): boolean {
     return this.stops.get(containerId)?.killing ?? false;
+  }
+
+  /**
+   * Whether the container's conmon still runs: its PID with the start time seen when it was
+   * spawned (or when the daemon first looked after a restart), so a reused PID does not count.
+   * Undefined when runc no longer knows the container.
+   */
+  async monitorAlive(containerId: string): Promise<boolean | undefined> {
+    let info: ContainerInfo;
+    try {
+      info = await this.containerInfo(containerId);
+    } catch (err) {
+      if (err instanceof NotFoundError) return undefined;
+      throw err;
+    }
+    if (info.conmonPid === undefined || info.conmonStartTime === undefined) return false;
+    return sameProcessAlive(info.conmonPid, info.conmonStartTime);
   }
 
   /** True when conmon recorded an OOM kill in the container (its `oom` file). */

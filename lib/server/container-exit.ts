@@ -72,8 +72,16 @@ export async function refreshContainerExit(deps: ServerDeps, id: string, log: Lo
   return next;
 }
 
-/** Records a container whose process the runtime lost track of (conmon gone, no exit file) as exited without a known code. */
-export async function markContainerLost(deps: ServerDeps, id: string): Promise<void> {
+/** ContainerStatus.message of a container whose conmon died before it could record an exit code. */
+export const MONITOR_LOST_MESSAGE = 'conmon exited without recording an exit code';
+/** CRI-O's exit code for a container whose exit code is unknown. */
+export const LOST_EXIT_CODE = 255;
+
+/**
+ * Records a container whose process the runtime lost track of (conmon gone, no exit file) as
+ * exited with CRI-O's code for that (255), reason Error, and emits its event.
+ */
+export async function markContainerLost(deps: ServerDeps, id: string, message = MONITOR_LOST_MESSAGE): Promise<void> {
   const record = deps.containers.find(id);
   if (!record || record.state === 'exited') return;
   let changed = false;
@@ -84,9 +92,11 @@ export async function markContainerLost(deps: ServerDeps, id: string): Promise<v
       ...r,
       state: 'exited',
       reason: r.reason || 'Error',
-      message: r.message || 'the container process was lost: its monitor (conmon) exited without recording an exit code',
-      exitCode: r.exitCode || 255,
+      message: r.message || message,
+      exitCode: r.exitCode || LOST_EXIT_CODE,
       finishedAtNs: r.finishedAtNs === '0' ? (BigInt(Date.now()) * 1_000_000n).toString() : r.finishedAtNs,
+      // A container killed before it started still gets a start time, so the kubelet sees a sane interval.
+      startedAtNs: r.startedAtNs === '0' ? (BigInt(Date.now()) * 1_000_000n).toString() : r.startedAtNs,
       pid: 0,
     };
   });

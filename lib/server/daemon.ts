@@ -9,6 +9,7 @@ import { PolicyTrust } from '../image/image-trust';
 import type { Logger } from '../log';
 import { CniManager } from '../network/cni';
 import { NameRegistry } from '../state/name-registry';
+import { PodGate } from '../state/pod-gate';
 import { RecordStore } from '../state/record-store';
 import { RECORD_VERSION, validateContainerRecord, validateSandboxRecord, type ContainerRecord, type SandboxRecord } from '../state/records';
 import { ContainerLayers } from '../storage/container-layers';
@@ -20,6 +21,7 @@ import { streamingOptionsFromConfig } from '../streaming/config';
 import { StreamingServer } from '../streaming/server';
 import { ContainerEventBus } from './container-events';
 import { refreshContainerExit } from './container-exit';
+import { watchMonitors } from './container-monitor';
 import { StatsCache } from './container-stats-read';
 import { attachToContainer } from './container-attach';
 import { execInContainer } from './container-exec';
@@ -121,6 +123,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
     containers,
     podNames: new NameRegistry('pod sandbox'),
     containerNames: new NameRegistry('container'),
+    podGate: new PodGate(),
     images,
     containerLayers,
     layerGc,
@@ -141,6 +144,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
     log,
   });
   const exitWatcher = watchExits(deps, log);
+  const stopMonitorChecks = watchMonitors(deps, log);
   const server = await startCriServer({
     socketPath: config.api.listen,
     runtime: runtimeHandlers(deps, streaming),
@@ -157,6 +161,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
     deps,
     close: async () => {
       await streaming.close(); // ends exec/attach/port-forward sessions first
+      stopMonitorChecks();
       await shutdown(server, exitWatcher, cni, config, log);
     },
   };

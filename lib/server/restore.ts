@@ -6,6 +6,7 @@ import { repairStorage } from '../storage/recovery';
 import type { ServerDeps } from './deps';
 import { markContainerLost, refreshContainerExit } from './container-exit';
 import { removeOrphans } from './restore-orphans';
+import { nowNs } from '../state/records';
 
 /**
  * Brings the in-memory state in line with the host after a daemon (re)start: names are
@@ -33,6 +34,11 @@ export async function restoreState(deps: ServerDeps, log: Logger): Promise<void>
       await markContainerLost(deps, ctr.id);
       log.warn('container lost while the daemon was down', { containerId: ctr.id, podSandboxId: ctr.podSandboxId });
       continue;
+    }
+    // A crash between `runc start` and its record leaves a started container recorded as created.
+    if (after.state === 'created' && state.status === 'running') {
+      await deps.containers.update(ctr.id, (r) => ({ ...r, state: 'running', startedAtNs: r.startedAtNs === '0' ? nowNs() : r.startedAtNs }));
+      log.warn('container started while the daemon went down recorded as running', { containerId: ctr.id, podSandboxId: ctr.podSandboxId });
     }
     await deps.containerLayers.restoreMount(ctr.id);
     const reaped = await runtime.reapOrphanedExecs(ctr.id, after.pid);

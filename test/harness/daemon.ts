@@ -22,6 +22,8 @@ export interface TestDaemonOptions {
   netIndex: number;
   /** Write no CNI config (to test NetworkReady=false). */
   noCni?: boolean;
+  /** Extra environment of the daemon process (e.g. CRIO_TS_FAULT_POINT); restart() can replace it. */
+  env?: Record<string, string>;
 }
 
 export interface TestDaemon {
@@ -36,8 +38,10 @@ export interface TestDaemon {
   stop(): Promise<void>;
   /** SIGKILL and wait (crash). */
   kill(): Promise<void>;
-  /** Start the daemon again on the same dirs. */
-  restart(): Promise<void>;
+  /** Start the daemon again on the same dirs (with `env` instead of the earlier extra environment, when given). */
+  restart(env?: Record<string, string>): Promise<void>;
+  /** Resolves when the daemon process has exited on its own (e.g. at a fault point), with its signal. */
+  exited(): Promise<NodeJS.Signals | number | null>;
   /** Remove every pod through the CRI, stop the daemon, unmount and delete everything. */
   cleanup(): Promise<void>;
 }
@@ -134,13 +138,14 @@ export async function startDaemon(options: TestDaemonOptions): Promise<TestDaemo
   const logFile = path.join(dir, 'crio.log');
   const socket = path.join(dir, 'crio.sock');
   let child: ChildProcess | undefined;
+  let extraEnv = options.env ?? {};
 
   const launch = (): void => {
     const fd = openSync(logFile, 'a');
     child = spawn(
       process.execPath,
       [CRIO_JS, '--config', path.join(dir, 'crio.conf'), '--config-dir', path.join(dir, 'crio.conf.d'), '--registries-conf', path.join(dir, 'registries.conf')],
-      { stdio: ['ignore', fd, fd] },
+      { stdio: ['ignore', fd, fd], env: { ...process.env, ...extraEnv } },
     );
     closeSync(fd);
   };
@@ -172,11 +177,18 @@ export async function startDaemon(options: TestDaemonOptions): Promise<TestDaemo
     logs,
     stop: () => waitExit('SIGTERM'),
     kill: () => waitExit('SIGKILL'),
-    restart: async () => {
+    restart: async (env) => {
       await waitExit('SIGTERM');
+      if (env) extraEnv = env;
       launch();
       await waitForSocket({ cri, child, logs });
     },
+    exited: () =>
+      new Promise((resolve) => {
+        const c = child;
+        if (!c || c.exitCode !== null || c.signalCode !== null) return resolve(c?.signalCode ?? c?.exitCode ?? null);
+        c.once('exit', (code, signal) => resolve(signal ?? code));
+      }),
     cleanup: async () => {
       try {
         if (child && child.exitCode === null) {
