@@ -4,6 +4,7 @@ import type { OpContext } from '../context';
 import { InternalError, NotFoundError } from '../errors';
 import { pathExists } from '../fsutil';
 import type { Logger } from '../log';
+import { cgroupLayout, controllerDir } from './cgroup-layout';
 import type { CgroupManagerName } from './cgroup-systemd';
 import { type ContainerInfo, killConmon, loadContainerInfo, processesGone } from './container-info';
 import { conmonLogLevel, conmonPidFile, containerPidFile } from './conmon-args';
@@ -312,6 +313,22 @@ export class OciRuntime {
     }
     if (info.conmonPid === undefined || info.conmonStartTime === undefined) return false;
     return sameProcessAlive(info.conmonPid, info.conmonStartTime);
+  }
+
+  /**
+   * Kills what is left in the cgroup of a container whose init has exited (`runc kill --all`).
+   * In a PID namespace shared with its pod, the kernel does not take the init's children with
+   * it: they would run on, unaccounted, until RemoveContainer (containerd's shim kills them at
+   * exit too). Reads cgroup.procs first, so an empty cgroup costs no runc spawn. True if it killed.
+   */
+  async killLeftovers(containerId: string, cgroupPath: string): Promise<boolean> {
+    const layout = await cgroupLayout();
+    const dir = controllerDir(layout, 'pids', cgroupPath) ?? controllerDir(layout, 'memory', cgroupPath);
+    if (dir === undefined) return false;
+    const procs = await fs.readFile(path.join(dir, 'cgroup.procs'), 'utf8').catch(() => '');
+    if (procs.trim() === '') return false;
+    await ignoreNotRunning(() => this.runc.kill(containerId, 'KILL', true));
+    return true;
   }
 
   /** True when conmon recorded an OOM kill in the container (its `oom` file). */

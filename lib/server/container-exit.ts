@@ -69,7 +69,18 @@ export async function refreshContainerExit(deps: ServerDeps, id: string, log: Lo
   if (!changed) return next;
   log.info('container exited', { containerId: id, podSandboxId: record.podSandboxId, exitCode: exit.exitCode, reason: next.reason });
   emitContainerEvent(deps, id, ContainerEventType.CONTAINER_STOPPED_EVENT);
+  await killLeftovers(deps, next, log);
   return next;
+}
+
+/** Kills processes an exited container left in its cgroup (children of its init in a shared PID namespace). Best effort. */
+export async function killLeftovers(deps: ServerDeps, record: ContainerRecord, log: Logger): Promise<void> {
+  const runtime = deps.runtimeFor(deps.sandboxes.find(record.podSandboxId)?.runtimeHandler ?? '');
+  const killed = await runtime.killLeftovers(record.id, containerCgroup(record, deps.sandboxes.find(record.podSandboxId))).catch((err: unknown) => {
+    log.warn('processes left by an exited container not killed', { containerId: record.id, err: err instanceof Error ? err.message : String(err) });
+    return false;
+  });
+  if (killed) log.info('processes left by an exited container killed', { containerId: record.id, podSandboxId: record.podSandboxId });
 }
 
 /** ContainerStatus.message of a container whose conmon died before it could record an exit code. */
@@ -81,7 +92,7 @@ export const LOST_EXIT_CODE = 255;
  * Records a container whose process the runtime lost track of (conmon gone, no exit file) as
  * exited with CRI-O's code for that (255), reason Error, and emits its event.
  */
-export async function markContainerLost(deps: ServerDeps, id: string, message = MONITOR_LOST_MESSAGE): Promise<void> {
+export async function markContainerLost(deps: ServerDeps, id: string, log: Logger, message = MONITOR_LOST_MESSAGE): Promise<void> {
   const record = deps.containers.find(id);
   if (!record || record.state === 'exited') return;
   let changed = false;
@@ -100,5 +111,8 @@ export async function markContainerLost(deps: ServerDeps, id: string, message = 
       pid: 0,
     };
   });
-  if (changed) emitContainerEvent(deps, id, ContainerEventType.CONTAINER_STOPPED_EVENT);
+  if (!changed) return;
+  emitContainerEvent(deps, id, ContainerEventType.CONTAINER_STOPPED_EVENT);
+  const next = deps.containers.find(id);
+  if (next) await killLeftovers(deps, next, log);
 }

@@ -4,7 +4,7 @@ import type { Logger } from '../log';
 import type { ContainerRecord } from '../state/records';
 import { containerConfig } from './container-convert';
 import { emitContainerEvent } from './container-events';
-import { markContainerLost, refreshContainerExit } from './container-exit';
+import { killLeftovers, markContainerLost, refreshContainerExit } from './container-exit';
 import type { ServerDeps } from './deps';
 import { faultPoint } from '../fault-points';
 
@@ -69,7 +69,9 @@ export async function stopContainerRecord(deps: ServerDeps, record: ContainerRec
   faultPoint('container-stop:process-gone');
   const after = await refreshContainerExit(deps, record.id, log);
   // The runtime no longer knows it (e.g. conmon died): record it as exited without a code.
-  if (after && after.state !== 'exited') await markContainerLost(deps, record.id);
+  if (after && after.state !== 'exited') await markContainerLost(deps, record.id, log);
+  // The exit watcher may have recorded the exit first and still be killing what the init left.
+  if (after) await killLeftovers(deps, after, log);
   faultPoint('container-stop:recorded');
   if (record.state !== 'exited') log.info('container stopped', { containerId: record.id, podSandboxId: record.podSandboxId });
 }

@@ -4,7 +4,7 @@ import type { LayerStore } from '../storage/layer-store';
 import type { NodeEvents } from '../storage/node-events';
 import { repairStorage } from '../storage/recovery';
 import type { ServerDeps } from './deps';
-import { markContainerLost, refreshContainerExit } from './container-exit';
+import { killLeftovers, markContainerLost, refreshContainerExit } from './container-exit';
 import { removeOrphans } from './restore-orphans';
 import { nowNs } from '../state/records';
 
@@ -25,13 +25,17 @@ export async function restoreState(deps: ServerDeps, log: Logger): Promise<void>
   await restoreInfraContainers(deps, log);
   for (const ctr of deps.containers.list()) {
     deps.containerNames.reserve(ctr.reservedName, ctr.id, ctr.requestHash);
-    if (ctr.state === 'exited') continue;
+    if (ctr.state === 'exited') {
+      // A crash right after its exit was recorded may have left its init's children running.
+      await killLeftovers(deps, ctr, log);
+      continue;
+    }
     const after = await refreshContainerExit(deps, ctr.id, log);
     if (!after || after.state === 'exited') continue;
     const runtime = deps.runtimeFor(deps.sandboxes.get(ctr.podSandboxId).runtimeHandler);
     const state = await runtime.state(ctr.id).catch(() => undefined);
     if (!state || state.status === 'stopped') {
-      await markContainerLost(deps, ctr.id);
+      await markContainerLost(deps, ctr.id, log);
       log.warn('container lost while the daemon was down', { containerId: ctr.id, podSandboxId: ctr.podSandboxId });
       continue;
     }

@@ -23,7 +23,7 @@ const MiB = 1024 * 1024;
 
 before(async () => {
   if (skip) return;
-  f = await startFaultFixture(161, { victim: { extraLayers: [{ files: [{ path: 'victim', content: 'v\n' }] }] } });
+  f = await startFaultFixture({ netIndex: 161, extra: { victim: { extraLayers: [{ files: [{ path: 'victim', content: 'v\n' }] }] } } });
 });
 
 after(async () => {
@@ -202,4 +202,19 @@ test('7: bad names, sysctls and cpusets are INVALID_ARGUMENT naming the field an
   assert.equal((await rt.listContainers({})).containers.length, 0);
   assert.deepEqual(await invariantViolations(f.daemon), []);
   await removeAll();
+});
+
+test('8 (found by the fault suite): processes an exited container leaves in the pod PID namespace are killed with it', { skip }, async () => {
+  const rt = f.daemon.cri.runtime;
+  const { podSandboxId, cfg } = await runPod('d8');
+  // The init exits on SIGTERM; its background `sleep` would be re-parented to the pod's pause process.
+  const id = await runCtr(podSandboxId, cfg, 'd8', { command: ['sh', '-c', 'sleep 4242 & trap "exit 0" TERM; while :; do sleep 1 & wait $!; done'] });
+  const cgroupProcs = path.join('/sys/fs/cgroup/pids/crio', `crio-${id}`, 'cgroup.procs');
+  await waitFor('the background sleep', async () => ((await fs.readFile(cgroupProcs, 'utf8')).trim().split('\n').length >= 3 ? true : undefined));
+  await rt.stopContainer({ containerId: id, timeout: 10n });
+  assert.equal((await rt.containerStatus({ containerId: id })).status?.state, api.ContainerState.CONTAINER_EXITED);
+  assert.equal((await fs.readFile(cgroupProcs, 'utf8').catch(() => '')).trim(), '', 'nothing left running in its cgroup');
+  assert.deepEqual(await invariantViolations(f.daemon), []);
+  await rt.stopPodSandbox({ podSandboxId });
+  await rt.removePodSandbox({ podSandboxId });
 });

@@ -1,3 +1,4 @@
+import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { type ServiceError } from '@grpc/grpc-js';
 import { startDaemon, type TestDaemon } from '../harness/daemon';
@@ -22,20 +23,35 @@ export interface FaultFixture {
   podConfig(name: string, extra?: Record<string, unknown>): Record<string, unknown>;
   /** Container config running `cmd` (SLEEPER by default) from busybox. */
   ctrConfig(name: string, extra?: Record<string, unknown>): Record<string, unknown>;
+  /** Rewrites registries.conf with `extra` rules ahead of the fixture's (the daemon reads it at its next start). */
+  setRegistriesConf(extra: string): Promise<void>;
   cleanup(): Promise<void>;
 }
 
+/** Options of startFaultFixture. */
+export interface FaultFixtureOptions {
+  netIndex: number;
+  /** Images pushed as docker.io/library/<name> (not pulled). */
+  extra?: Record<string, BusyboxImageOptions>;
+  /** More crio.conf (a drop-in). */
+  dropIn?: string;
+  /** More registries.conf, ahead of the fixture's own rules. */
+  registriesConf?: string;
+}
+
 /** Starts a registry (busybox, pause, `extra` images as docker.io/library/<name>) and a daemon pulling from it. */
-export async function startFaultFixture(netIndex: number, extra: Record<string, BusyboxImageOptions> = {}, dropIn = ''): Promise<FaultFixture> {
+export async function startFaultFixture(options: FaultFixtureOptions): Promise<FaultFixture> {
+  const { netIndex, extra = {}, dropIn = '', registriesConf = '' } = options;
   const registry = await startRegistry();
   await registry.push('library/busybox', 'latest', await buildBusyboxImage());
   await registry.push('test/pause', '1', await buildBusyboxImage({ extraLayers: [{ files: [{ path: 'pause', content: PAUSE, mode: 0o755 }] }] }));
   for (const [name, opts] of Object.entries(extra)) await registry.push(`library/${name}`, 'latest', await buildBusyboxImage(opts));
+  const rules = `[[registry]]\nprefix = "docker.io/library"\nlocation = "${registry.host}/library"\ninsecure = true\n\n[[registry]]\nlocation = "${registry.host}"\ninsecure = true\n`;
   let daemon: TestDaemon;
   try {
     daemon = await startDaemon({
       netIndex,
-      registriesConf: `[[registry]]\nprefix = "docker.io/library"\nlocation = "${registry.host}/library"\ninsecure = true\n\n[[registry]]\nlocation = "${registry.host}"\ninsecure = true\n`,
+      registriesConf: `${registriesConf}\n${rules}`,
       dropIn: `[crio.image]\npause_image = "${registry.host}/test/pause:1"\n${dropIn}`,
     });
   } catch (err) {
@@ -54,6 +70,7 @@ export async function startFaultFixture(netIndex: number, extra: Record<string, 
       ...more,
     }),
     ctrConfig: (name, more = {}) => ({ metadata: { name, attempt: 0 }, image: { image: 'busybox' }, command: SLEEPER, logPath: `${name}.log`, ...more }),
+    setRegistriesConf: (more) => fs.writeFile(path.join(daemon.dir, 'registries.conf'), `${more}\n${rules}`),
     cleanup: async () => {
       try {
         await daemon.cleanup();
