@@ -240,7 +240,11 @@ export class OciRuntime {
       const log = (ctx?.log ?? this.options.log).child({ containerId });
       const created = new StopOperation(
         {
-          sendStopSignal: () => ignoreNotRunning(() => this.runc.kill(containerId, stopSignal)).then(() => faultPoint('container-stop:signal-sent')),
+          sendStopSignal: () =>
+            ignoreNotRunning(async () => {
+              await this.runc.kill(containerId, stopSignal);
+              faultPoint('container-stop:signal-sent');
+            }),
           kill: () => ignoreNotRunning(() => this.runc.kill(containerId, 'KILL', true)),
           isGone: () => this.isGone(containerId),
         },

@@ -16,7 +16,7 @@ import { buildSpecInput } from './container-spec';
 import type { ServerDeps } from './deps';
 import { newId } from './ids';
 import { checkCpusets } from './container-resources';
-import { checkName, checkNoNulBytes, checkPath } from './request-rules';
+import { checkArgs, checkName, checkNoNulBytes, checkPath } from './request-rules';
 import { findSandbox } from './lookup';
 import { faultPoint } from '../fault-points';
 import { quote } from '../quote';
@@ -34,6 +34,9 @@ async function validate(req: CreateContainerRequest): Promise<ContainerConfig> {
     checkPath(`CreateContainer: config.mounts[${i}].host_path`, m.hostPath);
     checkPath(`CreateContainer: config.mounts[${i}].container_path`, m.containerPath);
   });
+  checkArgs('CreateContainer: config.command', config.command);
+  checkArgs('CreateContainer: config.args', config.args);
+  checkArgs('CreateContainer: config.envs', config.envs.map((e) => `${e.key}=${e.value}`));
   checkPath('CreateContainer: config.log_path', config.logPath);
   checkPath('CreateContainer: config.working_dir', config.workingDir);
   checkNoNulBytes('CreateContainer: config', config);

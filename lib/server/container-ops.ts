@@ -66,13 +66,14 @@ export async function stopContainerRecord(deps: ServerDeps, record: ContainerRec
     // Never started: the init process waits in runc's exec fifo; killing it yields an exit file.
     await runtime.stopContainer(record.id, 0, 'SIGKILL');
   }
-  faultPoint('container-stop:process-gone');
+  const worked = record.state !== 'exited';
+  if (worked) faultPoint('container-stop:process-gone');
   const after = await refreshContainerExit(deps, record.id, log);
   // The runtime no longer knows it (e.g. conmon died): record it as exited without a code.
   if (after && after.state !== 'exited') await markContainerLost(deps, record.id, log);
   // The exit watcher may have recorded the exit first and still be killing what the init left.
   if (after) await killLeftovers(deps, after, log);
-  faultPoint('container-stop:recorded');
+  if (worked) faultPoint('container-stop:recorded');
   if (record.state !== 'exited') log.info('container stopped', { containerId: record.id, podSandboxId: record.podSandboxId });
 }
 

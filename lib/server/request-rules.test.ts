@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { InvalidArgumentError } from '../errors';
-import { checkName, checkNoNulBytes, checkPath, checkPortMappings } from './request-rules';
+import { checkArgs, checkName, checkNoNulBytes, checkPath, checkPortMappings } from './request-rules';
 
 const refuses = (fn: () => void, pattern: RegExp): void => assert.throws(fn, (err: unknown) => err instanceof InvalidArgumentError && pattern.test(err.message) && err.message.length < 500);
 
@@ -35,4 +35,9 @@ test('checkPortMappings: container port 1..65535, host port 0..65535, host IP an
   refuses(() => checkPortMappings('m', [{ containerPort: 0, hostPort: 1, hostIp: '' }]), /container_port 0/);
   refuses(() => checkPortMappings('m', [{ containerPort: 1, hostPort: 1, hostIp: '' }, { containerPort: 1, hostPort: 70000, hostIp: '' }]), /m\[1\]\.host_port 70000/);
   refuses(() => checkPortMappings('m', [{ containerPort: 1, hostPort: 1, hostIp: 'localhost' }]), /host_ip "localhost" is not an IP address/);
+});
+
+test('checkArgs: each string under MAX_ARG_STRLEN', () => {
+  checkArgs('config.args', ['a'.repeat(131071)]);
+  refuses(() => checkArgs('config.args', ['ok', 'a'.repeat(131072)]), /^config\.args\[1\] "a+…" \(131072 bytes\) is too long: at most 131071 bytes \(MAX_ARG_STRLEN\)/);
 });

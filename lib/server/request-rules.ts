@@ -13,6 +13,8 @@ import { quote } from '../quote';
 export const MAX_NAME_BYTES = 253;
 /** Longest path the kernel takes (PATH_MAX). */
 export const MAX_PATH_BYTES = 4096;
+/** Longest single argument or environment string execve(2) takes (MAX_ARG_STRLEN, with its NUL). */
+export const MAX_ARG_BYTES = 131072 - 1;
 
 const CONTROL = /[\x00-\x1f\x7f]/;
 
@@ -33,6 +35,13 @@ export function checkName(field: string, value: string, allowEmpty = false): voi
 /** A host or container path: at most PATH_MAX bytes. */
 export function checkPath(field: string, value: string): void {
   if (Buffer.byteLength(value) > MAX_PATH_BYTES) throw new InvalidArgumentError(`${field} ${quote(value)} is too long: at most ${MAX_PATH_BYTES} bytes (PATH_MAX)`);
+}
+
+/** Arguments and environment strings execve(2) can take: each under MAX_ARG_STRLEN (else `E2BIG` from deep inside runc). */
+export function checkArgs(field: string, values: readonly string[]): void {
+  values.forEach((v, i) => {
+    if (Buffer.byteLength(v) > MAX_ARG_BYTES) throw new InvalidArgumentError(`${field}[${i}] ${quote(v)} is too long: at most ${MAX_ARG_BYTES} bytes (MAX_ARG_STRLEN)`);
+  });
 }
 
 /**

@@ -30,14 +30,15 @@ export async function stopPodSandbox(deps: ServerDeps, ctx: OpContext, req: Stop
   // No new container from here on; a create or start already running finishes and is stopped below.
   await deps.podGate.beginStop(id);
   const record = deps.sandboxes.get(id);
+  // A repeated stop redoes every step (each finds little to do); only the first marks fault points.
   const wasReady = record.state === 'ready';
   const markedNotReady = wasReady ? deps.sandboxes.update(id, (r) => ({ ...r, state: 'notready' })) : undefined;
   const containers = deps.containers.list().filter((c) => c.podSandboxId === id);
   await Promise.all([...containers.map((c) => stopContainerRecord(deps, c, POD_STOP_TIMEOUT_SEC, log)), markedNotReady]);
-  faultPoint('sandbox-stop:containers-stopped');
+  if (wasReady) faultPoint('sandbox-stop:containers-stopped');
   // The pause process goes last: the containers share its PID namespace.
   await stopInfraContainer(deps, record);
-  faultPoint('sandbox-stop:infra-stopped');
+  if (wasReady) faultPoint('sandbox-stop:infra-stopped');
   let networkRecorded: Promise<unknown> | undefined;
   if (record.networkReady) {
     await deps.cni.tearDownPod(
@@ -49,11 +50,11 @@ export async function stopPodSandbox(deps: ServerDeps, ctx: OpContext, req: Stop
   }
   const unmounted = (async () => {
     if (record.shmPath && record.shmPath !== '/dev/shm') await unmountPodShm(record.shmPath);
-    faultPoint('sandbox-stop:shm-unmounted');
+    if (wasReady) faultPoint('sandbox-stop:shm-unmounted');
     await removePodNamespaces(record.namespaces);
   })();
   await Promise.all([unmounted, networkRecorded]);
-  faultPoint('sandbox-stop:namespaces-removed');
+  if (wasReady) faultPoint('sandbox-stop:namespaces-removed');
   if (wasReady) log.info('pod sandbox stopped');
   return {};
 }

@@ -23,6 +23,8 @@ const skip = process.getuid?.() !== 0 ? 'needs root' : false;
 let f: FaultFixture;
 let proxy: StallProxy;
 const rows: Row[] = [];
+/** Where the crash cases spend their time (ms per phase, summed). */
+const spent: Record<string, number> = {};
 
 before(async () => {
   if (skip) return;
@@ -43,6 +45,7 @@ before(async () => {
 
 after(async () => {
   if (rows.length > 0) printTable(rows);
+  if (Object.keys(spent).length > 0) process.stderr.write(`time per phase, all crash cases (ms): ${JSON.stringify(Object.fromEntries(Object.entries(spent).map(([k, v]) => [k, Math.round(v)])))}\n`);
   await proxy?.close();
   await f?.cleanup();
 });
@@ -112,22 +115,36 @@ test('a SIGKILL at every step of every operation: restart, retry, invariants', {
     const item = plan[i] as PlanItem;
     const next = plan[i + 1];
     const c: Cycle = { f, name: `f${i}-${item.s.rpc.toLowerCase()}` };
+    const t0 = performance.now();
+    const phases: Record<string, number> = {};
+    const lap = (phase: string): void => void (phases[phase] = performance.now());
     await item.s.setup(c);
+    lap('setup');
     const opResult = await item.s.op(c).then(
       () => 'answered',
       () => 'failed',
     );
     const killed = await diedAt(item, opResult === 'answered' ? 2_000 : 30_000);
+    lap('op');
     // Arm the next step at this restart unless it belongs to the same RPC (the retry would hit it).
     const chain = next !== undefined && next.s.rpc !== item.s.rpc;
     await f.daemon.restart(chain ? spec(next) : {});
+    lap('restart');
     const retry = await item.s.retry(c);
+    lap('retry');
     const effect = await item.s.check(c);
     const invariants = await invariantViolations(f.daemon);
+    lap('check');
     // Clearing pods uses StopPodSandbox and RemovePodSandbox: not while one of their steps is armed.
     const cleared = !chain || !['StopPodSandbox', 'RemovePodSandbox'].includes(next.s.rpc) ? await removeAllPods() : [];
     if (!chain && next) await f.daemon.restart(spec(next));
-    rows.push({ what: item.s.rpc, point: `${item.point}@${item.nth}`, killed, retry, violations: [...effect, ...invariants, ...cleared] });
+    lap('clean-up');
+    let prev = t0;
+    for (const [phase, at] of Object.entries(phases)) {
+      spent[phase] = (spent[phase] ?? 0) + at - prev;
+      prev = at;
+    }
+    rows.push({ what: item.s.rpc, point: `${item.point}@${item.nth}`, killed, retry, violations: [...effect, ...invariants, ...cleared], ms: prev - t0 });
   }
   await f.daemon.restart({});
   const last = [...(await removeAllPods()), ...(await invariantViolations(f.daemon))];

@@ -42,23 +42,40 @@ interface Proc {
   argv: string[];
 }
 
-async function processes(): Promise<Map<number, Proc>> {
-  const out = new Map<number, Proc>();
+async function readProc(pid: number): Promise<Proc | undefined> {
+  const [cmdline, stat] = await Promise.all([
+    fs.readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => ''),
+    fs.readFile(`/proc/${pid}/stat`, 'utf8').catch(() => ''),
+  ]);
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  if (stat === '' || fields[0] === 'Z') return undefined;
+  return { pid, ppid: Number(fields[1]), argv: cmdline.split('\0').filter(Boolean) };
+}
+
+/** Command lines of the processes that mention `needle` (this daemon's dir): conmon and runc name it in their arguments. */
+async function processesMentioning(needle: string): Promise<Proc[]> {
+  const out: Proc[] = [];
   for (const name of await ls('/proc')) {
     if (!/^\d+$/.test(name)) continue;
-    const [cmdline, stat] = await Promise.all([
-      fs.readFile(`/proc/${name}/cmdline`, 'utf8').catch(() => ''),
-      fs.readFile(`/proc/${name}/stat`, 'utf8').catch(() => ''),
-    ]);
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    if (stat === '' || fields[0] === 'Z') continue;
-    out.set(Number(name), { pid: Number(name), ppid: Number(fields[1]), argv: cmdline.split('\0').filter(Boolean) });
+    const cmdline = await fs.readFile(`/proc/${name}/cmdline`, 'utf8').catch(() => '');
+    if (!cmdline.includes(needle)) continue;
+    const p = await readProc(Number(name));
+    if (p) out.push(p);
   }
   return out;
 }
 
-function descendsFrom(procs: Map<number, Proc>, pid: number, ancestor: number): boolean {
-  for (let p: number | undefined = pid, i = 0; p !== undefined && p > 1 && i < 64; p = procs.get(p)?.ppid, i++) if (p === ancestor) return true;
+/** Whether `pid` runs under `ancestor`: true also for a process gone meanwhile (containers start short-lived children all the time). */
+async function descendsFrom(procs: Map<number, Proc>, pid: number, ancestor: number): Promise<boolean> {
+  let p: number | undefined = pid;
+  for (let i = 0; p !== undefined && p > 1 && i < 64; i++) {
+    if (p === ancestor) return true;
+    // Started after the snapshot: look it up now.
+    const proc: Proc | undefined = procs.get(p) ?? (await readProc(p));
+    if (!proc) return true;
+    procs.set(p, proc);
+    p = proc.ppid;
+  }
   return false;
 }
 
@@ -139,10 +156,11 @@ export async function invariantViolations(d: TestDaemon): Promise<string[]> {
   }
 
   // Processes and cgroups of every ID the daemon made.
-  const procs = await processes();
+  const mentioning = await processesMentioning(d.dir + '/');
+  const procs = new Map(mentioning.map((p) => [p.pid, p]));
   const bundles = path.join(d.dir, 'run', 'crio-bundles') + '/';
   const runcRoot = path.join(d.dir, 'runc');
-  for (const p of procs.values()) {
+  for (const p of mentioning) {
     const bundleArg = p.argv.find((a) => a.startsWith(bundles));
     if (p.argv[0]?.endsWith('conmon') && bundleArg) {
       const id = bundleArg.slice(bundles.length).split('/')[0] ?? '';
@@ -150,7 +168,14 @@ export async function invariantViolations(d: TestDaemon): Promise<string[]> {
     }
     if (p.argv.includes(runcRoot) && !p.argv[0]?.endsWith('conmon')) bad.push(`runc process ${p.pid} (${p.argv.slice(3, 5).join(' ')}) left running`);
   }
-  for (const id of idsInLog(d.logs())) {
+  // Only the cgroups that exist, of IDs this daemon made.
+  const made = idsInLog(d.logs());
+  const present = new Set((await ls(path.join('/sys/fs/cgroup', 'pids', CGROUP_PARENT))).map((n) => n.replace(/^crio-/, '')).filter((id) => made.has(id)));
+  for (const id of made) {
+    if (!present.has(id)) {
+      if (live(id)) bad.push(`live container ${id.slice(0, 12)} has no cgroup`);
+      continue;
+    }
     for (const ctl of CGROUP_CONTROLLERS) {
       const dir = path.join('/sys/fs/cgroup', ctl, CGROUP_PARENT, `crio-${id}`);
       const pids = (await fs.readFile(path.join(dir, 'cgroup.procs'), 'utf8').catch(() => undefined))?.split('\n').filter(Boolean).map(Number);
@@ -159,9 +184,9 @@ export async function invariantViolations(d: TestDaemon): Promise<string[]> {
       if (pids.length > 0 && !live(id)) bad.push(`${pids.length} processes in the cgroup of ${id.slice(0, 12)}, which is not live`);
       if (ctl !== 'pids') continue;
       const init = runc.get(id)?.pid ?? 0;
-      for (const pid of pids) if (pid !== init && !descendsFrom(procs, pid, init)) bad.push(`process ${pid} (${procs.get(pid)?.argv.join(' ') ?? '?'}) in ${id.slice(0, 12)} is not under its init: an exec nobody waits for`);
+      for (const pid of pids) if (pid !== init && !(await descendsFrom(procs, pid, init))) bad.push(`process ${pid} (${procs.get(pid)?.argv.join(' ') ?? '?'}) in ${id.slice(0, 12)} is not under its init: an exec nobody waits for`);
     }
-    const conmons = [...procs.values()].filter((p) => p.argv[0]?.endsWith('conmon') && p.argv.includes(id) && p.argv.some((a) => a.startsWith(bundles)));
+    const conmons = mentioning.filter((p) => p.argv[0]?.endsWith('conmon') && p.argv.includes(id) && p.argv.some((a) => a.startsWith(bundles)));
     if (live(id) && conmons.length !== 1) bad.push(`live container ${id.slice(0, 12)} has ${conmons.length} conmon processes`);
   }
   return bad;

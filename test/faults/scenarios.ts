@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { status, type ServiceError } from '@grpc/grpc-js';
-import { ContainerState, PodSandboxState } from '../../lib/cri/gen/api';
+import { ContainerState, NamespaceMode, PodSandboxState } from '../../lib/cri/gen/api';
 import { layerStoreState } from '../integration/storage-fixtures';
 import type { FaultFixture } from './fault-fixture';
 
@@ -37,6 +37,8 @@ export interface Scenario {
 export const PULL_IMAGE = 'faultpull';
 /** The ExecSync scenario's command: outlives a restart, so an exec orphaned by the crash would be seen. */
 const EXEC_CMD = ['sh', '-c', 'sleep 10; echo done'];
+/** ExecSync's timeout (s): the command never finishes in time, as a hanging probe. */
+const EXEC_TIMEOUT = 1n;
 
 async function code(p: Promise<unknown>): Promise<string> {
   try {
@@ -47,13 +49,16 @@ async function code(p: Promise<unknown>): Promise<string> {
   }
 }
 
-async function pod(c: Cycle): Promise<void> {
-  c.podCfg = c.f.podConfig(c.name);
+/** Pods for the container scenarios have no infra container (PID mode CONTAINER): quicker to make and remove; the pod scenarios crash the infra steps. */
+const NO_INFRA = { linux: { securityContext: { namespaceOptions: { pid: NamespaceMode.CONTAINER } } } };
+
+async function pod(c: Cycle, infra = false): Promise<void> {
+  c.podCfg = c.f.podConfig(c.name, infra ? {} : NO_INFRA);
   c.podId = (await c.f.daemon.cri.runtime.runPodSandbox({ config: c.podCfg })).podSandboxId;
 }
 
-async function ctr(c: Cycle, start: boolean): Promise<void> {
-  await pod(c);
+async function ctr(c: Cycle, start: boolean, infra = false): Promise<void> {
+  await pod(c, infra);
   const rt = c.f.daemon.cri.runtime;
   c.ctrId = (await rt.createContainer({ podSandboxId: c.podId, sandboxConfig: c.podCfg, config: c.f.ctrConfig(c.name) })).containerId;
   if (start) await rt.startContainer({ containerId: c.ctrId });
@@ -121,7 +126,7 @@ export const SCENARIOS: Scenario[] = [
   },
   {
     rpc: 'StopPodSandbox',
-    setup: (c) => ctr(c, true),
+    setup: (c) => ctr(c, true, true),
     op: (c) => c.f.daemon.cri.runtime.stopPodSandbox({ podSandboxId: c.podId }),
     retry: (c) => code(c.f.daemon.cri.runtime.stopPodSandbox({ podSandboxId: c.podId })),
     check: async (c) => {
@@ -132,7 +137,7 @@ export const SCENARIOS: Scenario[] = [
   {
     rpc: 'RemovePodSandbox',
     setup: async (c) => {
-      await ctr(c, true);
+      await ctr(c, true, true);
       await c.f.daemon.cri.runtime.stopPodSandbox({ podSandboxId: c.podId });
     },
     op: (c) => c.f.daemon.cri.runtime.removePodSandbox({ podSandboxId: c.podId }),
@@ -162,10 +167,10 @@ export const SCENARIOS: Scenario[] = [
   {
     rpc: 'ExecSync',
     setup: (c) => ctr(c, true),
-    // Times out after 2 s (exit -1, as a probe that hangs): the killed exec must not outlive the crash.
-    op: (c) => c.f.daemon.cri.runtime.execSync({ containerId: c.ctrId, cmd: EXEC_CMD, timeout: 2n }),
+    // Times out (exit -1, as a probe that hangs): the killed exec must not outlive the crash.
+    op: (c) => c.f.daemon.cri.runtime.execSync({ containerId: c.ctrId, cmd: EXEC_CMD, timeout: EXEC_TIMEOUT }),
     retry: async (c) => {
-      const r = await c.f.daemon.cri.runtime.execSync({ containerId: c.ctrId, cmd: EXEC_CMD, timeout: 2n }).catch((err: ServiceError) => err);
+      const r = await c.f.daemon.cri.runtime.execSync({ containerId: c.ctrId, cmd: EXEC_CMD, timeout: EXEC_TIMEOUT }).catch((err: ServiceError) => err);
       return 'exitCode' in r ? `ok (exit ${r.exitCode})` : (status[r.code] ?? String(r));
     },
     check: async (c) => expect('container state', await ctrState(c), ContainerState.CONTAINER_RUNNING),

@@ -64,8 +64,8 @@ export interface CriClients {
   close(): void;
 }
 
-// Tests restart the daemon: reconnect within ~100 ms instead of grpc-js's 1 s+ backoff.
-const CHANNEL_OPTIONS = { 'grpc.initial_reconnect_backoff_ms': 50, 'grpc.max_reconnect_backoff_ms': 250 };
+// Tests restart the daemon: reconnect within ~100 ms instead of after grpc-js's backoff of 1 s and more.
+const CHANNEL_OPTIONS = { 'grpc.initial_reconnect_backoff_ms': 20, 'grpc.max_reconnect_backoff_ms': 100 };
 
 /** Connects to a CRI socket path. */
 export function connectCri(socketPath: string): CriClients {
