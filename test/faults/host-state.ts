@@ -155,6 +155,11 @@ export async function invariantViolations(d: TestDaemon): Promise<string[]> {
     if (ready(r.id) && !r.hostNetwork && (leases.get(r.id)?.length ?? 0) !== 1) bad.push(`ready pod ${r.id.slice(0, 12)} holds ${leases.get(r.id)?.length ?? 0} leases`);
   }
 
+  // Port mappings: the portmap plugin's iptables rules name the pod's ID in their comments.
+  const made = idsInLog(d.logs());
+  const nat = (await runProgram('iptables-save', ['-t', 'nat'])).stdout.toString();
+  for (const id of made) if (nat.includes(id) && !ready(id)) bad.push(`iptables rules of ${id.slice(0, 12)} left behind`);
+
   // Processes and cgroups of every ID the daemon made.
   const mentioning = await processesMentioning(d.dir + '/');
   const procs = new Map(mentioning.map((p) => [p.pid, p]));
@@ -169,7 +174,6 @@ export async function invariantViolations(d: TestDaemon): Promise<string[]> {
     if (p.argv.includes(runcRoot) && !p.argv[0]?.endsWith('conmon')) bad.push(`runc process ${p.pid} (${p.argv.slice(3, 5).join(' ')}) left running`);
   }
   // Only the cgroups that exist, of IDs this daemon made.
-  const made = idsInLog(d.logs());
   const present = new Set((await ls(path.join('/sys/fs/cgroup', 'pids', CGROUP_PARENT))).map((n) => n.replace(/^crio-/, '')).filter((id) => made.has(id)));
   for (const id of made) {
     if (!present.has(id)) {

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { status, type ServiceError } from '@grpc/grpc-js';
-import { ContainerState, NamespaceMode, PodSandboxState } from '../../lib/cri/gen/api';
+import { ContainerState, NamespaceMode, PodSandboxState, Protocol } from '../../lib/cri/gen/api';
+import { TEST_SLOT } from '../harness/slot';
 import { layerStoreState } from '../integration/storage-fixtures';
 import type { FaultFixture } from './fault-fixture';
 
@@ -52,8 +53,11 @@ async function code(p: Promise<unknown>): Promise<string> {
 /** Pods for the container scenarios have no infra container (PID mode CONTAINER): quicker to make and remove; the pod scenarios crash the infra steps. */
 const NO_INFRA = { linux: { securityContext: { namespaceOptions: { pid: NamespaceMode.CONTAINER } } } };
 
+/** The pod scenarios also map a host port, so the portmap plugin's ADD and DEL (and its iptables rules) are crashed too. */
+const PORTS = { portMappings: [{ protocol: Protocol.TCP, containerPort: 80, hostPort: 31000 + TEST_SLOT, hostIp: '127.0.0.1' }] };
+
 async function pod(c: Cycle, infra = false): Promise<void> {
-  c.podCfg = c.f.podConfig(c.name, infra ? {} : NO_INFRA);
+  c.podCfg = c.f.podConfig(c.name, infra ? PORTS : NO_INFRA);
   c.podId = (await c.f.daemon.cri.runtime.runPodSandbox({ config: c.podCfg })).podSandboxId;
 }
 
@@ -80,7 +84,7 @@ export const SCENARIOS: Scenario[] = [
   {
     rpc: 'RunPodSandbox',
     setup: async (c) => {
-      c.podCfg = c.f.podConfig(c.name);
+      c.podCfg = c.f.podConfig(c.name, PORTS);
     },
     op: createPod,
     retry: async (c) => code(createPod(c).then((r) => (c.resultId = r.podSandboxId))),
