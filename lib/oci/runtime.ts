@@ -214,17 +214,21 @@ export class OciRuntime {
     return readExitFile(this.options.exitsDir, containerId);
   }
 
+  /** The container's facts, or undefined when runc does not know it. */
+  private async knownInfo(containerId: string): Promise<ContainerInfo | undefined> {
+    try {
+      return await this.containerInfo(containerId);
+    } catch (err) {
+      if (err instanceof NotFoundError) return undefined;
+      throw err;
+    }
+  }
+
   /** True once the container has exited and conmon has recorded it (or conmon is gone too). */
   private async isGone(containerId: string): Promise<boolean> {
     if (await this.readExitFile(containerId)) return true;
-    let info: ContainerInfo;
-    try {
-      info = await this.containerInfo(containerId);
-    } catch (err) {
-      if (err instanceof NotFoundError) return true;
-      throw err;
-    }
-    return processesGone(info);
+    const info = await this.knownInfo(containerId);
+    return info === undefined || processesGone(info);
   }
 
   /**
@@ -308,13 +312,8 @@ export class OciRuntime {
    * Undefined when runc no longer knows the container.
    */
   async monitorAlive(containerId: string): Promise<boolean | undefined> {
-    let info: ContainerInfo;
-    try {
-      info = await this.containerInfo(containerId);
-    } catch (err) {
-      if (err instanceof NotFoundError) return undefined;
-      throw err;
-    }
+    const info = await this.knownInfo(containerId);
+    if (info === undefined) return undefined;
     if (info.conmonPid === undefined || info.conmonStartTime === undefined) return false;
     return sameProcessAlive(info.conmonPid, info.conmonStartTime);
   }

@@ -2,7 +2,7 @@ import { promises as fs } from 'node:fs';
 import { ContainerEventType } from '../cri/gen/api';
 import type { Logger } from '../log';
 import { readOomKills } from '../oci/cgroup-stats';
-import type { ContainerRecord } from '../state/records';
+import { nowNs, type ContainerRecord } from '../state/records';
 import { emitContainerEvent } from './container-events';
 import { containerCgroup } from './container-stats-read';
 import type { ServerDeps } from './deps';
@@ -105,9 +105,9 @@ export async function markContainerLost(deps: ServerDeps, id: string, log: Logge
       reason: r.reason || 'Error',
       message: r.message || message,
       exitCode: r.exitCode || LOST_EXIT_CODE,
-      finishedAtNs: r.finishedAtNs === '0' ? (BigInt(Date.now()) * 1_000_000n).toString() : r.finishedAtNs,
+      finishedAtNs: r.finishedAtNs === '0' ? nowNs() : r.finishedAtNs,
       // A container killed before it started still gets a start time, so the kubelet sees a sane interval.
-      startedAtNs: r.startedAtNs === '0' ? (BigInt(Date.now()) * 1_000_000n).toString() : r.startedAtNs,
+      startedAtNs: r.startedAtNs === '0' ? nowNs() : r.startedAtNs,
       pid: 0,
     };
   });

@@ -5,7 +5,7 @@ import { ContainerState } from '../../lib/cri/gen/api';
 import { pidAlive, readPidFile } from '../../lib/oci/pids';
 import { buildBusyboxImage, type BuiltImage } from '../harness/test-images';
 import { layerStoreState } from '../integration/storage-fixtures';
-import { waitFor, type FaultFixture } from './fault-fixture';
+import { codeName, waitFor, type FaultFixture } from './fault-fixture';
 import type { Row } from './fault-table';
 import { invariantViolations } from './host-state';
 import type { StallProxy } from './stall-proxy';
@@ -22,15 +22,6 @@ export const STALL_IMAGE = 'stalled';
 /** busybox plus a 2 MiB layer of random bytes (gzip cannot shrink it to one read). */
 export function stallImage(): Promise<BuiltImage> {
   return buildBusyboxImage({ extraLayers: [{ files: [{ path: 'blob', content: randomBytes(2 * 1024 * 1024) }] }] });
-}
-
-async function code(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-    return 'ok';
-  } catch (err) {
-    return status[(err as ServiceError).code] ?? String(err);
-  }
 }
 
 /** Conmon SIGKILLed (alone or with the container's process), with the daemon running and while it is down. */
@@ -95,7 +86,7 @@ export async function stallCases(f: FaultFixture, proxy: StallProxy): Promise<Ro
       point: 'stall, client deadline 2 s',
       run: async () => {
         const bad: string[] = [];
-        const p = code(pull(2_000));
+        const p = codeName(pull(2_000));
         await stalledNow();
         const t = Date.now();
         await d.cri.runtime.version({});
@@ -121,7 +112,7 @@ export async function stallCases(f: FaultFixture, proxy: StallProxy): Promise<Ro
     {
       point: 'stall, daemon SIGKILLed mid-transfer',
       run: async () => {
-        const p = code(pull());
+        const p = codeName(pull());
         await stalledNow();
         await d.kill();
         await p;
@@ -137,7 +128,7 @@ export async function stallCases(f: FaultFixture, proxy: StallProxy): Promise<Ro
     proxy.stalled = false;
     proxy.release();
     violations.push(...(await leftovers()));
-    const retry = await code(pull());
+    const retry = await codeName(pull());
     violations.push(...(await invariantViolations(d)));
     await d.cri.image.removeImage({ image: { image: STALL_IMAGE } });
     rows.push({ what: 'registry stall', point: c.point, killed: c.point.includes('SIGKILL'), retry, violations });

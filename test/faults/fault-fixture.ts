@@ -1,6 +1,6 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { type ServiceError } from '@grpc/grpc-js';
+import { status, type ServiceError } from '@grpc/grpc-js';
 import { startDaemon, type TestDaemon } from '../harness/daemon';
 import { startRegistry, type TestRegistry } from '../harness/registry';
 import { buildBusyboxImage, type BusyboxImageOptions } from '../harness/test-images';
@@ -88,6 +88,16 @@ export async function outcome(p: Promise<unknown>): Promise<number | 'ok'> {
     return 'ok';
   } catch (err) {
     return (err as ServiceError).code;
+  }
+}
+
+/** `ok`, or the gRPC code name a call was answered with. */
+export async function codeName(p: Promise<unknown>): Promise<string> {
+  try {
+    await p;
+    return 'ok';
+  } catch (err) {
+    return status[(err as ServiceError).code] ?? String(err);
   }
 }
 

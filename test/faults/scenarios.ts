@@ -3,7 +3,7 @@ import { status, type ServiceError } from '@grpc/grpc-js';
 import { ContainerState, NamespaceMode, PodSandboxState, Protocol } from '../../lib/cri/gen/api';
 import { TEST_SLOT } from '../harness/slot';
 import { layerStoreState } from '../integration/storage-fixtures';
-import type { FaultFixture } from './fault-fixture';
+import { codeName, type FaultFixture } from './fault-fixture';
 
 /**
  * One scenario per CRI RPC the fault suite crashes: what the operation needs first, the
@@ -40,15 +40,6 @@ export const PULL_IMAGE = 'faultpull';
 const EXEC_CMD = ['sh', '-c', 'sleep 10; echo done'];
 /** ExecSync's timeout (s): the command never finishes in time, as a hanging probe. */
 const EXEC_TIMEOUT = 1n;
-
-async function code(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-    return 'ok';
-  } catch (err) {
-    return status[(err as ServiceError).code] ?? String(err);
-  }
-}
 
 /** Pods for the container scenarios have no infra container (PID mode CONTAINER): quicker to make and remove; the pod scenarios crash the infra steps. */
 const NO_INFRA = { linux: { securityContext: { namespaceOptions: { pid: NamespaceMode.CONTAINER } } } };
@@ -87,7 +78,7 @@ export const SCENARIOS: Scenario[] = [
       c.podCfg = c.f.podConfig(c.name, PORTS);
     },
     op: createPod,
-    retry: async (c) => code(createPod(c).then((r) => (c.resultId = r.podSandboxId))),
+    retry: async (c) => codeName(createPod(c).then((r) => (c.resultId = r.podSandboxId))),
     check: async (c) => {
       const pods = (await c.f.daemon.cri.runtime.listPodSandbox({})).items.filter((p) => p.metadata?.name === c.name);
       return [...expect('pods with the name', pods.length, 1), ...expect('its state', pods[0]?.state, PodSandboxState.SANDBOX_READY), ...expect('the ID the retry got', pods[0]?.id, c.resultId)];
@@ -97,7 +88,7 @@ export const SCENARIOS: Scenario[] = [
     rpc: 'CreateContainer',
     setup: pod,
     op: createCtr,
-    retry: async (c) => code(createCtr(c).then((r) => (c.resultId = r.containerId))),
+    retry: async (c) => codeName(createCtr(c).then((r) => (c.resultId = r.containerId))),
     check: async (c) => {
       const list = (await c.f.daemon.cri.runtime.listContainers({ filter: { podSandboxId: c.podId } })).containers;
       return [...expect('containers in the pod', list.length, 1), ...expect('its state', list[0]?.state, ContainerState.CONTAINER_CREATED), ...expect('the ID the retry got', list[0]?.id, c.resultId)];
@@ -108,14 +99,14 @@ export const SCENARIOS: Scenario[] = [
     setup: (c) => ctr(c, false),
     op: (c) => c.f.daemon.cri.runtime.startContainer({ containerId: c.ctrId }),
     // A start that took effect before the crash is refused as "already running" (CRI-O's answer too).
-    retry: (c) => code(c.f.daemon.cri.runtime.startContainer({ containerId: c.ctrId })),
+    retry: (c) => codeName(c.f.daemon.cri.runtime.startContainer({ containerId: c.ctrId })),
     check: async (c) => expect('container state', await ctrState(c), ContainerState.CONTAINER_RUNNING),
   },
   {
     rpc: 'StopContainer',
     setup: (c) => ctr(c, true),
     op: (c) => c.f.daemon.cri.runtime.stopContainer({ containerId: c.ctrId, timeout: 10n }),
-    retry: (c) => code(c.f.daemon.cri.runtime.stopContainer({ containerId: c.ctrId, timeout: 10n })),
+    retry: (c) => codeName(c.f.daemon.cri.runtime.stopContainer({ containerId: c.ctrId, timeout: 10n })),
     check: async (c) => expect('container state', await ctrState(c), ContainerState.CONTAINER_EXITED),
   },
   {
@@ -125,14 +116,14 @@ export const SCENARIOS: Scenario[] = [
       await c.f.daemon.cri.runtime.stopContainer({ containerId: c.ctrId, timeout: 10n });
     },
     op: (c) => c.f.daemon.cri.runtime.removeContainer({ containerId: c.ctrId }),
-    retry: (c) => code(c.f.daemon.cri.runtime.removeContainer({ containerId: c.ctrId })),
+    retry: (c) => codeName(c.f.daemon.cri.runtime.removeContainer({ containerId: c.ctrId })),
     check: async (c) => expect('container', await ctrState(c), 'absent'),
   },
   {
     rpc: 'StopPodSandbox',
     setup: (c) => ctr(c, true, true),
     op: (c) => c.f.daemon.cri.runtime.stopPodSandbox({ podSandboxId: c.podId }),
-    retry: (c) => code(c.f.daemon.cri.runtime.stopPodSandbox({ podSandboxId: c.podId })),
+    retry: (c) => codeName(c.f.daemon.cri.runtime.stopPodSandbox({ podSandboxId: c.podId })),
     check: async (c) => {
       const st = (await c.f.daemon.cri.runtime.podSandboxStatus({ podSandboxId: c.podId })).status?.state;
       return [...expect('pod state', st, PodSandboxState.SANDBOX_NOTREADY), ...expect('container state', await ctrState(c), ContainerState.CONTAINER_EXITED)];
@@ -145,7 +136,7 @@ export const SCENARIOS: Scenario[] = [
       await c.f.daemon.cri.runtime.stopPodSandbox({ podSandboxId: c.podId });
     },
     op: (c) => c.f.daemon.cri.runtime.removePodSandbox({ podSandboxId: c.podId }),
-    retry: (c) => code(c.f.daemon.cri.runtime.removePodSandbox({ podSandboxId: c.podId })),
+    retry: (c) => codeName(c.f.daemon.cri.runtime.removePodSandbox({ podSandboxId: c.podId })),
     check: async (c) => {
       const pods = (await c.f.daemon.cri.runtime.listPodSandbox({})).items.filter((p) => p.id === c.podId);
       return [...expect('pods', pods.length, 0), ...expect('container', await ctrState(c), 'absent')];
@@ -154,10 +145,10 @@ export const SCENARIOS: Scenario[] = [
   {
     rpc: 'PullImage',
     setup: async (c) => {
-      await code(c.f.daemon.cri.image.removeImage({ image: { image: PULL_IMAGE } }));
+      await codeName(c.f.daemon.cri.image.removeImage({ image: { image: PULL_IMAGE } }));
     },
     op: (c) => c.f.daemon.cri.image.pullImage({ image: { image: PULL_IMAGE } }),
-    retry: (c) => code(c.f.daemon.cri.image.pullImage({ image: { image: PULL_IMAGE } })),
+    retry: (c) => codeName(c.f.daemon.cri.image.pullImage({ image: { image: PULL_IMAGE } })),
     check: async (c) => {
       const images = (await c.f.daemon.cri.image.listImages({})).images.filter((i) => i.repoTags.some((t) => t.includes(`/${PULL_IMAGE}:`)));
       const st = await layerStoreState(path.join(c.f.daemon.dir, 'root', 'crio-layers'));
