@@ -78,6 +78,8 @@ export interface RuntimeConfig {
   default_ulimits: string[];
   additional_devices: string[];
   allowed_devices: string[];
+  cdi_spec_dirs: string[];
+  device_ownership_from_security_context: boolean;
   pids_limit: number;
   log_size_max: number;
   log_level: string;
@@ -89,6 +91,7 @@ export interface RuntimeConfig {
   pinns_path: string;
   read_only: boolean;
   hooks_dir: string[];
+  default_mounts_file: string;
   enable_pod_events: boolean;
   absent_mount_sources_to_reject: string[];
   timezone: string;
@@ -290,6 +293,8 @@ function defaultRuntimeConfig(): RuntimeConfig {
     default_ulimits: [],
     additional_devices: [],
     allowed_devices: ['/dev/fuse', '/dev/net/tun'],
+    cdi_spec_dirs: ['/etc/cdi', '/var/run/cdi'],
+    device_ownership_from_security_context: false,
     pids_limit: -1,
     log_size_max: -1,
     log_level: 'info',
@@ -301,6 +306,7 @@ function defaultRuntimeConfig(): RuntimeConfig {
     pinns_path: '',
     read_only: false,
     hooks_dir: ['/usr/share/containers/oci/hooks.d'],
+    default_mounts_file: '',
     enable_pod_events: false,
     absent_mount_sources_to_reject: [],
     timezone: '',

@@ -68,8 +68,23 @@ export const RUNTIME_DOCS: KeyDocs<RuntimeConfig> = {
   add_inheritable_capabilities: 'Also put the capabilities into the inheritable set.',
   default_sysctls: 'key=value sysctls (no spaces) applied to every pod.',
   default_ulimits: 'name=soft:hard rlimits for every container, such as "nofile=1024:2048".',
-  additional_devices: 'host[:container[:rwm]] devices added to every container.',
-  allowed_devices: 'Host devices a pod may request with the devices.crio.io annotation.',
+  additional_devices:
+    'Devices added to every container: "/host", "/host:/ctr", "/host:rwm" or "/host:/ctr:rwm";\n' +
+    'the container path must be under /dev/, permissions default to "rwm".',
+  allowed_devices:
+    'Host devices a pod may request with the io.kubernetes.cri-o.Devices (devices.crio.io) pod annotation,\n' +
+    'in the additional_devices format separated by commas; the handler must list the annotation\n' +
+    'in allowed_annotations.',
+  cdi_spec_dirs:
+    'Directories of CDI (Container Device Interface) specs, *.json and *.yaml, CDI versions 0.3.0 to 1.1.0.\n' +
+    'A device defined in two directories comes from the later one; twice in one directory, it cannot be used.\n' +
+    'Containers request devices by the CRI CDI_devices field or cdi.k8s.io/<key> annotations,\n' +
+    'as "vendor.com/class=name"; "vendor.com/class=all" means every device of that kind unless a spec\n' +
+    'defines a device named "all". Changes to the directories are picked up while crio runs.',
+  device_ownership_from_security_context:
+    'Own the CRI devices of a container by its runAsUser/runAsGroup (when not 0) instead of\n' +
+    'by the host node\'s owner, as device plugins expect for non-root pods. In a pod with a user\n' +
+    'namespace, devices are bind-mounted and keep the host ownership.',
   pids_limit: 'Maximum processes per container; -1: no limit (prefer kubelet --pod-pids-limit).',
   log_size_max: 'Maximum container log size in bytes, at least 8192; -1: no limit (the kubelet rotates).',
   log_level: 'Daemon log level: fatal, panic, error, warn, info, debug or trace.',
@@ -80,7 +95,16 @@ export const RUNTIME_DOCS: KeyDocs<RuntimeConfig> = {
   namespaces_dir: 'Where pod namespaces are pinned (netns/, ipcns/, utsns/).',
   pinns_path: 'pinns binary; empty: from $PATH.',
   read_only: 'Make every container root filesystem read-only, with tmpfs on /run, /tmp and /var/tmp.',
-  hooks_dir: 'Directories of OCI hook definitions (oci-hooks(5)).',
+  hooks_dir:
+    'Directories of OCI hook definitions (oci-hooks(5), *.json, schema 1.0.0 or 0.1.0); a file in a later\n' +
+    'directory masks one of the same name in an earlier one. A directory that does not exist is used\n' +
+    'once it appears; changes are picked up while crio runs. A hook whose executable is missing, or\n' +
+    'that does not parse, is refused with an error in the log.',
+  default_mounts_file:
+    'File of default mounts, one "/SRC:/DST" per line, bind-mounted read-only into every container\n' +
+    '(copied and owned by the pod\'s root for pods with a user namespace); a missing SRC is skipped.\n' +
+    'Empty: the first of /etc/containers/mounts.conf and /usr/share/containers/mounts.conf that exists.\n' +
+    'CRI-O copies the data into every container instead of binding it.',
   enable_pod_events: 'Serve GetContainerEvents (evented PLEG).',
   absent_mount_sources_to_reject: 'Host paths that must exist when mounted; otherwise the create fails.',
   timezone: 'Time zone for containers, "Local" or an IANA name; empty: the image default.',

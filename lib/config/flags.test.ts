@@ -79,6 +79,14 @@ const cases: Case[] = [
     want: { command: 'daemon', overrides: { network: { plugin_dirs: ['/a', '/b', '/c'] } } },
   },
   {
+    name: 'device and hook flags',
+    argv: ['--hooks-dir=/h1,/h2', '--cdi-spec-dirs', '/c', '--default-mounts-file', '/m.conf', '--device-ownership-from-security-context'],
+    want: {
+      command: 'daemon',
+      overrides: { runtime: { hooks_dir: ['/h1', '/h2'], cdi_spec_dirs: ['/c'], default_mounts_file: '/m.conf', device_ownership_from_security_context: true } },
+    },
+  },
+  {
     name: 'bool flag alone',
     argv: ['--drop-infra-ctr'],
     want: { command: 'daemon', overrides: { runtime: { drop_infra_ctr: true } } },

@@ -81,6 +81,20 @@ const FLAGS: readonly FlagSpec[] = [
   flag('bool', 'drop-infra-ctr', 'no pause container when possible (crio.runtime.drop_infra_ctr)', (a, v) => {
     runtime(a).drop_infra_ctr = parseBool('drop-infra-ctr', v);
   }),
+  flag('list', 'hooks-dir', 'OCI hooks dir; repeatable or comma-separated; replaces hooks_dir', (a, v) => {
+    const rt = runtime(a);
+    rt.hooks_dir = [...(rt.hooks_dir ?? []), ...v.split(',').filter((d) => d !== '')];
+  }),
+  flag('list', 'cdi-spec-dirs', 'CDI spec dir; repeatable or comma-separated; replaces cdi_spec_dirs', (a, v) => {
+    const rt = runtime(a);
+    rt.cdi_spec_dirs = [...(rt.cdi_spec_dirs ?? []), ...v.split(',').filter((d) => d !== '')];
+  }),
+  flag('value', 'default-mounts-file', 'mounts.conf path (crio.runtime.default_mounts_file)', (a, v) => {
+    runtime(a).default_mounts_file = v;
+  }),
+  flag('bool', 'device-ownership-from-security-context', 'devices owned by runAsUser (crio.runtime.device_ownership_from_security_context)', (a, v) => {
+    runtime(a).device_ownership_from_security_context = parseBool('device-ownership-from-security-context', v);
+  }),
   flag('value', 'pause-image', 'infra image (crio.image.pause_image)', (a, v) => (image(a).pause_image = v)),
   flag('value', 'signature-policy', 'policy.json path (crio.image.signature_policy)', (a, v) => {
     image(a).signature_policy = v;

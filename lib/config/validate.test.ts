@@ -28,7 +28,7 @@ const cases: Case[] = [
   },
   { name: 'good ulimits', mutate: (c) => (c.runtime.default_ulimits = ['nofile=1024:2048', 'core=-1', 'nproc=10:-1']) },
   { name: 'good sysctl', mutate: (c) => (c.runtime.default_sysctls = ['net.ipv4.ip_forward=1']) },
-  { name: 'good device', mutate: (c) => (c.runtime.additional_devices = ['/dev/fuse', '/dev/sda:/dev/xvda:rw']) },
+  { name: 'good device', mutate: (c) => (c.runtime.additional_devices = ['/dev/fuse', '/dev/sda:/dev/xvda:rw', '/dev/fuse:rw', '/dev/sdb:/dev/xvdb']) },
   { name: 'uppercase log level', mutate: (c) => (c.runtime.log_level = 'DEBUG') },
   { name: 'log_size_max >= 8192', mutate: (c) => (c.runtime.log_size_max = 8192) },
   {
@@ -220,6 +220,11 @@ const cases: Case[] = [
     name: 'bad device',
     mutate: (c) => (c.runtime.additional_devices = ['/dev/sda:/dev/xvda:rwx']),
     error: /additional_devices: expected/,
+  },
+  {
+    name: 'device outside /dev in the container',
+    mutate: (c) => (c.runtime.additional_devices = ['/dev/sda:/xvda']),
+    error: /additional_devices: expected .* under \/dev\//,
   },
   {
     name: 'tls without cert',

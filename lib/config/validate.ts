@@ -201,12 +201,11 @@ function checkUlimit(u: string, fail: Fail): void {
   }
 }
 
+/** CRI-O's device entry forms: /host, /host:/ctr, /host:rwm, /host:/ctr:rwm, the container path under /dev/. */
 function checkDevice(d: string, fail: Fail): void {
-  const [host, ctr, perms, ...extra] = d.split(':');
-  const ok =
-    extra.length === 0 &&
-    isAbsolute(host) &&
-    (ctr === undefined || ctr === '' || isAbsolute(ctr)) &&
-    (perms === undefined || /^[rwm]{1,3}$/.test(perms));
-  if (!ok) fail('crio.runtime.additional_devices', '"/host/dev[:/ctr/dev[:rwm]]" entries', d);
+  const [host, second = '', perms, ...extra] = d.split(':');
+  const mode = (m: string): boolean => /^[rwm]{1,3}$/.test(m) && new Set(m).size === m.length;
+  const ctr = mode(second) ? host : second || host;
+  const ok = extra.length === 0 && isAbsolute(host) && (mode(second) || second === '' || isAbsolute(second)) && (perms === undefined || mode(perms)) && ctr.startsWith('/dev/');
+  if (!ok) fail('crio.runtime.additional_devices', '"/host/dev[:/ctr/dev][:rwm]" entries with the container path under /dev/', d);
 }

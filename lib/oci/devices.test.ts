@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { InvalidArgumentError } from '../errors';
-import { devMajor, devMinor, devicePermissions, devicesFromPath, parseDeviceSpec } from './devices';
+import { devMajor, devMinor, deviceFromPath, devicePermissions, devicesFromPath, parseDeviceSpec } from './devices';
 
 const devCases: { name: string; dev: bigint; major: number; minor: number }[] = [
   { name: '/dev/null', dev: 0x103n, major: 1, minor: 3 },
@@ -28,9 +28,30 @@ for (const c of permCases) {
   });
 }
 
-test('parseDeviceSpec defaults the container path and permissions', () => {
-  assert.deepEqual(parseDeviceSpec('/dev/fuse'), { hostPath: '/dev/fuse', containerPath: '/dev/fuse', permissions: 'rwm' });
-  assert.deepEqual(parseDeviceSpec('/dev/null:/dev/mynull:r'), { hostPath: '/dev/null', containerPath: '/dev/mynull', permissions: 'r' });
+const specCases: { spec: string; want?: [string, string, string]; error?: RegExp }[] = [
+  { spec: '/dev/fuse', want: ['/dev/fuse', '/dev/fuse', 'rwm'] },
+  { spec: '/dev/null:/dev/mynull:r', want: ['/dev/null', '/dev/mynull', 'r'] },
+  { spec: '/dev/sdc:/dev/xvdc', want: ['/dev/sdc', '/dev/xvdc', 'rwm'] },
+  { spec: '/dev/fuse:rw', want: ['/dev/fuse', '/dev/fuse', 'rw'] },
+  { spec: '/dev/fuse:', want: ['/dev/fuse', '/dev/fuse', 'rwm'] },
+  { spec: '/dev/a:/dev/b:rwx', error: /invalid permissions "rwx"/ },
+  { spec: '/dev/a:xyz', error: /invalid container path or permissions "xyz"/ },
+  { spec: '/dev/a:/b', error: /must be under \/dev\// },
+  { spec: 'dev/a', error: /host path must be absolute/ },
+  { spec: '/dev/a:/dev/b:r:w', error: /too many fields/ },
+];
+for (const c of specCases) {
+  test(`parseDeviceSpec ${c.spec}`, () => {
+    if (c.error) return assert.throws(() => parseDeviceSpec(c.spec), (err: unknown) => err instanceof InvalidArgumentError && c.error!.test(err.message));
+    const [hostPath, containerPath, permissions] = c.want ?? [];
+    assert.deepEqual(parseDeviceSpec(c.spec), { hostPath, containerPath, permissions });
+  });
+}
+
+test('deviceFromPath refuses a directory; devicesFromPath records host paths that differ', async () => {
+  await assert.rejects(deviceFromPath('/dev/net', '/dev/net', 'rwm'), /is a directory/);
+  assert.equal((await deviceFromPath('/dev/null', '/dev/null', 'rwm')).hostPath, undefined);
+  assert.equal((await deviceFromPath('/dev/null', '/dev/other', 'rwm')).hostPath, '/dev/null');
 });
 
 test('devicesFromPath reads /dev/null and refuses a regular file', async () => {

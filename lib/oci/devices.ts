@@ -39,7 +39,7 @@ export function devicePermissions(permissions: string, what: string): string {
   return permissions;
 }
 
-function entry(st: BigIntStats, type: 'c' | 'b' | 'p', containerPath: string, permissions: string): SpecDeviceInput {
+function entry(st: BigIntStats, type: 'c' | 'b' | 'p', containerPath: string, permissions: string, hostPath: string): SpecDeviceInput {
   const device: Device = {
     path: containerPath,
     type,
@@ -49,7 +49,7 @@ function entry(st: BigIntStats, type: 'c' | 'b' | 'p', containerPath: string, pe
     uid: Number(st.uid),
     gid: Number(st.gid),
   };
-  return { device, permissions };
+  return hostPath === containerPath ? { device, permissions } : { device, permissions, hostPath };
 }
 
 async function walk(dir: string, containerDir: string, permissions: string, out: SpecDeviceInput[]): Promise<void> {
@@ -64,7 +64,7 @@ async function walk(dir: string, containerDir: string, permissions: string, out:
     const type = deviceType(st);
     // /dev/console belongs to the container's own terminal; symlinks are resolved by their targets' entries.
     if (type === undefined || type === 'p' || name === 'console') continue;
-    out.push(entry(st, type, path.posix.join(containerDir, name), permissions));
+    out.push(entry(st, type, path.posix.join(containerDir, name), permissions, hostPath));
   }
 }
 
@@ -90,13 +90,45 @@ export async function devicesFromPath(hostPath: string, containerPath: string, p
   }
   const type = deviceType(st);
   if (type === undefined) throw new InvalidArgumentError(`${hostPath} is not a device node`);
-  return [entry(st, type, target, permissions)];
+  return [entry(st, type, target, permissions, hostPath)];
 }
 
-/** Parses a crio.conf `additional_devices` entry, `/host[:/ctr[:rwm]]`. */
+/** The single device node at `hostPath` (a directory is refused), as runc's DeviceFromPath. */
+export async function deviceFromPath(hostPath: string, containerPath: string, permissions: string): Promise<SpecDeviceInput> {
+  const st = await fs.stat(hostPath, { bigint: true }).catch(() => undefined);
+  if (st?.isDirectory()) throw new InvalidArgumentError(`${hostPath} is not a valid device: it is a directory`);
+  const [d] = await devicesFromPath(hostPath, containerPath, permissions);
+  if (d === undefined) throw new InvalidArgumentError(`${hostPath} is not a valid device`);
+  return d;
+}
+
+const isDeviceMode = (m: string): boolean => /^[rwm]{1,3}$/.test(m) && new Set(m).size === m.length;
+
+/**
+ * Parses a device entry of crio.conf `additional_devices` or the `io.kubernetes.cri-o.Devices`
+ * annotation as CRI-O does: `/host`, `/host:/ctr`, `/host:rwm` or `/host:/ctr:rwm`; the
+ * container path defaults to the host path and must lie under /dev/.
+ */
 export function parseDeviceSpec(spec: string): { hostPath: string; containerPath: string; permissions: string } {
-  const [hostPath = '', containerPath = '', permissions = ''] = spec.split(':');
-  return { hostPath, containerPath: containerPath || hostPath, permissions: devicePermissions(permissions, `device ${spec}`) };
+  const parts = spec.split(':');
+  const bad = (why: string): never => {
+    throw new InvalidArgumentError(`device ${JSON.stringify(spec)}: ${why} (want /host/dev[:/ctr/dev][:rwm])`);
+  };
+  if (parts.length > 3) bad('too many fields');
+  const [hostPath = '', second = '', third] = parts;
+  let permissions = 'rwm';
+  let containerPath = '';
+  if (third !== undefined) {
+    if (!isDeviceMode(third)) bad(`invalid permissions ${JSON.stringify(third)}`);
+    permissions = third;
+  }
+  if (isDeviceMode(second)) permissions = second;
+  else if (second !== '' && !second.startsWith('/')) bad(`invalid container path or permissions ${JSON.stringify(second)}`);
+  else containerPath = second;
+  if (!hostPath.startsWith('/')) bad('the host path must be absolute');
+  containerPath ||= hostPath;
+  if (!containerPath.startsWith('/dev/')) bad(`the container path ${JSON.stringify(containerPath)} must be under /dev/`);
+  return { hostPath, containerPath, permissions };
 }
 
 /** Every device node under the host's /dev, for privileged containers. */

@@ -125,6 +125,8 @@ export interface SpecDeviceInput {
   device: Device;
   /** cgroup access string, e.g. `rwm`. */
   permissions: string;
+  /** The host node when it differs from `device.path` (a user namespace needs it bind-mounted). */
+  hostPath?: string;
 }
 
 /** The process to run; args/env/user are final (see process-args.ts). */
@@ -151,6 +153,8 @@ export interface SpecInput {
   security: SpecSecurity;
   namespaces: SpecNamespaces;
   mounts: SpecMountInput[];
+  /** mounts.conf binds (lib/oci/default-mounts.ts); pod files and `mounts` at the same path win. */
+  defaultMounts?: SpecMountInput[];
   podFiles: SpecPodFiles;
   /** Final cgroupfs path, e.g. `/kubepods/besteffort/pod<uid>/crio-<id>`, or systemd `kubepods-besteffort-pod<uid>.slice:crio:<id>`. */
   cgroupsPath: string;

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { InvalidArgumentError } from '../errors';
 import { DEFAULT_MOUNTS, DEFAULT_SHM_MOUNT, READ_ONLY_TMPFS_MOUNTS } from './defaults';
-import type { SpecInput } from './spec-input';
+import type { SpecInput, SpecMountInput } from './spec-input';
 import type { Linux, Mount } from './spec.gen';
 
 /** Mount list construction for generateSpec (pure). */
@@ -32,8 +32,8 @@ function podFileMounts(input: SpecInput): Mount[] {
   return out;
 }
 
-function criMounts(input: SpecInput): Mount[] {
-  return input.mounts.map((m) => {
+function bindMounts(list: readonly SpecMountInput[]): Mount[] {
+  return list.map((m) => {
     if (!path.posix.isAbsolute(m.containerPath)) throw new InvalidArgumentError(`mount container path "${m.containerPath}" is not absolute`);
     if (!path.posix.isAbsolute(m.hostPath)) throw new InvalidArgumentError(`mount host path "${m.hostPath}" is not absolute`);
     const propagation = m.propagation === 'private' ? 'rprivate' : m.propagation;
@@ -47,7 +47,7 @@ function criMounts(input: SpecInput): Mount[] {
 }
 
 /**
- * All mounts of the container: defaults, then pod files, then CRI mounts, where a later entry with the
+ * All mounts of the container: defaults, then mounts.conf binds, then pod files, then CRI mounts, where a later entry with the
  * same destination replaces an earlier one; finally a stable sort by path depth so a parent (/dev) is
  * always mounted before what lies inside it (/dev/shm), whatever the input order.
  */
@@ -65,7 +65,7 @@ export function buildMounts(input: SpecInput): Mount[] {
   if (input.security.readOnlyTmpfs) defaults.push(...READ_ONLY_TMPFS_MOUNTS.map((m) => ({ ...m, options: [...(m.options ?? [])] })));
 
   const byKey = new Map<string, Mount>();
-  for (const m of [...defaults, ...podFileMounts(input), ...criMounts(input)]) {
+  for (const m of [...defaults, ...bindMounts(input.defaultMounts ?? []), ...podFileMounts(input), ...bindMounts(input.mounts)]) {
     const key = mountKey(m.destination);
     byKey.delete(key); // re-insert so the winner takes the later position
     byKey.set(key, m);

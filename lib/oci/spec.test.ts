@@ -119,6 +119,24 @@ const cases: { name: string; input: Partial<SpecInput>; check: (s: Spec) => void
     },
   },
   {
+    name: 'mounts.conf binds are read-only; pod files and CRI mounts at the same path win',
+    input: {
+      podFiles: { resolvPath: '/run/p/resolv.conf' },
+      defaultMounts: [
+        { containerPath: '/run/secrets', hostPath: '/usr/share/rhel/secrets', readonly: true, propagation: 'private' },
+        { containerPath: '/etc/resolv.conf', hostPath: '/etc/other-resolv', readonly: true, propagation: 'private' },
+        { containerPath: '/data', hostPath: '/etc/data', readonly: true, propagation: 'private' },
+      ],
+      mounts: [{ containerPath: '/data', hostPath: '/var/lib/kubelet/data', readonly: false, propagation: 'private' }],
+    },
+    check: (s) => {
+      assert.deepEqual(mount(s, '/run/secrets'), { destination: '/run/secrets', type: 'bind', source: '/usr/share/rhel/secrets', options: ['ro', 'rbind', 'rprivate'] });
+      assert.equal(mount(s, '/etc/resolv.conf')?.source, '/run/p/resolv.conf');
+      assert.equal(mount(s, '/data')?.source, '/var/lib/kubelet/data');
+      assert.equal(s.linux?.rootfsPropagation, undefined);
+    },
+  },
+  {
     name: 'CRI mounts override defaults and pod files with the same destination',
     input: {
       podFiles: { hostsPath: '/run/p/hosts' },

@@ -11,6 +11,7 @@ import { requestFingerprint } from '../state/fingerprint';
 import { containerName } from '../state/name-registry';
 import { nowNs, RECORD_VERSION, type ContainerRecord, type SandboxRecord } from '../state/records';
 import { emitContainerEvent } from './container-events';
+import { extendSpec } from './container-extensions';
 import { allowedAnnotationsOnly } from './container-security';
 import { buildSpecInput } from './container-spec';
 import type { ServerDeps } from './deps';
@@ -147,7 +148,8 @@ async function create(deps: ServerDeps, ctx: OpContext, job: CreateJob): Promise
     } satisfies Omit<ContainerRecord, 'config'>;
     input.annotations = { ...input.annotations, ...crioAnnotations(base, config, pod, image.config.stopSignal) };
     // The bundle lives in runroot (tmpfs): no fsync needed.
-    await writeFileAtomic(path.join(bundleDir, 'config.json'), serializeSpec(generateSpec(input)), 0o600, false);
+    const spec = await extendSpec(deps, log, { pod, config, input }, generateSpec(input));
+    await writeFileAtomic(path.join(bundleDir, 'config.json'), serializeSpec(spec), 0o600, false);
     faultPoint('container-create:bundle-written');
 
     const created = await runtime.createContainer(

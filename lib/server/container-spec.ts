@@ -9,6 +9,7 @@ import type { OciRuntime } from '../oci/runtime';
 import type { NamespaceSetting, SpecInput } from '../oci/spec-input';
 import type { SandboxRecord } from '../state/records';
 import { containerDevices } from './container-devices';
+import { containerDefaultMounts } from './container-extensions';
 import { criMounts, imageVolumeMounts, terminationLog } from './container-mounts';
 import { containerResources } from './container-resources';
 import { requireHostId } from '../security/userns';
@@ -112,6 +113,8 @@ export async function buildSpecInput(deps: ServerDeps, src: SpecSources): Promis
   const termination = await terminationLog(config, volumes, src.bundleDir);
   // Image volumes first: a CRI mount or the termination log at the same path replaces one.
   const mounts = [...imageVolumes, ...volumes, ...(termination.mount ? [termination.mount] : [])];
+  const defaultMounts = await containerDefaultMounts(deps, pod, src.bundleDir);
+  warnings.push(...defaultMounts.warnings);
 
   const input: SpecInput = {
     containerId: src.id,
@@ -135,6 +138,7 @@ export async function buildSpecInput(deps: ServerDeps, src: SpecSources): Promis
       ...(pod.userns && pod.namespaces.user ? { user: { path: pod.namespaces.user, uidMappings: pod.userns.uids, gidMappings: pod.userns.gids } } : {}),
     },
     mounts,
+    defaultMounts: defaultMounts.inputs,
     podFiles: { ...pod.podFiles, shmPath: pod.shmPath },
     cgroupsPath: containerCgroupsPath(cgroupManagerName(deps.config.runtime.cgroup_manager), pod.cgroupParent, src.id),
     resources: res,

@@ -8,6 +8,7 @@ import { ImageService } from '../image/image-service';
 import { PolicyTrust } from '../image/image-trust';
 import type { Logger } from '../log';
 import { CniManager } from '../network/cni';
+import { startSpecSources } from './spec-sources';
 import { NameRegistry } from '../state/name-registry';
 import { PodGate } from '../state/pod-gate';
 import { RecordStore } from '../state/record-store';
@@ -108,6 +109,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
   await cni.reload();
   cni.startAutoReload();
   const runtimes = await RuntimeHandlers.create(config, layout.bundlesDir, log);
+  const specSources = await startSpecSources(config, log);
 
   const sandboxes = new RecordStore<SandboxRecord>({ dir: layout.sandboxRecords, kind: 'pod sandbox', version: RECORD_VERSION, validate: validateSandboxRecord });
   const containers = new RecordStore<ContainerRecord>({ dir: layout.containerRecords, kind: 'container', version: RECORD_VERSION, validate: validateContainerRecord });
@@ -130,6 +132,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
     cni,
     events: new ContainerEventBus(),
     statsCache: new StatsCache(),
+    ...specSources.deps,
     runtimeFor: (handler) => runtimes.get(handler),
   };
   await recoverNodeEvents(deps, layerStore, nodeEvents, log);
@@ -162,6 +165,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
     close: async () => {
       await streaming.close(); // ends exec/attach/port-forward sessions first
       stopMonitorChecks();
+      specSources.close();
       await shutdown(server, exitWatcher, cni, config, log);
     },
   };

@@ -1,5 +1,9 @@
 import type { Config } from '../config/config';
 import type { ImageService } from '../image/image-service';
+import type { WatchedSource } from '../file-watch';
+import type { CdiRegistry } from '../oci/cdi-registry';
+import type { LoadedDefaultMounts } from '../oci/default-mounts';
+import type { LoadedHooks } from '../oci/hooks-cache';
 import type { CniManager } from '../network/cni';
 import type { OciRuntime } from '../oci/runtime';
 import type { ContainerRecord, SandboxRecord } from '../state/records';
@@ -52,6 +56,10 @@ export interface ServerDeps {
   events: ContainerEventBus;
   /** Previous CPU samples and writable-layer sizes between stats calls. */
   statsCache: StatsCache;
+  /** CDI specs of cdi_spec_dirs, OCI hooks of hooks_dir, mounts.conf: in memory, reloaded when their files change. */
+  cdi: WatchedSource<CdiRegistry>;
+  hooks: WatchedSource<LoadedHooks>;
+  defaultMounts: WatchedSource<LoadedDefaultMounts>;
   /** The OCI runtime for a handler name ('' = default_runtime); InvalidArgumentError if unknown. */
   runtimeFor(handler: string): OciRuntime;
 }

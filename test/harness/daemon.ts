@@ -65,6 +65,10 @@ container_exits_dir = "${dir}/run/exits"
 container_attach_socket_dir = "${dir}/run"
 namespaces_dir = "${dir}/ns"
 log_level = "debug"
+# Keep the host's CDI specs, OCI hooks and mounts.conf out of tests (tests that want them set these).
+cdi_spec_dirs = ["${dir}/cdi-specs"]
+hooks_dir = ["${dir}/hooks.d"]
+default_mounts_file = "${dir}/mounts.conf"
 
 [crio.runtime.runtimes.runc]
 runtime_path = "/usr/sbin/runc"
