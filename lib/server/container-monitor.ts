@@ -42,18 +42,19 @@ async function monitorGone(deps: ServerDeps, record: ContainerRecord, log: Logge
   log.warn('container monitor exited without recording an exit code', { containerId: record.id, podSandboxId: record.podSandboxId, processKilled: orphaned });
 }
 
-/** Checks every created or running container's conmon once. */
+/**
+ * Checks every created or running container's conmon once, one after the other: after a
+ * restart the first look at each container costs a `runc state`, which must not come as a burst.
+ */
 export async function checkMonitors(deps: ServerDeps, log: Logger): Promise<void> {
-  const live = deps.containers.list().filter((c) => c.state === 'running' || c.state === 'created');
-  await Promise.all(
-    live.map(async (record) => {
-      const alive = await runtimeOf(deps, record)
-        .monitorAlive(record.id)
-        .catch(() => true);
-      if (alive === true) return;
-      await monitorGone(deps, record, log).catch((err: unknown) => log.warn('dead monitor not handled', { containerId: record.id, err: asError(err).message }));
-    }),
-  );
+  for (const record of deps.containers.list()) {
+    if (record.state !== 'running' && record.state !== 'created') continue;
+    const alive = await runtimeOf(deps, record)
+      .monitorAlive(record.id)
+      .catch(() => true);
+    if (alive === true) continue;
+    await monitorGone(deps, record, log).catch((err: unknown) => log.warn('dead monitor not handled', { containerId: record.id, err: asError(err).message }));
+  }
 }
 
 /** Starts the periodic check; returns its stop function. */
