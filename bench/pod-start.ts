@@ -1,8 +1,7 @@
-import { startBenchDaemon } from './bench-daemon';
+import { benchPodConfig, startBenchDaemon, startBenchPod } from './bench-daemon';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { NamespaceMode } from '../lib/cri/gen/api';
 import { runProgram } from '../lib/process';
 import { unmountUnder } from '../test/harness/daemon';
 import { row, percentile, timeMs } from './stats';
@@ -99,24 +98,11 @@ async function main(): Promise<void> {
     const ours: number[] = [];
     const oursSandbox: number[] = [];
     for (let i = 0; i < N + 2; i++) {
-      const config = {
-        metadata: { name: `bench-${i}`, namespace: 'bench', uid: `u${i}`, attempt: 0 },
-        hostname: `bench-${i}`,
-        logDirectory: path.join(daemon.dir, 'logs', `bench-${i}`),
-        linux: { securityContext: { namespaceOptions: { pid: NamespaceMode.CONTAINER } } },
-      };
+      const config = benchPodConfig(daemon, `bench-${i}`);
       let podSandboxId = '';
       let sandboxMs = 0;
       const t = await timeMs(async () => {
-        sandboxMs = await timeMs(async () => {
-          podSandboxId = (await rt.runPodSandbox({ config })).podSandboxId;
-        });
-        const { containerId } = await rt.createContainer({
-          podSandboxId,
-          sandboxConfig: config,
-          config: { metadata: { name: 'c', attempt: 0 }, image: { image: 'busybox' }, command: ['true'], logPath: 'c.log' },
-        });
-        await rt.startContainer({ containerId });
+        ({ podSandboxId, sandboxMs } = await startBenchPod(daemon, config));
       });
       if (i >= 2) {
         // the first two warm caches (JIT, page cache)

@@ -63,7 +63,7 @@ async function main(): Promise<void> {
   out(memoryLine('floor: node idle', await nodeFloor([])));
   // What the daemon cannot do without: gRPC, its logger and the generated CRI code (with the
   // daemon's V8 flags, applied by loading their module first as cmd/crio.ts does).
-  out(memoryLine('floor: node + grpc-js + winston + CRI code', await nodeFloor(['../lib/server/v8-flags', '@grpc/grpc-js', 'winston', '../lib/cri/gen/api'])));
+  out(memoryLine('floor: node + grpc-js + logger + CRI code', await nodeFloor(['../lib/server/v8-flags', '@grpc/grpc-js', '../lib/log', '../lib/cri/gen/api'])));
   const { registry, daemon } = await startBenchDaemon(NET_INDEX);
   try {
     const { runtime: rt, image: im } = daemon.cri;

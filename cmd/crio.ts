@@ -5,14 +5,16 @@ import { parseArgs, usage } from '../lib/config/flags';
 import { loadConfig } from '../lib/config/load';
 import { renderConfig } from '../lib/config/render';
 import { asError } from '../lib/errors';
-import { createLogger, toLogLevel } from '../lib/log';
+import { createLogger, LOG_FORMATS, toLogLevel, type LogFormat } from '../lib/log';
 import { startDaemon } from '../lib/server/daemon';
 import { CRIO_TS_VERSION } from '../lib/server/runtime-version';
+import { Notifier } from '../lib/sd-notify';
+import { watchSighup, watchdogHealth } from '../lib/server/signals';
 
 /**
  * The `crio` command: the CRI daemon by default, plus `crio config` (effective config as TOML),
- * `crio version` and `crio check` (validate config and exit). Composition happens here and in
- * lib/server/daemon.ts only.
+ * `crio version`, `crio check` (validate config and exit) and `crio wipe`. Composition happens
+ * here and in lib/server/daemon.ts only.
  */
 async function main(argv: string[]): Promise<number> {
   const args = parseArgs(argv);
@@ -25,7 +27,7 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const loaded = await loadConfig({ configFile: args.configFile, configDir: args.configDir, overrides: args.overrides });
-  const log = createLogger({ level: toLogLevel(loaded.config.runtime.log_level) });
+  const log = createLogger({ level: toLogLevel(loaded.config.runtime.log_level), format: logFormat(args.logFormat), filter: loaded.config.runtime.log_filter });
   for (const w of loaded.warnings) log.warn('config warning', { warning: w });
   if (args.command === 'config') {
     process.stdout.write(renderConfig(loaded.config));
@@ -35,6 +37,11 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`configuration OK (${loaded.sources.join(', ') || 'built-in defaults'})\n`);
     return 0;
   }
+  if (args.command === 'wipe') {
+    const { wipe } = require('../lib/server/wipe') as typeof import('../lib/server/wipe');
+    await wipe(loaded.config, args.force ?? false, log);
+    return 0;
+  }
   log.info('configuration loaded', { sources: loaded.sources });
   // A stray rejected promise must not take the node's runtime down: log it loudly and go on.
   // State is persisted before every in-memory change, so nothing depends on the lost promise.
@@ -42,16 +49,15 @@ async function main(argv: string[]): Promise<number> {
     log.error('unhandled promise rejection', { err: asError(reason).message, stack: asError(reason).stack });
   });
   const daemon = await startDaemon(loaded.config, log);
-  // SIGHUP reloads registries.conf(.d), as CRI-O does; everything else needs a restart.
-  process.on('SIGHUP', () => {
-    daemon.deps.images.reloadRegistries().then(
-      () => log.info('registries configuration reloaded'),
-      (err: unknown) => log.error('registries reload failed; keeping the old configuration', { err: asError(err).message }),
-    );
-  });
+  // SIGHUP reloads what CRI-O reloads (lib/server/reload.ts); an invalid new file changes nothing.
+  watchSighup(daemon, { configFile: args.configFile, configDir: args.configDir, overrides: args.overrides }, log);
+  const systemd = new Notifier(log);
+  await systemd.notify('READY=1');
+  systemd.startWatchdog(watchdogHealth(loaded.config.api.listen));
   await new Promise<void>((resolve) => {
     const stop = (signal: NodeJS.Signals): void => {
       log.info('shutting down', { signal });
+      void systemd.notify('STOPPING=1');
       daemon.close().then(resolve, (err: unknown) => {
         log.error('shutdown failed', { err: asError(err).message });
         resolve();
@@ -61,6 +67,13 @@ async function main(argv: string[]): Promise<number> {
     process.once('SIGINT', stop);
   });
   return 0;
+}
+
+/** --log-format, else $CONTAINER_LOG_FORMAT (CRI-O's variable), else text. */
+function logFormat(flag: string | undefined): LogFormat {
+  const value = flag ?? process.env.CONTAINER_LOG_FORMAT ?? 'text';
+  if (!(LOG_FORMATS as readonly string[]).includes(value)) throw new Error(`unknown log-format "${value}"; use text or json`);
+  return value as LogFormat;
 }
 
 main(process.argv.slice(2)).then(

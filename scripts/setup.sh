@@ -2,7 +2,11 @@
 # Set-up for a fresh Debian 12 / Ubuntu machine, as root. Idempotent: installs only what is
 # missing, then `npm ci` and the TypeScript build.
 #   scripts/setup.sh daemon   install runtime dependencies, build, start crio on /var/run/crio/crio.sock
-#                             with the embedded defaults (no /etc/crio files read)
+#                             with the embedded defaults (no /etc/crio files read); installs the
+#                             default bridge CNI network when /etc/cni/net.d has none
+#   scripts/setup.sh install  install runtime dependencies and `crio` on PATH (npm pack + npm
+#                             install -g), /etc/crio/crio.conf (when absent), the default CNI
+#                             network (when none) and, where systemd runs, crio.service
 #   scripts/setup.sh test     install runtime + test dependencies, build, check generated code,
 #                             run the whole test suite
 set -euo pipefail
@@ -36,19 +40,63 @@ install_pkgs() {
 build() {
   command -v node >/dev/null || { echo "setup.sh: Node.js 20+ is required" >&2; exit 1; }
   if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-    # `npm install` rather than `npm ci`: node-unix-socket declares optional per-platform packages
-    # that were never published, which npm ci's lock check refuses; npm install still installs
-    # exactly the versions in package-lock.json (and leaves it unchanged).
-    npm install --no-audit --no-fund
+    # Exactly the lock file's versions. node-unix-socket declares per-platform packages that were
+    # never published; the lock lists them (optional, with their os/cpu) so npm ci's check passes
+    # and npm skips them on other platforms.
+    npm ci --no-audit --no-fund
   fi
   npm run --silent build
 }
 
+# CRI-O's default network (contrib/cni/11-crio-ipv4-bridge.conflist: bridge cni0, 10.85.0.0/16,
+# host-local; the runtime brings lo up itself), only where no CNI network is configured yet.
+CNI_DIR=${CNI_DIR:-/etc/cni/net.d}
+install_cni_default() {
+  mkdir -p "$CNI_DIR"
+  if ! ls "$CNI_DIR"/*.conf "$CNI_DIR"/*.conflist "$CNI_DIR"/*.json >/dev/null 2>&1; then
+    install -m 0644 contrib/cni/11-crio-ipv4-bridge.conflist "$CNI_DIR/"
+    echo "setup.sh: installed $CNI_DIR/11-crio-ipv4-bridge.conflist (bridge cni0, 10.85.0.0/16)"
+  fi
+}
+
+install_crio() {
+  local tmp tarball bin
+  tmp=$(mktemp -d)
+  tarball=$(npm pack --silent --pack-destination "$tmp")
+  npm install -g --no-audit --no-fund "$tmp/$tarball"
+  rm -rf "$tmp"
+  bin=$(command -v crio)
+  echo "setup.sh: installed $bin ($("$bin" version | head -1))"
+  if [ ! -e /etc/crio/crio.conf ]; then
+    mkdir -p /etc/crio
+    "$bin" config --config "" --config-dir "" > /etc/crio/crio.conf
+    echo "setup.sh: wrote /etc/crio/crio.conf (the built-in defaults, every key documented)"
+  fi
+  install_cni_default
+  if [ -d /run/systemd/system ]; then
+    for unit in crio.service crio-wipe.service; do
+      sed "s#/usr/local/bin/crio#$bin#" "contrib/systemd/$unit" > "/etc/systemd/system/$unit"
+    done
+    systemctl daemon-reload
+    systemctl enable crio-wipe.service crio.service
+    echo "setup.sh: crio.service installed and enabled; start it with: systemctl start crio"
+  else
+    echo "setup.sh: systemd is not running here; start the daemon with: $bin"
+  fi
+}
+
 case "${1:-}" in
+  install)
+    need_root
+    install_pkgs "${RUNTIME_PKGS[@]}"
+    build
+    install_crio
+    ;;
   daemon)
     need_root
     install_pkgs "${RUNTIME_PKGS[@]}"
     build
+    install_cni_default
     # Debian's CNI plugins live in /usr/lib/cni, which the embedded plugin_dirs include.
     exec node build/cmd/crio.js --config "" --config-dir ""
     ;;
@@ -62,7 +110,7 @@ case "${1:-}" in
     exec node scripts/run-tests.js all
     ;;
   *)
-    echo "usage: scripts/setup.sh daemon|test" >&2
+    echo "usage: scripts/setup.sh daemon|install|test" >&2
     exit 2
     ;;
 esac

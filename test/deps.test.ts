@@ -51,7 +51,7 @@ function moduleOf(file: string): string {
 const files = walk(LIB).filter((f) => !f.includes(`${path.sep}cri${path.sep}gen${path.sep}`));
 const imports = files.flatMap(importsOf);
 const DOMAIN = ['image', 'storage', 'oci', 'security', 'network', 'state', 'config', 'streaming'];
-const LEAVES = ['errors', 'log', 'context', 'fsutil', 'process', 'cleanup', 'quantity', 'mountinfo', 'idmap', 'perl-syscalls', 'fault-points', 'quote'];
+const LEAVES = ['errors', 'log', 'context', 'fsutil', 'process', 'cleanup', 'quantity', 'mountinfo', 'idmap', 'perl-syscalls', 'metrics', 'sd-notify', 'fault-points', 'quote'];
 
 /** Modules whose job is spawning programs; everything else goes through lib/process.ts. */
 const SPAWNERS = new Set([
@@ -131,8 +131,13 @@ test('lib/storage depends on no other domain module', () => {
   );
 });
 
-test('winston only in lib/log.ts; child_process only in the spawner modules', () => {
-  assert.deepEqual(violations((i) => i.spec === 'winston' && i.file !== 'lib/log.ts'), []);
+test('prom-client only in lib/metrics/prometheus.ts, which only start.ts loads; child_process only in the spawner modules', () => {
+  assert.deepEqual(violations((i) => /^prom-client(\/|$)/.test(i.spec) && i.file !== 'lib/metrics/prometheus.ts'), []);
+  // Loaded on first use only (enable_metrics): a static import would put it in every daemon's memory.
+  const lazyModules = ['prometheus', 'server'].map((m) => path.join(LIB, 'metrics', m));
+  const lazy = (i: Import): boolean => i.spec.startsWith('.') && lazyModules.includes(path.resolve(ROOT, path.dirname(i.file), i.spec));
+  assert.deepEqual(violations((i) => lazy(i) && !i.typeOnly && i.file !== 'lib/metrics/start.ts'), []);
+  assert.doesNotMatch(readFileSync(path.join(LIB, 'metrics', 'start.ts'), 'utf8'), /^import (?!type)[^;]*from '\.\/(prometheus|server)'/m);
   assert.deepEqual(violations((i) => /^(node:)?child_process$/.test(i.spec) && !SPAWNERS.has(i.file)), []);
 });
 

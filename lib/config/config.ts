@@ -5,6 +5,9 @@
  * type the TOML key must have.
  */
 
+import { COLLECTORS } from '../metrics/collectors';
+import type { MetricsSettings } from '../metrics/start';
+
 /** Where `crio` reads its main configuration file unless --config says otherwise. */
 export const DEFAULT_CONFIG_FILE = '/etc/crio/crio.conf';
 
@@ -126,12 +129,8 @@ export interface NetworkConfig {
   cni_status_grace_period: string;
 }
 
-/** The `[crio.metrics]` table; parsed so CRI-O configs load, but crio-ts serves no metrics. */
-export interface MetricsConfig {
-  enable_metrics: boolean;
-  metrics_host: string;
-  metrics_port: number;
-}
+/** The `[crio.metrics]` table: the Prometheus endpoint; lib/metrics, which serves it, owns the shape. */
+export type MetricsConfig = MetricsSettings;
 
 /** The `[crio.tracing]` table; parsed only. */
 export interface TracingConfig {
@@ -180,6 +179,7 @@ export interface FlagOverrides {
   runtime?: Partial<Omit<RuntimeConfig, 'runtimes'>>;
   image?: Partial<ImageConfig>;
   network?: Partial<NetworkConfig>;
+  metrics?: Partial<MetricsConfig>;
   registries_conf?: string;
 }
 
@@ -251,7 +251,15 @@ export function defaultConfig(): Config {
       plugin_dirs: ['/opt/cni/bin/', '/usr/lib/cni'],
       cni_status_grace_period: '0s',
     },
-    metrics: { enable_metrics: false, metrics_host: '127.0.0.1', metrics_port: 9090 },
+    metrics: {
+      enable_metrics: false,
+      metrics_host: '127.0.0.1',
+      metrics_port: 9090,
+      metrics_socket: '',
+      metrics_cert: '',
+      metrics_key: '',
+      metrics_collectors: [...COLLECTORS],
+    },
     tracing: { enable_tracing: false },
     stats: { collection_period: 0 },
     // CRI-O defaults to true; crio-ts has no NRI, so an honest default is false.

@@ -160,9 +160,13 @@ export const NETWORK_DOCS: KeyDocs<NetworkConfig> = {
 
 /** Comments for the keys of [crio.metrics]. */
 export const METRICS_DOCS: KeyDocs<MetricsConfig> = {
-  enable_metrics: 'Serve Prometheus metrics; not supported by crio-ts (a warning is logged).',
+  enable_metrics: 'Serve Prometheus metrics (CRI-O\'s names) at /metrics.',
   metrics_host: 'Address of the metrics endpoint.',
-  metrics_port: 'Port of the metrics endpoint.',
+  metrics_port: 'Port of the metrics endpoint (0: any free port, logged at start).',
+  metrics_socket: 'Also serve the metrics on this unix socket; empty: TCP only.',
+  metrics_cert: 'TLS certificate (PEM) for the metrics endpoint; with metrics_key it serves HTTPS.\nRe-read when the file changes.',
+  metrics_key: 'TLS private key (PEM) for metrics_cert.',
+  metrics_collectors: 'The metrics to serve, by CRI-O\'s collector names (with or without the "crio_" prefix).',
 };
 
 /** Comments for the keys of [crio.tracing]. */

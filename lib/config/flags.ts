@@ -7,7 +7,7 @@ import { InvalidArgumentError } from '../errors';
 import { DEFAULT_CONFIG_DIR, DEFAULT_CONFIG_FILE, DEFAULT_REGISTRIES_CONF, type FlagOverrides } from './config';
 
 /** What `crio` was asked to do. */
-export type Command = 'daemon' | 'config' | 'version' | 'check' | 'help';
+export type Command = 'daemon' | 'config' | 'version' | 'check' | 'wipe' | 'help';
 
 /** The parsed command line. */
 export interface ParsedArgs {
@@ -17,6 +17,10 @@ export interface ParsedArgs {
   configFile?: string;
   /** --config-dir; undefined means the default directory. */
   configDir?: string;
+  /** --log-format (CRI-O's; not a config key): text (default) or json. */
+  logFormat?: string;
+  /** `wipe --force`: skip the version-file checks. */
+  force?: boolean;
 }
 
 type Kind = 'value' | 'list' | 'bool' | 'switch';
@@ -33,6 +37,7 @@ const SUBCOMMANDS: Record<Exclude<Command, 'daemon'>, string> = {
   config: 'print the effective configuration as commented TOML (crio.conf format)',
   version: 'print version information',
   check: 'check the configuration and storage, then exit',
+  wipe: "remove crio-ts's containers (after a reboot) and images (after an upgrade); --force: both, now",
   help: 'show this help',
 };
 
@@ -42,6 +47,7 @@ const api = (a: ParsedArgs): NonNullable<FlagOverrides['api']> => (a.overrides.a
 const runtime = (a: ParsedArgs): NonNullable<FlagOverrides['runtime']> => (a.overrides.runtime ??= {});
 const image = (a: ParsedArgs): NonNullable<FlagOverrides['image']> => (a.overrides.image ??= {});
 const network = (a: ParsedArgs): NonNullable<FlagOverrides['network']> => (a.overrides.network ??= {});
+const metrics = (a: ParsedArgs): NonNullable<FlagOverrides['metrics']> => (a.overrides.metrics ??= {});
 
 /** Builds a FlagSpec; `names` is "long" or "long|short". */
 function flag(kind: Kind, names: string, help: string, apply: FlagSpec['apply'] = () => undefined): FlagSpec {
@@ -65,6 +71,10 @@ const FLAGS: readonly FlagSpec[] = [
   }),
   flag('value', 'stream-port', 'stream server port (crio.api.stream_port)', (a, v) => (api(a).stream_port = v)),
   flag('value', 'log-level|l', 'daemon log level (crio.runtime.log_level)', (a, v) => (runtime(a).log_level = v)),
+  flag('value', 'log-filter', 'only log lines matching this regular expression (crio.runtime.log_filter)', (a, v) => {
+    runtime(a).log_filter = v;
+  }),
+  flag('value', 'log-format', 'daemon log format: text (default) or json', (a, v) => (a.logFormat = v)),
   flag('value', 'conmon', 'conmon binary (crio.runtime.conmon)', (a, v) => (runtime(a).conmon = v)),
   flag('value', 'default-runtime', 'default handler (crio.runtime.default_runtime)', (a, v) => {
     runtime(a).default_runtime = v;
@@ -107,6 +117,19 @@ const FLAGS: readonly FlagSpec[] = [
     const net = network(a);
     net.plugin_dirs = [...(net.plugin_dirs ?? []), ...v.split(',').filter((d) => d !== '')];
   }),
+  flag('bool', 'enable-metrics', 'serve Prometheus metrics (crio.metrics.enable_metrics)', (a, v) => {
+    metrics(a).enable_metrics = parseBool('enable-metrics', v);
+  }),
+  flag('value', 'metrics-host', 'metrics address (crio.metrics.metrics_host)', (a, v) => (metrics(a).metrics_host = v)),
+  flag('value', 'metrics-port', 'metrics port (crio.metrics.metrics_port)', (a, v) => (metrics(a).metrics_port = parsePort('metrics-port', v))),
+  flag('value', 'metrics-socket', 'metrics unix socket (crio.metrics.metrics_socket)', (a, v) => (metrics(a).metrics_socket = v)),
+  flag('value', 'metrics-cert', 'metrics TLS certificate (crio.metrics.metrics_cert)', (a, v) => (metrics(a).metrics_cert = v)),
+  flag('value', 'metrics-key', 'metrics TLS key (crio.metrics.metrics_key)', (a, v) => (metrics(a).metrics_key = v)),
+  flag('list', 'metrics-collectors', 'enabled metrics collectors; repeatable or comma-separated', (a, v) => {
+    const m = metrics(a);
+    m.metrics_collectors = [...(m.metrics_collectors ?? []), ...v.split(',').filter((c) => c !== '')];
+  }),
+  flag('switch', 'force|f', 'wipe: skip the version checks'),
   flag('switch', 'help|h', 'show this help'),
   flag('switch', 'version|v', 'print version information'),
 ];
@@ -139,6 +162,7 @@ export function parseArgs(argv: string[]): ParsedArgs {
     if (spec.kind === 'switch') {
       if (value !== undefined) throw new InvalidArgumentError(`flag ${written} takes no value`);
       if (spec.name === 'help') help = true;
+      else if (spec.name === 'force') args.force = true;
       else version = true;
       continue;
     }
@@ -177,6 +201,11 @@ function findFlag(written: string): FlagSpec {
     : FLAGS.find((f) => f.short !== undefined && f.short === written.slice(1));
   if (!spec) throw new InvalidArgumentError(`unknown flag ${written}; see crio --help`);
   return spec;
+}
+
+function parsePort(flag: string, value: string): number {
+  if (!/^\d{1,5}$/.test(value) || Number(value) > 65535) throw new InvalidArgumentError(`flag --${flag}: expected a port number 0-65535, got "${value}"`);
+  return Number(value);
 }
 
 /** Go strconv.ParseBool's spellings, as CRI-O's flag library accepts them. */

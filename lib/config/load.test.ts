@@ -155,17 +155,21 @@ test('load: canonical forms and unsupported-feature warnings', async () => {
   const { config, warnings } = await load(
     '[crio.api]\nlisten = "unix:///tmp/x.sock"\ngrpc_max_send_msg_size = 0\n' +
       '[crio.runtime]\ndefault_capabilities = ["chown", "cap_kill"]\nlog_level = "INFO"\nctr_stop_timeout = 5\n' +
-      '[crio.image]\ninsecure_registries = ["r:5000"]\n[crio.metrics]\nenable_metrics = true\n[crio.nri]\nenable_nri = true\n',
+      '[crio.image]\ninsecure_registries = ["r:5000"]\n[crio.metrics]\nenable_metrics = true\n' +
+      'metrics_collectors = ["crio_operations_total", "container_runtime_crio_image_pulls_success_total", "resources_stalled_at_stage", "bogus"]\n' +
+      'metrics_cert = "/c.pem"\n[crio.nri]\nenable_nri = true\n',
   );
   assert.equal(config.api.listen, '/tmp/x.sock');
   assert.equal(config.api.grpc_max_send_msg_size, 83886080);
   assert.deepEqual(config.runtime.default_capabilities, ['CAP_CHOWN', 'CAP_KILL']);
   assert.equal(config.runtime.log_level, 'info');
   assert.equal(config.runtime.ctr_stop_timeout, 30);
-  assert.equal(warnings.length, 4);
+  assert.equal(warnings.length, 6);
   assert.match(warnings.join('\n'), /ctr_stop_timeout.*using 30/);
   assert.match(warnings.join('\n'), /insecure_registries: deprecated and has no effect/);
-  assert.match(warnings.join('\n'), /crio\.metrics\.enable_metrics: unsupported by crio-ts, ignored/);
+  assert.match(warnings.join('\n'), /metrics_collectors: "resources_stalled_at_stage" is not collected by crio-ts/);
+  assert.match(warnings.join('\n'), /metrics_collectors: unknown collector "bogus" ignored/);
+  assert.match(warnings.join('\n'), /metrics_cert and metrics_key work only together/);
   assert.match(warnings.join('\n'), /crio\.nri\.enable_nri: unsupported by crio-ts, ignored/);
 });
 

@@ -60,7 +60,7 @@ export function mergeDocument(config: Config, doc: Record<string, unknown>, ctx:
 
 /** Apply flag overrides on top of everything the files said. */
 export function applyOverrides(config: Config, overrides: FlagOverrides, origins: Origins): void {
-  for (const table of ['crio', 'api', 'runtime', 'image', 'network'] as const) {
+  for (const table of ['crio', 'api', 'runtime', 'image', 'network', 'metrics'] as const) {
     const prefix = table === 'crio' ? 'crio' : `crio.${table}`;
     const target = fieldsOf(config[table]);
     for (const [key, value] of Object.entries(overrides[table] ?? {})) {

@@ -3,6 +3,7 @@
  * never re-interpret operator spellings ("unix://", "chown", grpc size 0), and collect the
  * warnings about settings that are accepted but have no effect.
  */
+import { selectCollectors } from '../metrics/collectors';
 import { normalizeCapability } from '../security/capabilities';
 import { DEFAULT_GRPC_MAX_MSG_SIZE, type Config } from './config';
 
@@ -30,8 +31,11 @@ export function normalizeConfig(config: Config): string[] {
       'crio.image.insecure_registries: deprecated and has no effect; mark registries insecure in registries.conf',
     );
   }
+  warnings.push(...selectCollectors(config.metrics.metrics_collectors).warnings);
+  if ((config.metrics.metrics_cert === '') !== (config.metrics.metrics_key === '')) {
+    warnings.push('crio.metrics: metrics_cert and metrics_key work only together; serving plain HTTP');
+  }
   const unsupported: Array<[string, boolean]> = [
-    ['crio.metrics.enable_metrics', config.metrics.enable_metrics],
     ['crio.tracing.enable_tracing', config.tracing.enable_tracing],
     ['crio.nri.enable_nri', config.nri.enable_nri],
   ];

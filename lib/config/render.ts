@@ -38,7 +38,7 @@ export function renderConfig(config: Config): string {
     ),
     table('crio.image', 'Image pulls, trust policy and the pause image.', config.image, IMAGE_DOCS),
     table('crio.network', 'CNI networking.', config.network, NETWORK_DOCS),
-    table('crio.metrics', 'Metrics; parsed for compatibility only.', config.metrics, METRICS_DOCS),
+    table('crio.metrics', 'Prometheus metrics.', config.metrics, METRICS_DOCS),
     table('crio.tracing', 'Tracing; parsed for compatibility only.', config.tracing, TRACING_DOCS),
     table('crio.stats', 'Stats collection.', config.stats, STATS_DOCS),
     table('crio.nri', 'Node Resource Interface; parsed for compatibility only.', config.nri, NRI_DOCS),

@@ -63,6 +63,7 @@ export function validateConfig(config: Config, sourceOf?: SourceOf, options: Val
   validateImage(config.image, fail);
   validateNetwork(config.network, fail);
   checkPort('crio.metrics.metrics_port', String(config.metrics.metrics_port), fail);
+  if (config.metrics.metrics_socket !== '') checkAbsolute('crio.metrics', config.metrics, ['metrics_socket'], fail);
   if (config.stats.collection_period < 0) {
     fail('crio.stats.collection_period', 'a number of seconds >= 0', config.stats.collection_period);
   }
@@ -118,6 +119,11 @@ function validateRuntime(c: RuntimeConfig, fail: Fail, systemdBooted: () => bool
   checkMonitorCgroups(c, fail);
   if (!(LOG_LEVELS as readonly string[]).includes(c.log_level.toLowerCase())) {
     fail('crio.runtime.log_level', `one of ${LOG_LEVELS.join('|')}`, c.log_level);
+  }
+  try {
+    new RegExp(c.log_filter);
+  } catch (err) {
+    fail('crio.runtime.log_filter', 'a regular expression', c.log_filter, err);
   }
   for (const cap of c.default_capabilities) {
     if (normalizeCapability(cap) === undefined) {

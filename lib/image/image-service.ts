@@ -7,6 +7,7 @@ import { ContentStore } from './content-store';
 import { diskUsage, type DiskUsage } from '../storage/disk-usage';
 import { ImageStore, type ImageRecord } from './image-store';
 import type { LayerSink } from './layer-sink';
+import type { MetricsRecorder } from '../metrics/recorder';
 import { hostPlatform, type Platform } from './manifest';
 import { ImagePuller, type ImageTrust, type PullOptions } from './pull';
 import { SIGNATURE_VALIDATION_FAILED } from './image-trust';
@@ -58,6 +59,8 @@ export interface ImageServiceOptions {
    * image (the layer store also refuses to delete a layer something sits on).
    */
   layersInUse?: () => Iterable<string>;
+  /** Pull metrics; default: none. */
+  metrics?: MetricsRecorder;
 }
 
 /** What remove() did. */
@@ -100,6 +103,7 @@ export class ImageService {
       progressTimeoutMs: options.pullProgressTimeoutMs,
       progressLogIntervalMs: options.pullProgressLogIntervalMs,
       maxConcurrentDownloads: options.maxConcurrentDownloads,
+      metrics: options.metrics,
     });
   }
 

@@ -9,6 +9,7 @@ import { decompressorFor, detectCompression, peek } from './decompress';
 import { DigestVerifier } from './digest-stream';
 import type { LayerRecord } from './image-store';
 import type { LayerSink } from './layer-sink';
+import type { MetricsRecorder } from '../metrics/recorder';
 import { Slots } from './limiter';
 import { chainIds, type Descriptor } from './manifest';
 import { layerCompression } from './media-types';
@@ -55,6 +56,8 @@ export interface LayerUnpackerOptions {
   sink: LayerSink;
   /** Layer downloads in flight per pull, the streamed one included (c/image: 6). */
   maxConcurrentDownloads?: number;
+  /** Counts layers found present (image_layer_reuse_total, image_pulls_skipped_bytes_total). */
+  metrics?: MetricsRecorder;
 }
 
 type LayerParams = { chainId: string; parentChainId: string | undefined; diffId: string; parentApplied?: Promise<unknown> };
@@ -80,6 +83,8 @@ export class LayerUnpacker {
     const records: LayerRecord[] = layers.map((l, i) => ({ diffId: diffIds[i] ?? '', chainId: chain[i] ?? '', digest: l.digest, size: l.size, mediaType: l.mediaType }));
     const present = await Promise.all(chain.map((c) => this.options.sink.hasLayer(c)));
     const missing = layers.map((_, i) => i).filter((i) => !present[i]);
+    // As c/image reports them to CRI-O: a blob already here is "skipped", named <image>@<digest>.
+    layers.forEach((l, i) => present[i] && this.options.metrics?.imageLayerReused(`${name}@${l.digest}`, l.size));
 
     // A failed download aborts the others and the apply in progress; the first error is reported.
     const abort = new AbortController();
@@ -197,7 +202,7 @@ export class LayerUnpacker {
     // Errors anywhere upstream destroy `verifier`, which is what the next stage reads (and
     // reports); once the first pipeline is done nobody else listens for its errors.
     verifier.on('error', () => undefined);
-    if (req.progress) pipeline(body, req.progress.meter(), verifier, () => undefined);
+    if (req.progress) pipeline(body, req.progress.meter({ mediaType: layer.mediaType, size: layer.size, layer: true }), verifier, () => undefined);
     else pipeline(body, verifier, () => undefined);
     return verifier;
   }
@@ -206,7 +211,7 @@ export class LayerUnpacker {
     const body = await this.options.client.getBlob(req.source, layer.digest, req.auth, ctx);
     let input: Readable = body;
     if (req.progress) {
-      const meter = req.progress.meter();
+      const meter = req.progress.meter({ mediaType: layer.mediaType, size: layer.size, layer: true });
       pipeline(body, meter, () => undefined);
       input = meter;
     }

@@ -1,6 +1,7 @@
 import { Transform, type TransformCallback } from 'node:stream';
 import { DeadlineExceededError } from '../errors';
 import type { Logger } from '../log';
+import type { MetricsRecorder } from '../metrics/recorder';
 
 /**
  * Byte accounting for one pull: a meter every downloaded byte flows through, a periodic
@@ -17,6 +18,16 @@ export interface PullProgressOptions {
   /** How often to log progress; 0 disables the periodic line. */
   logIntervalMs: number;
   log: Logger;
+  /** Where blob bytes are counted (image_pulls_bytes_total, image_pulls_layer_size). */
+  metrics?: MetricsRecorder;
+}
+
+/** The blob a meter counts, for the pull metrics' labels. */
+export interface MeteredBlob {
+  mediaType: string;
+  size: number;
+  /** A layer (counted in the layer-size histogram when complete), not a config. */
+  layer: boolean;
 }
 
 /** Progress of one pull. */
@@ -63,14 +74,24 @@ export class PullProgress {
     this.lastProgress = Date.now();
   }
 
-  /** A pass-through that counts what flows through it. */
-  meter(): Transform {
+  /** A pass-through that counts what flows through it; the blob's bytes go to the metrics once it closes. */
+  meter(blob?: MeteredBlob): Transform {
+    let bytes = 0;
     const t = new Transform({
       transform: (chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback) => {
         this.add(chunk.length);
+        bytes += chunk.length;
         cb(null, chunk);
       },
+      flush: (cb: TransformCallback) => {
+        if (blob?.layer) this.options.metrics?.imagePullLayerDone(blob.size);
+        cb();
+      },
     });
+    if (blob && this.options.metrics) {
+      const metrics = this.options.metrics;
+      t.once('close', () => metrics.imagePullBytes(blob.mediaType, blob.size, bytes));
+    }
     // The meter joins two pipelines; each reports errors itself, so an error emitted after the
     // upstream one finished must not become an uncaught exception.
     t.on('error', () => undefined);

@@ -1,6 +1,6 @@
 import { pipeline } from 'node:stream';
 import type { OpContext } from '../context';
-import { FailedPreconditionError } from '../errors';
+import { CriError, FailedPreconditionError } from '../errors';
 import type { ContentStore } from './content-store';
 import type { ImageRecord, ImageStore } from './image-store';
 import { LayerUnpacker } from './layer-unpack';
@@ -14,6 +14,7 @@ import { PullProgress } from './pull-progress';
 import { credentialKey, hasCredentials, type AuthConfig } from './registry-auth';
 import type { FetchedManifest, RegistryClient } from './registry-client';
 import { faultPoint } from '../fault-points';
+import { NO_METRICS, pullFailureLabel, type MetricsRecorder } from '../metrics/recorder';
 
 /**
  * PullImage end to end (CRI-O's pullImage over c/image's copy.Image): short-name candidates →
@@ -42,6 +43,8 @@ export interface ImagePullerOptions {
   progressTimeoutMs?: number;
   /** How often a running pull logs its progress; 0 = never. */
   progressLogIntervalMs?: number;
+  /** Pull metrics (successes, failures by error, bytes, reused layers). */
+  metrics?: MetricsRecorder;
 }
 
 /** Per-pull options beyond the name and credentials. */
@@ -90,7 +93,12 @@ export class ImagePuller {
       client: options.client,
       sink: options.layerSink,
       maxConcurrentDownloads: options.maxConcurrentDownloads,
+      metrics: options.metrics,
     });
+  }
+
+  private get metrics(): MetricsRecorder {
+    return this.options.metrics ?? NO_METRICS;
   }
 
   /** Pulls `refString`; callers asking for the same name with the same credentials and namespace share the result. */
@@ -115,8 +123,12 @@ export class ImagePuller {
     let lastErr: unknown;
     for (const candidate of candidates) {
       try {
-        return await this.pullOne(candidate, auth, conf, ctx, opts);
+        const pulled = await this.pullOne(candidate, auth, conf, ctx, opts);
+        this.metrics.imagePullSuccess();
+        return pulled;
       } catch (err) {
+        // Counted per candidate name, as CRI-O does.
+        this.metrics.imagePullFailure(pullFailureLabel(err));
         if (ctx.signal.aborted || candidates.length === 1 || isSignatureError(err)) throw err;
         ctx.log.info('pull candidate failed', { image: formatReference(candidate), err: errorMessage(err) });
         lastErr = err;
@@ -133,11 +145,15 @@ export class ImagePuller {
       timeoutMs: this.options.progressTimeoutMs ?? 0,
       logIntervalMs: this.options.progressLogIntervalMs ?? 10_000,
       log: outer.log,
+      metrics: this.options.metrics,
     });
     const ctx: OpContext = { log: outer.log, signal: AbortSignal.any([outer.signal, progress.signal]) };
+    const sources = resolvePullSources(conf, ref);
+    let registries = [...new Set(sources.map((s) => s.endpoint.host))];
     try {
       const authFiles = opts.authFile ? new AuthFiles({ globalAuthFile: opts.authFile }) : this.options.authFiles;
-      const resolved = await this.resolveManifest(ref, resolvePullSources(conf, ref), auth, authFiles, ctx, progress);
+      const resolved = await this.resolveManifest(ref, sources, auth, authFiles, ctx, progress);
+      registries = [resolved.source.endpoint.host];
       const { manifest } = resolved;
       // Trust is decided on the manifest alone, before any config or layer byte is fetched.
       await this.options.trust?.check(
@@ -145,7 +161,7 @@ export class ImagePuller {
         opts.namespace,
         ctx,
       );
-      const config = await this.fetchConfig(resolved, ctx, progress);
+      const config = await this.fetchConfig(resolved, name, ctx, progress);
       faultPoint('image-pull:config-stored');
       const unpacked = await this.unpacker.unpack(
         { name, source: resolved.source, auth: resolved.auth, layers: manifest.layers, diffIds: config.diffIds, progress },
@@ -185,7 +201,7 @@ export class ImagePuller {
     } catch (err) {
       // A stall shows up as an abort somewhere below; report why.
       if (progress.signal.aborted && !outer.signal.aborted) throw progress.signal.reason;
-      throw err;
+      throw withPullContext(err, name, registries);
     } finally {
       progress.close();
     }
@@ -234,12 +250,14 @@ export class ImagePuller {
   }
 
   /** Fetches (unless present) and verifies the config blob, then parses it. */
-  private async fetchConfig(resolved: ResolvedImage, ctx: OpContext, progress: PullProgress): Promise<ImageConfig> {
+  private async fetchConfig(resolved: ResolvedImage, name: string, ctx: OpContext, progress: PullProgress): Promise<ImageConfig> {
     const desc = resolved.manifest.config;
     const { content, client } = this.options;
-    if (!(await content.has(desc.digest))) {
+    if (await content.has(desc.digest)) {
+      this.metrics.imageLayerReused(`${name}@${desc.digest}`, desc.size);
+    } else {
       const body = await client.getBlob(resolved.source, desc.digest, resolved.auth, ctx);
-      const meter = progress.meter();
+      const meter = progress.meter({ mediaType: desc.mediaType, size: desc.size, layer: false });
       pipeline(body, meter, () => undefined);
       await content.put({ digest: desc.digest, size: desc.size }, meter, ctx.signal);
     }
@@ -255,6 +273,18 @@ export class ImagePuller {
 async function credentialsFor(ref: ImageReference, source: PullSource, auth: AuthConfig | undefined, authFiles: AuthFiles | undefined): Promise<AuthConfig | undefined> {
   if (hasCredentials(auth) && source.endpoint.host === ref.domain) return auth;
   return authFiles?.lookup(`${source.endpoint.host}/${source.repository}`);
+}
+
+/**
+ * The error of a failed pull, saying which image and which registry: "pulling image X from
+ * registry Y: <reason>", the same class (so the same gRPC code). Cancellations stay as they are,
+ * and so do signature rejections: the kubelet reads their leading SignatureValidationFailed.
+ */
+function withPullContext(err: unknown, image: string, registries: string[]): unknown {
+  if (!(err instanceof CriError) || isSignatureError(err)) return err;
+  const where = registries.length === 1 ? `registry ${registries[0]}` : `registries ${registries.join(', ')}`;
+  const Class = err.constructor as new (message: string, options?: { cause?: unknown }) => CriError;
+  return new Class(`pulling image ${image} from ${where}: ${err.message}`, { cause: err });
 }
 
 /** Signature rejections are final: another candidate name must not be tried instead (c/image). */

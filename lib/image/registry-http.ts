@@ -33,11 +33,46 @@ function isAbort(err: unknown): boolean {
   return err instanceof Error && (err.name === 'AbortError' || errnoCode(err) === 'ABORT_ERR');
 }
 
+/** OpenSSL's verdicts on a certificate chain, in words an operator can act on. */
+const CERTIFICATE_REASONS: Record<string, string> = {
+  DEPTH_ZERO_SELF_SIGNED_CERT: 'the certificate is self-signed',
+  SELF_SIGNED_CERT_IN_CHAIN: 'the chain ends in a self-signed CA that is not trusted',
+  UNABLE_TO_GET_ISSUER_CERT_LOCALLY: 'the issuing CA is not trusted on this node',
+  UNABLE_TO_GET_ISSUER_CERT: 'the issuing CA is not trusted on this node',
+  UNABLE_TO_VERIFY_LEAF_SIGNATURE: 'the certificate cannot be verified (issuer unknown)',
+  CERT_HAS_EXPIRED: 'the certificate has expired',
+  CERT_NOT_YET_VALID: 'the certificate is not valid yet (check the node clock)',
+  ERR_TLS_CERT_ALTNAME_INVALID: 'the certificate is not issued for this host name',
+  CERT_REVOKED: 'the certificate has been revoked',
+  CERT_SIGNATURE_FAILURE: 'the certificate signature is invalid',
+};
+
+/**
+ * A TLS failure in words: a plain-HTTP answer to our handshake, or why the certificate was
+ * refused; undefined for other errors.
+ */
+export function describeTlsError(err: unknown, host: string): string | undefined {
+  const code = errnoCode(err) ?? '';
+  const detail = err instanceof Error ? err.message : String(err);
+  // OpenSSL reads an HTTP response where a TLS record should be: the registry speaks plain HTTP.
+  if (code === 'ERR_SSL_WRONG_VERSION_NUMBER' || /wrong version number|packet length too long|http request/i.test(detail)) {
+    return `registry ${host} answered plain HTTP to an HTTPS request; mark it \`insecure = true\` in registries.conf`;
+  }
+  const reason = CERTIFICATE_REASONS[code];
+  if (reason !== undefined) {
+    return `registry ${host}: TLS certificate refused: ${reason} (${code}); trust its CA on this node, or mark the registry \`insecure = true\` in registries.conf`;
+  }
+  if (code.startsWith('ERR_SSL') || code.startsWith('ERR_TLS')) return `registry ${host}: TLS handshake failed: ${detail} (${code})`;
+  return undefined;
+}
+
 /** Wraps a network/TLS error as UnavailableError naming the host; leaves aborts and typed errors alone. */
 export function networkError(err: unknown, host: string): unknown {
   if (isAbort(err) || err instanceof UnavailableError) return err;
   const code = errnoCode(err) ?? '';
   const detail = err instanceof Error ? err.message : String(err);
+  const tls = describeTlsError(err, host);
+  if (tls !== undefined) return new UnavailableError(tls, { cause: err });
   if (NETWORK_CODES.has(code) || code.startsWith('ERR_SSL') || code.startsWith('ERR_TLS') || /certificate|socket hang up|aborted/i.test(detail)) {
     return new UnavailableError(`registry ${host} unavailable: ${detail}`, { cause: err });
   }

@@ -14,6 +14,9 @@ import { toCriPodSandboxStatus } from './sandbox-convert';
 
 type Listener = (event: ContainerEventResponse) => void;
 
+/** Events a stream may have queued before new ones are dropped (CRI-O's event channel holds 1000). */
+export const MAX_PENDING_EVENTS = 1000;
+
 /** Fan-out of events to the open GetContainerEvents streams. */
 export class ContainerEventBus {
   private readonly listeners = new Set<Listener>();
@@ -84,13 +87,22 @@ export async function getContainerEvents(
 ): Promise<void> {
   let chain = Promise.resolve();
   let failed: unknown;
+  let pending = 0;
   const unsubscribe = deps.events.subscribe((event) => {
+    // A client that stopped reading must not make the daemon queue events without bound.
+    if (pending >= MAX_PENDING_EVENTS) {
+      deps.metrics.containerEventDropped();
+      ctx.log.error('container event dropped: the client is not reading', { containerId: event.containerId, pending });
+      return;
+    }
+    pending++;
     // Sends are chained so events arrive in order even when the stream applies backpressure.
     chain = chain
       .then(() => send(event))
       .catch((err: unknown) => {
         failed ??= err;
-      });
+      })
+      .finally(() => pending--);
   });
   try {
     await new Promise<void>((resolve) => {

@@ -67,6 +67,7 @@ export async function refreshContainerExit(deps: ServerDeps, id: string, log: Lo
     };
   });
   if (!changed) return next;
+  if (next.reason === 'OOMKilled') deps.metrics.containerOom(record.metadata.name);
   log.info('container exited', { containerId: id, podSandboxId: record.podSandboxId, exitCode: exit.exitCode, reason: next.reason });
   emitContainerEvent(deps, id, ContainerEventType.CONTAINER_STOPPED_EVENT);
   await killLeftovers(deps, next, log);

@@ -93,6 +93,7 @@ export async function removeContainerRecord(deps: ServerDeps, record: ContainerR
   faultPoint('container-remove:recorded');
   deps.containerNames.release(record.reservedName, record.id);
   deps.statsCache.forget(record.id);
+  if (last.reason === 'OOMKilled') deps.metrics.containerRemoved(record.metadata.name);
   log.info('container removed', { containerId: record.id, podSandboxId: record.podSandboxId });
   emitContainerEvent(deps, record.id, ContainerEventType.CONTAINER_DELETED_EVENT, last);
 }

@@ -35,6 +35,8 @@ import { recoverNodeEvents, restoreState } from './restore';
 import { RuntimeHandlers } from './runtimes';
 import { forwardPortInSandbox } from './sandbox-port-forward';
 import { CRIO_TS_VERSION } from './runtime-version';
+import { startMetrics } from '../metrics/start';
+import type { ReloadResult } from './reload';
 
 /**
  * Where crio-ts keeps its data under `root` and `runroot`. Names differ from containers/storage's
@@ -60,6 +62,8 @@ export function daemonLayout(config: Config) {
 /** A running daemon. */
 export interface Daemon {
   deps: ServerDeps;
+  /** Applies the reloadable keys of a freshly loaded config (SIGHUP); throws, changing nothing, when one is bad. */
+  reload(next: Config): Promise<ReloadResult>;
   close(): Promise<void>;
 }
 
@@ -80,6 +84,8 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
   if (host.apparmor) await setupAppArmorAtStart(config.runtime.apparmor_profile);
   log.info('host probed', { apparmor: host.apparmor, selinux: host.selinux, seccomp: host.seccomp, canLowerOomScoreAdj: host.canLowerOomScoreAdj, userNamespaces: host.userNamespaces });
 
+  // First, so a bad metrics address stops the start before anything else is set up.
+  const metrics = await startMetrics(config.metrics, log);
   const layerStore = new LayerStore({ root: layout.layers, log });
   await layerStore.init();
   const containerLayers = new ContainerLayers({ root: layout.containerLayers, layerStore, log, mountStateDir: layout.mountCounts });
@@ -95,6 +101,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
     trust: new PolicyTrust({ policyFile: config.image.signature_policy, policyDir: config.image.signature_policy_dir }),
     // Layers under container root filesystems are never deleted with an image.
     layersInUse: () => containerLayers.list().flatMap((id) => containerLayers.get(id)?.imageTopChainId ?? []),
+    metrics: metrics.recorder,
   });
   await images.init();
   const cni = new CniManager({
@@ -108,7 +115,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
   });
   await cni.reload();
   cni.startAutoReload();
-  const runtimes = await RuntimeHandlers.create(config, layout.bundlesDir, log);
+  let runtimes = await RuntimeHandlers.create(config, layout.bundlesDir, log);
   const specSources = await startSpecSources(config, log);
 
   const sandboxes = new RecordStore<SandboxRecord>({ dir: layout.sandboxRecords, kind: 'pod sandbox', version: RECORD_VERSION, validate: validateSandboxRecord });
@@ -134,7 +141,9 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
     statsCache: new StatsCache(),
     ...specSources.deps,
     runtimeFor: (handler) => runtimes.get(handler),
+    metrics: metrics.recorder,
   };
+  metrics.recorder.defaultRuntime(config.runtime.default_runtime);
   await recoverNodeEvents(deps, layerStore, nodeEvents, log);
   await restoreState(deps, log);
   // No pull runs yet: layers left by interrupted pulls or removals go now.
@@ -157,14 +166,31 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
     maxSendBytes: config.api.grpc_max_send_msg_size,
     maxRecvBytes: config.api.grpc_max_recv_msg_size,
     log,
+    metrics: metrics.recorder,
   });
   await writeMarker(config.crio.version_file, CRIO_TS_VERSION);
+  // What `crio wipe` compares against after an upgrade (CRI-O writes both files at start).
+  if (config.crio.version_file_persist !== '') await writeMarker(config.crio.version_file_persist, CRIO_TS_VERSION);
   log.info('crio-ts ready', { listen: config.api.listen, version: CRIO_TS_VERSION });
+  // SIGHUPs are handled one at a time: two reloads must not interleave their checks and swaps.
+  let reloading: Promise<unknown> = Promise.resolve();
   return {
     deps,
+    reload: (next) => {
+      const run = reloading.then(async () => {
+        // Loaded on the first SIGHUP: its checks pull in modules an idle daemon does not need.
+        const { reloadConfig } = require('./reload') as typeof import('./reload');
+        const result = await reloadConfig({ deps, runtimes, bundlesDir: layout.bundlesDir, log }, next);
+        runtimes = result.runtimes;
+        return result;
+      });
+      reloading = run.catch(() => undefined);
+      return run;
+    },
     close: async () => {
       await streaming.close(); // ends exec/attach/port-forward sessions first
       stopMonitorChecks();
+      await metrics.close();
       specSources.close();
       await shutdown(server, exitWatcher, cni, config, log);
     },

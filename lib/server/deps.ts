@@ -1,4 +1,5 @@
 import type { Config } from '../config/config';
+import type { MetricsRecorder } from '../metrics/recorder';
 import type { ImageService } from '../image/image-service';
 import type { WatchedSource } from '../file-watch';
 import type { CdiRegistry } from '../oci/cdi-registry';
@@ -62,4 +63,6 @@ export interface ServerDeps {
   defaultMounts: WatchedSource<LoadedDefaultMounts>;
   /** The OCI runtime for a handler name ('' = default_runtime); InvalidArgumentError if unknown. */
   runtimeFor(handler: string): OciRuntime;
+  /** Prometheus metrics (a no-op recorder unless enable_metrics). */
+  metrics: MetricsRecorder;
 }

@@ -21,6 +21,7 @@ import {
 } from '../cri/gen/api';
 import { errnoCode } from '../errors';
 import type { Logger } from '../log';
+import { NO_METRICS, type MetricsRecorder } from '../metrics/recorder';
 import { withAuthorityFix } from './grpc-uds-authority';
 import { serverStream, type StreamHandler } from './server-stream';
 import { unary, type UnaryHandler, type UnaryOptions } from './unary';
@@ -62,21 +63,24 @@ function buildService(
   handlers: Record<string, AnyHandler | undefined>,
   log: Logger,
   options: RpcOptions,
+  metrics: MetricsRecorder,
 ): UntypedServiceImplementation {
   const impl: UntypedServiceImplementation = {};
   for (const [key, def] of Object.entries(definition)) {
     const name = rpcName(def);
     const handler = handlers[key];
     if (def.responseStream && handler) {
-      impl[key] = serverStream(name, log, handler as StreamHandler<unknown, unknown>);
+      impl[key] = serverStream(name, log, handler as StreamHandler<unknown, unknown>, metrics);
     } else if (def.responseStream) {
       impl[key] = (call: ServerWritableStream<unknown, unknown>) => {
+        metrics.operation(name, 0, true);
         call.emit('error', { code: status.UNIMPLEMENTED, details: unimplementedMessage(name) });
       };
     } else if (handler) {
-      impl[key] = unary(name, log, handler as UnaryHandler<unknown, unknown>, options[name]);
+      impl[key] = unary(name, log, handler as UnaryHandler<unknown, unknown>, options[name], metrics);
     } else {
       impl[key] = (_call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>) => {
+        metrics.operation(name, 0, true);
         callback({ code: status.UNIMPLEMENTED, details: unimplementedMessage(name) }, null);
       };
     }
@@ -95,6 +99,8 @@ export interface CriServerOptions {
   maxSendBytes: number;
   maxRecvBytes: number;
   log: Logger;
+  /** Where each call is counted (operations_total and friends); default: nowhere. */
+  metrics?: MetricsRecorder;
 }
 
 /** Custom response encoders by ts-proto method key (e.g. ListContainers' cached encoding). */
@@ -125,11 +131,11 @@ export async function startCriServer(options: CriServerOptions): Promise<CriServ
   const rpcOptions = options.rpcOptions ?? {};
   server.addService(
     withSerializers(RuntimeServiceService, options.responseSerializers),
-    buildService(RuntimeServiceService, options.runtime as Record<string, AnyHandler>, options.log, rpcOptions),
+    buildService(RuntimeServiceService, options.runtime as Record<string, AnyHandler>, options.log, rpcOptions, options.metrics ?? NO_METRICS),
   );
   server.addService(
     ImageServiceService,
-    buildService(ImageServiceService, options.image as Record<string, AnyHandler>, options.log, rpcOptions),
+    buildService(ImageServiceService, options.image as Record<string, AnyHandler>, options.log, rpcOptions, options.metrics ?? NO_METRICS),
   );
   await fs.mkdir(path.dirname(options.socketPath), { recursive: true, mode: 0o755 });
   try {

@@ -6,7 +6,7 @@ import { OciRuntime } from '../oci/runtime';
 import { findExecutable } from '../process';
 
 /** Why a configured handler cannot be used (binary missing), kept to answer RPCs clearly. */
-type HandlerEntry = { runtime: OciRuntime } | { error: string };
+type HandlerEntry = ({ runtime: OciRuntime } | { error: string }) & { signature: string };
 
 /**
  * The configured runtime handlers ([crio.runtime.runtimes.<name>]), each an OciRuntime driving
@@ -19,27 +19,37 @@ export class RuntimeHandlers {
     private readonly defaultName: string,
   ) {}
 
-  /** Resolves binaries of every handler. */
-  static async create(config: Config, bundlesDir: string, log: Logger): Promise<RuntimeHandlers> {
+  /**
+   * Resolves binaries of every handler. On a reload (`previous`), a handler whose settings did not
+   * change keeps its OciRuntime, so stops and execs in progress are not disturbed.
+   */
+  static async create(config: Config, bundlesDir: string, log: Logger, previous?: RuntimeHandlers): Promise<RuntimeHandlers> {
     const entries = new Map<string, HandlerEntry>();
     const cgroupManager = cgroupManagerName(config.runtime.cgroup_manager);
     for (const [name, h] of Object.entries(config.runtime.runtimes)) {
+      const signature = JSON.stringify([h, config.runtime.conmon, config.runtime.conmon_cgroup, config.runtime.log_level, config.runtime.log_size_max]);
+      const kept = previous?.entries.get(name);
+      if (kept && kept.signature === signature && 'runtime' in kept) {
+        entries.set(name, kept);
+        continue;
+      }
       const runtimePath = await findExecutable(h.runtime_path || name);
       const conmonName = h.monitor_path || config.runtime.conmon || 'conmon';
       const conmonPath = await findExecutable(conmonName);
       if (!runtimePath) {
         const error = `runtime handler ${JSON.stringify(name)}: runtime binary ${JSON.stringify(h.runtime_path || name)} not found (install it or set runtime_path)`;
         log.warn('runtime handler unusable', { handler: name, err: error });
-        entries.set(name, { error });
+        entries.set(name, { error, signature });
         continue;
       }
       if (!conmonPath) {
         const error = `runtime handler ${JSON.stringify(name)}: conmon binary ${JSON.stringify(conmonName)} not found (install conmon or set monitor_path)`;
         log.warn('runtime handler unusable', { handler: name, err: error });
-        entries.set(name, { error });
+        entries.set(name, { error, signature });
         continue;
       }
       entries.set(name, {
+        signature,
         runtime: new OciRuntime({
           runtimePath,
           runtimeRoot: h.runtime_root || `/run/${name}`,

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { ServerWritableStream } from '@grpc/grpc-js';
 import type { OpContext } from '../context';
 import type { Logger } from '../log';
+import { NO_METRICS, type MetricsRecorder } from '../metrics/recorder';
 import { isServerFault, toGrpcStatus } from './status';
 
 /**
@@ -13,9 +14,9 @@ export type StreamHandler<Req, Res> = (ctx: OpContext, req: Req, send: (msg: Res
 /**
  * Adapts a stream handler to grpc-js the way unary() does for unary calls: request ID and child
  * logger, an abort signal for client cancel or deadline, errors mapped to a status once (status.ts)
- * and the outcome logged once.
+ * and the outcome logged and counted (operations metrics) once.
  */
-export function serverStream<Req, Res>(rpc: string, root: Logger, handler: StreamHandler<Req, Res>) {
+export function serverStream<Req, Res>(rpc: string, root: Logger, handler: StreamHandler<Req, Res>, metrics: MetricsRecorder = NO_METRICS) {
   return (call: ServerWritableStream<Req, Res>): void => {
     const log = root.child({ rpc, reqId: randomBytes(4).toString('hex') });
     const abort = new AbortController();
@@ -47,13 +48,16 @@ export function serverStream<Req, Res>(rpc: string, root: Logger, handler: Strea
     handler({ log, signal: abort.signal }, call.request, send).then(
       () => {
         if (timer) clearTimeout(timer);
-        log.debug('stream done', { messages, durationMs: Number(process.hrtime.bigint() - started) / 1e6 });
+        const durationMs = Number(process.hrtime.bigint() - started) / 1e6;
+        metrics.operation(rpc, durationMs / 1000, false);
+        log.debug('stream done', { messages, durationMs });
         if (!call.cancelled) call.end();
       },
       (err: unknown) => {
         if (timer) clearTimeout(timer);
         const st = toGrpcStatus(err, abort.signal.aborted);
         const durationMs = Number(process.hrtime.bigint() - started) / 1e6;
+        metrics.operation(rpc, durationMs / 1000, true);
         if (isServerFault(st.code))
           log.error('rpc failed', { code: st.code, err: st.details, stack: err instanceof Error ? err.stack : undefined, durationMs });
         else log.info('rpc failed', { code: st.code, err: st.details, durationMs });

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { sendUnaryData, ServerUnaryCall } from '@grpc/grpc-js';
 import type { OpContext } from '../context';
 import type { Logger } from '../log';
+import { NO_METRICS, type MetricsRecorder } from '../metrics/recorder';
 import { isServerFault, toGrpcStatus } from './status';
 import { inFaultScope } from '../fault-points';
 
@@ -18,9 +19,10 @@ export interface UnaryOptions {
 /**
  * Adapts an async handler to grpc-js: gives the call a request ID and child logger, an abort
  * signal that fires on client cancel or deadline, converts every error to a status once, and
- * logs the outcome once. Nothing below this logs-and-rethrows.
+ * logs the outcome once and counts it in the operations metrics (CRI-O's interceptor does the
+ * same). Nothing below this logs-and-rethrows.
  */
-export function unary<Req, Res>(rpc: string, root: Logger, handler: UnaryHandler<Req, Res>, options: UnaryOptions = {}) {
+export function unary<Req, Res>(rpc: string, root: Logger, handler: UnaryHandler<Req, Res>, options: UnaryOptions = {}, metrics: MetricsRecorder = NO_METRICS) {
   return (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>): void => {
     const reqId = randomBytes(4).toString('hex');
     const log = root.child({ rpc, reqId });
@@ -38,6 +40,7 @@ export function unary<Req, Res>(rpc: string, root: Logger, handler: UnaryHandler
       (res) => {
         if (timer) clearTimeout(timer);
         const durationMs = Number(process.hrtime.bigint() - started) / 1e6;
+        metrics.operation(rpc, durationMs / 1000, false);
         if (options.compactResponse) log.debug('response', { durationMs });
         else log.debug('response', { durationMs, response: res });
         callback(null, res);
@@ -46,6 +49,7 @@ export function unary<Req, Res>(rpc: string, root: Logger, handler: UnaryHandler
         if (timer) clearTimeout(timer);
         const st = toGrpcStatus(err, abort.signal.aborted);
         const durationMs = Number(process.hrtime.bigint() - started) / 1e6;
+        metrics.operation(rpc, durationMs / 1000, true);
         if (isServerFault(st.code)) {
           log.error('rpc failed', { code: st.code, err: st.details, stack: err instanceof Error ? err.stack : undefined, durationMs });
         } else {

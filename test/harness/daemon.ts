@@ -22,7 +22,9 @@ export interface TestDaemonOptions {
   netIndex: number;
   /** Write no CNI config (to test NetworkReady=false). */
   noCni?: boolean;
-  /** Extra environment of the daemon process (e.g. CRIO_TS_FAULT_POINT); restart() can replace it. */
+  /** Extra command-line arguments for crio. */
+  args?: string[];
+  /** Extra environment for crio (e.g. NOTIFY_SOCKET, CRIO_TS_FAULT_POINT); restart() can replace it. */
   env?: Record<string, string>;
 }
 
@@ -42,6 +44,8 @@ export interface TestDaemon {
   restart(env?: Record<string, string>): Promise<void>;
   /** Resolves when the daemon process has exited on its own (e.g. at a fault point), with its signal. */
   exited(): Promise<NodeJS.Signals | number | null>;
+  /** Sends a signal to the running daemon (SIGHUP: reload). */
+  signal(sig: NodeJS.Signals): void;
   /** Remove every pod through the CRI, stop the daemon, unmount and delete everything. */
   cleanup(): Promise<void>;
 }
@@ -148,7 +152,7 @@ export async function startDaemon(options: TestDaemonOptions): Promise<TestDaemo
     const fd = openSync(logFile, 'a');
     child = spawn(
       process.execPath,
-      [CRIO_JS, '--config', path.join(dir, 'crio.conf'), '--config-dir', path.join(dir, 'crio.conf.d'), '--registries-conf', path.join(dir, 'registries.conf')],
+      [CRIO_JS, '--config', path.join(dir, 'crio.conf'), '--config-dir', path.join(dir, 'crio.conf.d'), '--registries-conf', path.join(dir, 'registries.conf'), ...(options.args ?? [])],
       { stdio: ['ignore', fd, fd], env: { ...process.env, ...extraEnv } },
     );
     closeSync(fd);
@@ -193,6 +197,9 @@ export async function startDaemon(options: TestDaemonOptions): Promise<TestDaemo
         if (!c || c.exitCode !== null || c.signalCode !== null) return resolve(c?.signalCode ?? c?.exitCode ?? null);
         c.once('exit', (code, signal) => resolve(signal ?? code));
       }),
+    signal: (sig) => {
+      child?.kill(sig);
+    },
     cleanup: async () => {
       try {
         if (child && child.exitCode === null) {

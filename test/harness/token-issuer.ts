@@ -76,8 +76,9 @@ function parseScope(scope: string): { type: string; name: string; actions: strin
   return m ? { type: m[1] ?? '', name: m[2] ?? '', actions: (m[3] ?? '').split(',') } : undefined;
 }
 
-async function selfSignedCert(keyFile: string, certFile: string): Promise<void> {
-  const args = ['req', '-new', '-x509', '-key', keyFile, '-out', certFile, '-days', '2', '-subj', '/CN=crio-ts-test-token-issuer'];
+/** Writes a self-signed certificate for the key in keyFile (openssl req -x509). */
+export async function selfSignedCert(keyFile: string, certFile: string, subject = '/CN=crio-ts-test-token-issuer'): Promise<void> {
+  const args = ['req', '-new', '-x509', '-key', keyFile, '-out', certFile, '-days', '2', '-subj', subject];
   const child = spawn('openssl', args, { stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
   child.stderr.on('data', (c: Buffer) => (err += c.toString()));

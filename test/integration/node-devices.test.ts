@@ -208,7 +208,7 @@ test('bad CDI requests fail CreateContainer cleanly, naming the device and the f
   await rejectsWith(create(podSandboxId, { ...sh('true'), annotations: { 'cdi.k8s.io/x': 'gpu0' } }), grpcStatus.INVALID_ARGUMENT, /annotation cdi.k8s.io\/x: invalid CDI device name "gpu0"/);
   assert.equal((await rt.listContainers({})).containers.length, before);
   assert.equal(readdirSync(bundles).length, bundlesBefore, 'no bundle left behind');
-  assert.match(fx.daemon.logs(), /"file":"[^"]*\/broken.yaml".*"message":"CDI spec refused"/);
+  assert.match(fx.daemon.logs(), /level=warning msg="CDI spec refused" .*file=\S*\/broken\.yaml/);
 });
 
 test('a CDI spec written while the daemon runs, into a directory that did not exist, is used', async () => {
@@ -258,12 +258,12 @@ test('OCI hooks are selected by command, by bind mounts and by (pod) annotation;
   const annotated = await fx.runPod('hook-annotated', { annotations: { 'hooks.test/select': 'on' } });
   const byAnnotation = await run(annotated.podSandboxId, sh('true'));
   assert.deepEqual(markers(byAnnotation.id), ['annotation']);
-  assert.match(fx.daemon.logs(), /"err":"hook executable [^"]*\/no-such-hook does not exist","file":"[^"]*\/50-missing.json".*"message":"OCI hook refused"/);
+  assert.match(fx.daemon.logs(), /level=error msg="OCI hook refused" err="hook executable \S*\/no-such-hook does not exist" file=\S*\/50-missing\.json/);
 });
 
 test('a hook added while the daemon runs applies once it is loaded; removing it stops it', async () => {
   const file = path.join(root, 'hooks-etc', '60-late.json');
-  const loaded = (): number => fx.daemon.logs().split('\n').filter((l) => l.includes('"message":"OCI hooks loaded"') && l.includes('60-late.json')).length;
+  const loaded = (): number => fx.daemon.logs().split('\n').filter((l) => l.includes('msg="OCI hooks loaded"') && l.includes('60-late.json')).length;
   await fs.writeFile(file, hookFile(['createRuntime'], { annotations: { '^hooks\\.test/late$': '' } }, 'late'));
   const until = Date.now() + 20_000;
   while (loaded() === 0) {
@@ -273,7 +273,7 @@ test('a hook added while the daemon runs applies once it is loaded; removing it 
   const { podSandboxId } = await fx.runPod('hook-late');
   const withHook = await run(podSandboxId, { ...sh('true'), annotations: { 'hooks.test/late': 'x' } });
   assert.deepEqual(markers(withHook.id), ['late']);
-  const logLines = (): number => fx.daemon.logs().split('\n').filter((l) => l.includes('"message":"OCI hooks loaded"') && !l.includes('60-late.json')).length;
+  const logLines = (): number => fx.daemon.logs().split('\n').filter((l) => l.includes('msg="OCI hooks loaded"') && !l.includes('60-late.json')).length;
   const before = logLines();
   await fs.rm(file);
   while (logLines() === before) {
