@@ -39,6 +39,7 @@ async function monitorGone(deps: ServerDeps, record: ContainerRecord, log: Logge
   const orphaned = state !== undefined && state.status !== 'stopped';
   if (orphaned) await runtime.stopContainer(record.id, 0, 'SIGKILL');
   await markContainerLost(deps, record.id, log, orphaned ? `${MONITOR_LOST_MESSAGE}; the container process, left unmonitored, was killed` : MONITOR_LOST_MESSAGE);
+  deps.metrics.containerMonitorStopped(record.metadata.name);
   log.warn('container monitor exited without recording an exit code', { containerId: record.id, podSandboxId: record.podSandboxId, processKilled: orphaned });
 }
 
