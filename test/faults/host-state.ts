@@ -1,4 +1,4 @@
-import { promises as fs } from 'node:fs';
+import { promises as fs, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { ContainerState, PodSandboxState } from '../../lib/cri/gen/api';
 import { parseMountInfo } from '../../lib/mountinfo';
@@ -52,12 +52,21 @@ async function readProc(pid: number): Promise<Proc | undefined> {
   return { pid, ppid: Number(fields[1]), argv: cmdline.split('\0').filter(Boolean) };
 }
 
-/** Command lines of the processes that mention `needle` (this daemon's dir): conmon and runc name it in their arguments. */
+/**
+ * The processes that mention `needle` (this daemon's dir) in their command line: conmon and runc
+ * name it in their arguments. Read synchronously: /proc files come from memory, and thousands of
+ * async reads (a busy host) would cost a thread-pool round trip each.
+ */
 async function processesMentioning(needle: string): Promise<Proc[]> {
   const out: Proc[] = [];
-  for (const name of await ls('/proc')) {
+  for (const name of readdirSync('/proc')) {
     if (!/^\d+$/.test(name)) continue;
-    const cmdline = await fs.readFile(`/proc/${name}/cmdline`, 'utf8').catch(() => '');
+    let cmdline = '';
+    try {
+      cmdline = readFileSync(`/proc/${name}/cmdline`, 'utf8');
+    } catch {
+      continue; // gone meanwhile
+    }
     if (!cmdline.includes(needle)) continue;
     const p = await readProc(Number(name));
     if (p) out.push(p);

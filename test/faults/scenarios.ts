@@ -22,10 +22,14 @@ export interface Cycle {
   ctrId?: string;
   /** ID the retry returned (creates). */
   resultId?: string;
+  /** Pod scenarios: give the pod an infra container (only the steps that need one do: it is slower). */
+  infra?: boolean;
 }
 
 export interface Scenario {
   rpc: string;
+  /** A pod scenario: its steps are traced with and without an infra container (Cycle.infra). */
+  pod?: boolean;
   setup(c: Cycle): Promise<void>;
   op(c: Cycle): Promise<unknown>;
   /** The kubelet's retry: 'ok' or the gRPC code name it accepts. */
@@ -41,19 +45,28 @@ const EXEC_CMD = ['sh', '-c', 'sleep 10; echo done'];
 /** ExecSync's timeout (s): the command never finishes in time, as a hanging probe. */
 const EXEC_TIMEOUT = 1n;
 
-/** Pods for the container scenarios have no infra container (PID mode CONTAINER): quicker to make and remove; the pod scenarios crash the infra steps. */
-const NO_INFRA = { linux: { securityContext: { namespaceOptions: { pid: NamespaceMode.CONTAINER } } } };
+/**
+ * Pods for the container scenarios have no infra container (PID mode CONTAINER) and use the
+ * host's network (no CNI): quicker to make and remove. The pod scenarios crash those steps.
+ */
+const LEAN_POD = { linux: { securityContext: { namespaceOptions: { pid: NamespaceMode.CONTAINER, network: NamespaceMode.NODE } } } };
 
-/** The pod scenarios also map a host port, so the portmap plugin's ADD and DEL (and its iptables rules) are crashed too. */
-const PORTS = { portMappings: [{ protocol: Protocol.TCP, containerPort: 80, hostPort: 31000 + TEST_SLOT, hostIp: '127.0.0.1' }] };
+/**
+ * The pod scenarios' pods: a network with a host port (the portmap plugin's ADD and DEL, and its
+ * iptables rules, are crashed too) and, when the cycle asks, an infra container.
+ */
+function fullPod(c: Cycle): Record<string, unknown> {
+  const ports = { portMappings: [{ protocol: Protocol.TCP, containerPort: 80, hostPort: 31000 + TEST_SLOT, hostIp: '127.0.0.1' }] };
+  return c.infra ? ports : { ...ports, linux: { securityContext: { namespaceOptions: { pid: NamespaceMode.CONTAINER } } } };
+}
 
-async function pod(c: Cycle, infra = false): Promise<void> {
-  c.podCfg = c.f.podConfig(c.name, infra ? PORTS : NO_INFRA);
+async function pod(c: Cycle, full = false): Promise<void> {
+  c.podCfg = c.f.podConfig(c.name, full ? fullPod(c) : LEAN_POD);
   c.podId = (await c.f.daemon.cri.runtime.runPodSandbox({ config: c.podCfg })).podSandboxId;
 }
 
-async function ctr(c: Cycle, start: boolean, infra = false): Promise<void> {
-  await pod(c, infra);
+async function ctr(c: Cycle, start: boolean, full = false): Promise<void> {
+  await pod(c, full);
   const rt = c.f.daemon.cri.runtime;
   c.ctrId = (await rt.createContainer({ podSandboxId: c.podId, sandboxConfig: c.podCfg, config: c.f.ctrConfig(c.name) })).containerId;
   if (start) await rt.startContainer({ containerId: c.ctrId });
@@ -74,8 +87,9 @@ const createCtr = (c: Cycle) => c.f.daemon.cri.runtime.createContainer({ podSand
 export const SCENARIOS: Scenario[] = [
   {
     rpc: 'RunPodSandbox',
+    pod: true,
     setup: async (c) => {
-      c.podCfg = c.f.podConfig(c.name, PORTS);
+      c.podCfg = c.f.podConfig(c.name, fullPod(c));
     },
     op: createPod,
     retry: async (c) => codeName(createPod(c).then((r) => (c.resultId = r.podSandboxId))),
@@ -121,6 +135,7 @@ export const SCENARIOS: Scenario[] = [
   },
   {
     rpc: 'StopPodSandbox',
+    pod: true,
     setup: (c) => ctr(c, true, true),
     op: (c) => c.f.daemon.cri.runtime.stopPodSandbox({ podSandboxId: c.podId }),
     retry: (c) => codeName(c.f.daemon.cri.runtime.stopPodSandbox({ podSandboxId: c.podId })),
@@ -131,6 +146,7 @@ export const SCENARIOS: Scenario[] = [
   },
   {
     rpc: 'RemovePodSandbox',
+    pod: true,
     setup: async (c) => {
       await ctr(c, true, true);
       await c.f.daemon.cri.runtime.stopPodSandbox({ podSandboxId: c.podId });
