@@ -8,18 +8,24 @@ import { asError } from '../lib/errors';
 import { createLogger, LOG_FORMATS, toLogLevel, type LogFormat } from '../lib/log';
 import { startDaemon } from '../lib/server/daemon';
 import { CRIO_TS_VERSION } from '../lib/server/runtime-version';
+import { runStatusCommand } from '../lib/server/status-command';
 import { Notifier } from '../lib/sd-notify';
 import { watchSighup, watchdogHealth } from '../lib/server/signals';
 
 /**
  * The `crio` command: the CRI daemon by default, plus `crio config` (effective config as TOML),
- * `crio version`, `crio check` (validate config and exit) and `crio wipe`. Composition happens
- * here and in lib/server/daemon.ts only.
+ * `crio version`, `crio check` (validate config and exit), `crio wipe` and `crio status` (query a
+ * running daemon's inspect API, as CRI-O's crio-status). Composition happens here and in
+ * lib/server/daemon.ts only.
  */
 async function main(argv: string[]): Promise<number> {
   const args = parseArgs(argv);
   if (args.command === 'help') {
     process.stdout.write(usage());
+    return 0;
+  }
+  if (args.command === 'status') {
+    process.stdout.write(await runStatusCommand(args.rest ?? []));
     return 0;
   }
   if (args.command === 'version') {

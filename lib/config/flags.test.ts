@@ -151,6 +151,11 @@ const cases: Case[] = [
   { name: '-v', argv: ['-v'], want: { command: 'version', overrides: {} } },
   { name: '--help wins', argv: ['config', '-h'], want: { command: 'help', overrides: {} } },
   { name: '-- ends flags', argv: ['--', 'version'], want: { command: 'version', overrides: {} } },
+  {
+    name: 'status keeps its own arguments',
+    argv: ['status', '--socket', '/s.sock', 'containers', '--id', 'abc'],
+    want: { command: 'status', overrides: {}, rest: ['--socket', '/s.sock', 'containers', '--id', 'abc'] },
+  },
 ];
 for (const c of cases) test(`parseArgs: ${c.name}`, () => assert.deepEqual(parseArgs(c.argv), c.want));
 
@@ -160,7 +165,7 @@ const failures: Array<[string, string[], RegExp]> = [
   ['missing value', ['--root'], /^flag --root needs a value$/],
   ['bad bool', ['--drop-infra-ctr=maybe'], /^flag --drop-infra-ctr: expected true or false, got "maybe"$/],
   ['switch with value', ['--help=1'], /^flag --help takes no value$/],
-  ['unknown command', ['scrub'], /^unexpected argument "scrub"; commands are config, version, check, wipe, help$/],
+  ['unknown command', ['scrub'], /^unexpected argument "scrub"; commands are config, version, check, wipe, help, status$/],
   ['bad metrics port', ['--metrics-port', 'x'], /^flag --metrics-port: expected a port number 0-65535, got "x"$/],
   ['two commands', ['config', 'version'], /^unexpected argument "version"/],
 ];

@@ -7,7 +7,7 @@ import { InvalidArgumentError } from '../errors';
 import { DEFAULT_CONFIG_DIR, DEFAULT_CONFIG_FILE, DEFAULT_REGISTRIES_CONF, type FlagOverrides } from './config';
 
 /** What `crio` was asked to do. */
-export type Command = 'daemon' | 'config' | 'version' | 'check' | 'wipe' | 'help';
+export type Command = 'daemon' | 'config' | 'version' | 'check' | 'wipe' | 'help' | 'status';
 
 /** The parsed command line. */
 export interface ParsedArgs {
@@ -21,6 +21,8 @@ export interface ParsedArgs {
   logFormat?: string;
   /** `wipe --force`: skip the version-file checks. */
   force?: boolean;
+  /** The arguments after a subcommand that parses its own (`status`). */
+  rest?: string[];
 }
 
 type Kind = 'value' | 'list' | 'bool' | 'switch';
@@ -39,6 +41,7 @@ const SUBCOMMANDS: Record<Exclude<Command, 'daemon'>, string> = {
   check: 'check the configuration and storage, then exit',
   wipe: "remove crio-ts's containers (after a reboot) and images (after an upgrade); --force: both, now",
   help: 'show this help',
+  status: 'query a running daemon: status [--socket PATH] config|info|containers --id ID',
 };
 
 // Accessors that create the override table on first use, so FLAGS stays one line per flag.
@@ -149,6 +152,10 @@ export function parseArgs(argv: string[]): ParsedArgs {
         throw new InvalidArgumentError(`unexpected argument "${arg}"; commands are ${commands}`);
       }
       positional = arg as Command;
+      if (positional === 'status') {
+        args.rest = argv.slice(i + 1);
+        break;
+      }
       continue;
     }
     if (arg === '--') {

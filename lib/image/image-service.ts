@@ -5,6 +5,7 @@ import type { Logger } from '../log';
 import { AuthFiles, type AuthFileLocations } from './auth-file';
 import { ContentStore } from './content-store';
 import { diskUsage, type DiskUsage } from '../storage/disk-usage';
+import { resolveImageId } from './image-id';
 import { ImageStore, type ImageRecord } from './image-store';
 import type { LayerSink } from './layer-sink';
 import type { MetricsRecorder } from '../metrics/recorder';
@@ -197,13 +198,20 @@ export class ImageService {
   /**
    * CRI-O's CreateContainer-time check (verifyImageSignature): the signature policy is
    * evaluated again for the name the user asked for (`user_specified_image`) against the
-   * stored manifest. No-op without a trust policy. The caller decides when it applies
-   * (CRI-O: only when a policy path is configured explicitly).
+   * stored manifest — only when a policy file is configured explicitly (`signature_policy`, or
+   * a per-namespace file), as in CRI-O; the default policy.json was applied at pull time.
+   * No-op without a trust policy. An image named by ID has no name to check: refused then.
    */
   async verifyStoredImage(image: ImageRecord, userSpecifiedImage: string, namespace: string | undefined, ctx: OpContext): Promise<void> {
     const trust = this.options.trust;
     if (!trust) return;
+    if (trust.configuredExplicitly && !(await trust.configuredExplicitly(namespace))) return;
     if (userSpecifiedImage === '') throw new InvalidArgumentError(`image ${image.id}: user_specified_image is required to verify its signature`);
+    if (resolveImageId(userSpecifiedImage, this.images.list().map((i) => i.id)) === image.id) {
+      throw new FailedPreconditionError(
+        `${SIGNATURE_VALIDATION_FAILED}: image ${image.id} was specified by ID (${userSpecifiedImage}); the signature policy can only be checked for a name: create the container by name`,
+      );
+    }
     const conf = this.registriesConf();
     for (const ref of resolveShortName(conf, userSpecifiedImage, 'disabled')) {
       const repo = repositoryName(ref);

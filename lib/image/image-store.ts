@@ -2,13 +2,14 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { FailedPreconditionError } from '../errors';
 import { readJsonIfExists, removeStaleTempFiles, syncDir, writeJsonAtomic } from '../fsutil';
+import { resolveImageId } from './image-id';
 import type { ImageConfigInfo } from './manifest';
 import { digestHex, formatReference, isImageId, parseReference, repositoryName, type ImageReference } from './reference';
 
 /**
  * The local image index: one JSON record per image at `<root>/images/<id>.json`, written
- * atomically before the in-memory map changes. An image is found by ID, unique ID prefix,
- * `sha256:ID`, tag or repo digest; a tag names at most one image (adding it elsewhere moves it).
+ * atomically before the in-memory map changes. An image is found by ID, unique ID prefix
+ * (image-id.ts), `sha256:ID`, tag or repo digest; a tag names at most one image (adding it elsewhere moves it).
  */
 
 /** One layer of an image, bottom first. */
@@ -160,14 +161,9 @@ export class ImageStore {
       const image = this.lookupReference(ref);
       if (image) return ref.digest !== undefined ? { image } : { image, tag: formatReference(ref) };
     }
-    const prefix = /^(?:sha256:)?([a-f0-9]+)$/.exec(s)?.[1];
-    if (prefix !== undefined) {
-      const matches = [...this.images.keys()].filter((id) => id.startsWith(prefix));
-      const only = matches.length === 1 ? matches[0] : undefined;
-      const image = only !== undefined ? this.images.get(only) : undefined;
-      if (image) return { image };
-    }
-    return undefined;
+    const id = resolveImageId(s, this.images.keys());
+    const image = id === undefined ? undefined : this.images.get(id);
+    return image ? { image } : undefined;
   }
 
   private async write(record: ImageRecord): Promise<void> {

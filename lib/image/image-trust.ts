@@ -47,12 +47,22 @@ export class PolicyTrust implements ImageTrust {
    * file is absent (crio-ts then accepts every image, where c/image would fail every pull).
    */
   async policyFor(namespace: string | undefined): Promise<SignaturePolicy | undefined> {
-    if (namespace && this.options.policyDir && /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(namespace)) {
-      const nsFile = path.join(this.options.policyDir, `${namespace}.json`);
-      if (await pathExists(nsFile)) return loadPolicy(nsFile);
-    }
+    const nsFile = await this.namespaceFile(namespace);
+    if (nsFile !== undefined) return loadPolicy(nsFile);
     if (this.options.policyFile) return loadPolicy(this.options.policyFile);
     return (await pathExists(DEFAULT_POLICY_FILE)) ? loadPolicy(DEFAULT_POLICY_FILE) : undefined;
+  }
+
+  /** `signature_policy` is set, or `<signature_policy_dir>/<namespace>.json` exists (CRI-O's SignaturePolicyPath for the namespace). */
+  async configuredExplicitly(namespace: string | undefined): Promise<boolean> {
+    if (this.options.policyFile !== '') return true;
+    return (await this.namespaceFile(namespace)) !== undefined;
+  }
+
+  private async namespaceFile(namespace: string | undefined): Promise<string | undefined> {
+    if (!namespace || !this.options.policyDir || !/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(namespace)) return undefined;
+    const nsFile = path.join(this.options.policyDir, `${namespace}.json`);
+    return (await pathExists(nsFile)) ? nsFile : undefined;
   }
 
   /** Throws unless every requirement of the applicable scope accepts the image. */

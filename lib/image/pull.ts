@@ -58,6 +58,8 @@ export interface PullOptions {
 /** Decides whether an image may be used (policy.json); throws naming SignatureValidationFailed. */
 export interface ImageTrust {
   check(image: TrustSubject, namespace: string | undefined, ctx: OpContext): Promise<void>;
+  /** Whether a policy file is configured explicitly for this namespace (CreateContainer checks again only then). */
+  configuredExplicitly?(namespace: string | undefined): Promise<boolean>;
 }
 
 /** What a trust policy judges: the logical name and the manifest the pull resolved. */

@@ -77,6 +77,12 @@ export async function moveToCgroup(pid: number, cgroupPath: string): Promise<voi
   }
 }
 
+/** Creates `cgroupPath` (empty) in every mounted hierarchy; existing directories are fine. */
+export async function createCgroup(cgroupPath: string): Promise<void> {
+  const rel = relative(cgroupPath);
+  for (const mountPoint of await cgroupMounts()) await mkdirCgroup(mountPoint, rel);
+}
+
 /** Removes `cgroupPath` (and, with `parents`, its now-empty ancestors up to that depth) in every hierarchy; missing is fine. */
 export async function removeCgroup(cgroupPath: string, parents = 0): Promise<void> {
   const rel = relative(cgroupPath);

@@ -18,9 +18,10 @@ export function criContainerState(record: ContainerRecord): ContainerState {
   return STATE[record.state];
 }
 
+/** What the container was created from: the name reported to the kubelet (a tag, not the ID it sent) and the request as made. */
 function imageSpec(record: ContainerRecord): ImageSpec {
   return {
-    image: record.image.id,
+    image: record.image.name ?? record.image.requested,
     annotations: {},
     userSpecifiedImage: record.image.requested,
     runtimeHandler: '',

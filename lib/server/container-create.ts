@@ -9,7 +9,8 @@ import { generateSpec } from '../oci/spec';
 import { serializeSpec } from '../oci/spec-json';
 import { requestFingerprint } from '../state/fingerprint';
 import { containerName } from '../state/name-registry';
-import { nowNs, RECORD_VERSION, type ContainerRecord, type SandboxRecord } from '../state/records';
+import { isClaimed, nowNs, RECORD_VERSION, type ContainerRecord, type SandboxRecord } from '../state/records';
+import { imageNameForStatus } from '../image/image-id';
 import { emitContainerEvent } from './container-events';
 import { extendSpec } from './container-extensions';
 import { allowedAnnotationsOnly } from './container-security';
@@ -45,9 +46,12 @@ async function validate(req: CreateContainerRequest): Promise<ContainerConfig> {
   return config;
 }
 
-/** The CRI log path: the pod's log directory joined with the container's relative log path. */
-function logPathOf(deps: ServerDeps, podLogDir: string, config: ContainerConfig, id: string): string {
-  const dir = podLogDir || path.join(deps.config.crio.log_dir, id);
+/**
+ * The CRI log path: the pod's log directory (CRI-O: `<log_dir>/<pod id>` when the kubelet gave
+ * none) joined with the container's relative log path, `<container id>.log` by default.
+ */
+function logPathOf(deps: ServerDeps, pod: SandboxRecord, config: ContainerConfig, id: string): string {
+  const dir = pod.logDirectory || path.join(deps.config.crio.log_dir, pod.id);
   if (config.logPath === '') return path.join(dir, `${id}.log`);
   const joined = path.resolve(dir, config.logPath);
   if (!joined.startsWith(path.resolve(dir) + path.sep)) {
@@ -103,7 +107,7 @@ async function create(deps: ServerDeps, ctx: OpContext, job: CreateJob): Promise
   if (userSpecified !== '') await deps.images.verifyStoredImage(image, userSpecified, pod.metadata.namespace, withLogFields(ctx, { image: image.id }));
   const cleanup = new CleanupStack();
   try {
-    const logPath = logPathOf(deps, pod.logDirectory, config, id);
+    const logPath = logPathOf(deps, pod, config, id);
     await fs.mkdir(path.dirname(logPath), { recursive: true, mode: 0o755 });
 
     const topLayer = image.layers[image.layers.length - 1];
@@ -129,7 +133,12 @@ async function create(deps: ServerDeps, ctx: OpContext, job: CreateJob): Promise
       metadata: { name: meta.name, attempt: meta.attempt },
       labels: config.labels,
       annotations: config.annotations,
-      image: { requested: config.image?.image ?? '', id: image.id, ref: image.repoDigests[0] ?? image.id },
+      image: {
+        requested: config.image?.image ?? '',
+        id: image.id,
+        ref: image.repoDigests[0] ?? image.id,
+        name: imageNameForStatus([userSpecified, config.image?.image ?? ''], image),
+      },
       state: 'created',
       createdAtNs: nowNs(),
       startedAtNs: '0',
@@ -152,6 +161,9 @@ async function create(deps: ServerDeps, ctx: OpContext, job: CreateJob): Promise
     await writeFileAtomic(path.join(bundleDir, 'config.json'), serializeSpec(spec), 0o600, false);
     faultPoint('container-create:bundle-written');
 
+    // cAdvisor asks about the cgroup `runc create` makes at once: the inspect API answers from this.
+    deps.creating.containers.set(id, base);
+    cleanup.add('forget the early inspect view', async () => void deps.creating.containers.delete(id));
     const created = await runtime.createContainer(
       { containerId: id, name: job.reservedName, bundleDir, logPath, terminal: config.tty, stdin: config.stdin, stdinOnce: config.stdinOnce },
       backgroundContext(log),
@@ -159,9 +171,18 @@ async function create(deps: ServerDeps, ctx: OpContext, job: CreateJob): Promise
     cleanup.add('delete runtime container', () => runtime.delete(id, true));
     faultPoint('container-create:runtime-created');
 
-    await deps.containers.create({ ...base, pid: created.pid, config: ContainerConfig.toJSON(config) });
+    // The caller gave up meanwhile: it never learns this ID, so the container waits hidden for
+    // the identical retry (abandoned-creates.ts), as CRI-O's resourcestore does.
+    const abandoned = ctx.signal.aborted ? { abandonedAtNs: nowNs() } : {};
+    const record = await deps.containers.create({ ...base, pid: created.pid, config: ContainerConfig.toJSON(config), ...abandoned });
+    deps.creating.containers.delete(id);
     faultPoint('container-create:recorded');
     cleanup.clear();
+    if (!isClaimed(record)) {
+      deps.abandoned.watch(record);
+      log.info('container created after its caller gave up; hidden until the retry', { name: meta.name, pid: created.pid });
+      return;
+    }
     log.info('container created', { name: meta.name, pid: created.pid });
     emitContainerEvent(deps, id, ContainerEventType.CONTAINER_CREATED_EVENT);
   } catch (err) {
@@ -188,5 +209,6 @@ export async function createContainer(deps: ServerDeps, ctx: OpContext, req: Cre
       create(deps, ctx, { id, reservedName, fingerprint, pod, config }),
     ),
   );
+  await deps.abandoned.claim(containerId, ctx.log);
   return { containerId };
 }

@@ -1,6 +1,6 @@
 import type { ContainerEventResponse, ContainerEventType, GetEventsRequest } from '../cri/gen/api';
 import type { OpContext } from '../context';
-import type { ContainerRecord, SandboxRecord } from '../state/records';
+import { isClaimed, type ContainerRecord, type SandboxRecord } from '../state/records';
 import { toCriContainerStatus } from './container-convert';
 import type { ServerDeps } from './deps';
 import { toCriPodSandboxStatus } from './sandbox-convert';
@@ -54,9 +54,9 @@ function buildEvent(
   };
 }
 
-/** The pod's containers, as events list them. */
+/** The pod's containers, as events list them (not those waiting for the retry of an abandoned create). */
 export function podContainers(deps: ServerDeps, podSandboxId: string): ContainerRecord[] {
-  return deps.containers.list().filter((c) => c.podSandboxId === podSandboxId);
+  return deps.containers.list().filter((c) => c.podSandboxId === podSandboxId && isClaimed(c));
 }
 
 /**
@@ -67,7 +67,8 @@ export function emitContainerEvent(deps: ServerDeps, containerId: string, type: 
   if (!deps.events.listening) return;
   const record = deps.containers.find(containerId) ?? gone;
   const pod = record && deps.sandboxes.find(record.podSandboxId);
-  if (!record || !pod) return;
+  // A container still waiting for the retry of its abandoned create is unknown to clients.
+  if (!record || !pod || !isClaimed(record)) return;
   const containers = podContainers(deps, pod.id);
   if (gone && !containers.some((c) => c.id === gone.id)) containers.push(gone);
   deps.events.publish(buildEvent(deps, containerId, type, pod, containers));

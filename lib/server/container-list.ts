@@ -1,6 +1,6 @@
 import { Container, ContainerState, type ListContainersRequest, type ListContainersResponse } from '../cri/gen/api';
 import type { OpContext } from '../context';
-import type { ContainerRecord } from '../state/records';
+import { isClaimed, type ContainerRecord } from '../state/records';
 import { criContainerState, toCriContainer } from './container-convert';
 import type { ServerDeps } from './deps';
 import { matchesIdPrefix, matchesLabelSelector } from './filters';
@@ -32,6 +32,7 @@ export async function listContainers(deps: ServerDeps, _ctx: OpContext, req: Lis
   const f = req.filter;
   const containers = [];
   for (const record of deps.containers.list()) {
+    if (!isClaimed(record)) continue;
     if (!matchesIdPrefix(record.id, f?.id)) continue;
     if (!matchesIdPrefix(record.podSandboxId, f?.podSandboxId)) continue;
     if (f?.state && f.state.state !== ContainerState.UNRECOGNIZED && f.state.state !== criContainerState(record)) continue;

@@ -119,9 +119,11 @@ export async function imageVolumeMounts(deps: ServerDeps, src: ImageVolumeSource
 }
 
 /**
- * The host file behind the termination-message path: the kubelet mounts one (found by the
- * annotation); without that mount (e.g. crictl) crio-ts provides an empty file in the bundle so
- * the container can still write its message.
+ * The termination-message file. The kubelet mounts its own (found by the annotation) and reads
+ * it itself, appending it to the status message: crio-ts then leaves it alone (reporting it too
+ * would show the message twice, "going-down: going-down"), as CRI-O does. Without that mount
+ * (e.g. crictl) crio-ts provides an empty file in the bundle, whose contents become the status
+ * message when the container exits.
  */
 export async function terminationLog(
   config: ContainerConfig,
@@ -131,7 +133,7 @@ export async function terminationLog(
   const target = config.annotations[TERMINATION_MESSAGE_PATH_ANNOTATION];
   if (target === undefined || target === '' || !target.startsWith('/')) return {};
   const existing = mounts.find((m) => path.posix.normalize(m.containerPath) === path.posix.normalize(target));
-  if (existing) return { hostPath: existing.hostPath };
+  if (existing) return {};
   const hostPath = path.join(bundleDir, 'termination-log');
   await fs.writeFile(hostPath, '', { mode: 0o666 });
   await fs.chmod(hostPath, 0o666); // past the umask: any container user may write its message

@@ -1,5 +1,6 @@
 import type { ContainerStats, ContainerStatsFilter, ListContainerStatsRequest, ListContainerStatsResponse } from '../cri/gen/api';
 import type { OpContext } from '../context';
+import { isClaimed } from '../state/records';
 import { containerStatsOf } from './container-stats-read';
 import type { ServerDeps } from './deps';
 import { matchesIdPrefix, matchesLabelSelector } from './filters';
@@ -11,6 +12,7 @@ export async function listContainerStatsOf(deps: ServerDeps, f: ContainerStatsFi
     .filter(
       (r) =>
         r.state !== 'exited' &&
+        isClaimed(r) &&
         matchesIdPrefix(r.id, f?.id) &&
         matchesIdPrefix(r.podSandboxId, f?.podSandboxId) &&
         matchesLabelSelector(r.labels, f?.labelSelector),

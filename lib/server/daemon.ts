@@ -4,6 +4,7 @@ import type { Config } from '../config/config';
 import { asError } from '../errors';
 import { writeFileAtomic } from '../fsutil';
 import { parseDuration } from '../config/duration';
+import { renderConfig } from '../config/render';
 import { ImageService } from '../image/image-service';
 import { PolicyTrust } from '../image/image-trust';
 import type { Logger } from '../log';
@@ -20,6 +21,7 @@ import { detectNodeEvents, markCleanShutdownSupported } from '../storage/node-ev
 import { syncFilesystem } from '../storage/sync-fs';
 import { streamingOptionsFromConfig } from '../streaming/config';
 import { StreamingServer } from '../streaming/server';
+import { AbandonedCreates } from './abandoned-creates';
 import { ContainerEventBus } from './container-events';
 import { refreshContainerExit } from './container-exit';
 import { watchMonitors } from './container-monitor';
@@ -29,6 +31,8 @@ import { execInContainer } from './container-exec';
 import type { ServerDeps } from './deps';
 import { startCriServer, type CriServer } from './grpc-server';
 import { imageHandlers, RESPONSE_SERIALIZERS, RPC_OPTIONS, runtimeHandlers } from './handlers';
+import { createInspectServer } from './inspect-http';
+import { RecordsInCreation } from './records-in-creation';
 import { setupAppArmorAtStart } from '../security/apparmor-host';
 import { probeHost } from './host-info';
 import { recoverNodeEvents, restoreState } from './restore';
@@ -57,6 +61,16 @@ export function daemonLayout(config: Config) {
     // Mount reference counts on the runroot tmpfs: a reboot resets them with the mounts.
     mountCounts: path.join(runroot, 'crio-mountpoints'),
   };
+}
+
+/**
+ * Where images are kept, as the inspect API's /info reports it (CRI-O's storage_driver,
+ * storage_root, storage_image): cAdvisor labels the filesystem holding `root` "crio-images",
+ * and the kubelet's image GC and /stats/summary read that label. Derived from daemonLayout so
+ * a storage layout change is made here only.
+ */
+export function imageStorageInfo(config: Config): { driver: string; root: string; imageStore: string } {
+  return { driver: config.crio.storage_driver || 'overlay', root: config.crio.root, imageStore: daemonLayout(config).images };
 }
 
 /** A running daemon. */
@@ -139,6 +153,8 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
     cni,
     events: new ContainerEventBus(),
     statsCache: new StatsCache(),
+    abandoned: new AbandonedCreates(log),
+    creating: new RecordsInCreation(),
     ...specSources.deps,
     runtimeFor: (handler) => runtimes.get(handler),
     metrics: metrics.recorder,
@@ -146,6 +162,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
   metrics.recorder.defaultRuntime(config.runtime.default_runtime);
   await recoverNodeEvents(deps, layerStore, nodeEvents, log);
   await restoreState(deps, log);
+  deps.abandoned.start(deps);
   // No pull runs yet: layers left by interrupted pulls or removals go now.
   await layerGc.collect();
 
@@ -157,6 +174,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
   });
   const exitWatcher = watchExits(deps, log);
   const stopMonitorChecks = watchMonitors(deps, log);
+  const inspect = createInspectServer({ deps, storage: imageStorageInfo(config), configToml: () => renderConfig(config), log });
   const server = await startCriServer({
     socketPath: config.api.listen,
     runtime: runtimeHandlers(deps, streaming),
@@ -167,6 +185,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
     maxRecvBytes: config.api.grpc_max_recv_msg_size,
     log,
     metrics: metrics.recorder,
+    http1: inspect.handle,
   });
   await writeMarker(config.crio.version_file, CRIO_TS_VERSION);
   // What `crio wipe` compares against after an upgrade (CRI-O writes both files at start).
@@ -191,6 +210,8 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
       await streaming.close(); // ends exec/attach/port-forward sessions first
       stopMonitorChecks();
       await metrics.close();
+      inspect.close();
+      deps.abandoned.close();
       specSources.close();
       await shutdown(server, exitWatcher, cni, config, log);
     },

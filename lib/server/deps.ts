@@ -13,8 +13,10 @@ import type { PodGate } from '../state/pod-gate';
 import type { RecordStore } from '../state/record-store';
 import type { ContainerLayers } from '../storage/container-layers';
 import type { LayerGc } from '../storage/layer-gc';
+import type { AbandonedCreates } from './abandoned-creates';
 import type { ContainerEventBus } from './container-events';
 import type { StatsCache } from './container-stats-read';
+import type { RecordsInCreation } from './records-in-creation';
 
 /** What the host supports, probed once at start (pure modules take it as input). */
 export interface HostInfo {
@@ -57,6 +59,10 @@ export interface ServerDeps {
   events: ContainerEventBus;
   /** Previous CPU samples and writable-layer sizes between stats calls. */
   statsCache: StatsCache;
+  /** Containers created for callers that gave up, waiting for their retry. */
+  abandoned: AbandonedCreates;
+  /** Pods and containers being created, as the inspect API shows them before their records exist. */
+  creating: RecordsInCreation;
   /** CDI specs of cdi_spec_dirs, OCI hooks of hooks_dir, mounts.conf: in memory, reloaded when their files change. */
   cdi: WatchedSource<CdiRegistry>;
   hooks: WatchedSource<LoadedHooks>;

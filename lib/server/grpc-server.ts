@@ -22,6 +22,7 @@ import {
 import { errnoCode } from '../errors';
 import type { Logger } from '../log';
 import { NO_METRICS, type MetricsRecorder } from '../metrics/recorder';
+import { routeConnection } from './connection-sniff';
 import { withAuthorityFix } from './grpc-uds-authority';
 import { serverStream, type StreamHandler } from './server-stream';
 import { unary, type UnaryHandler, type UnaryOptions } from './unary';
@@ -99,6 +100,8 @@ export interface CriServerOptions {
   maxSendBytes: number;
   maxRecvBytes: number;
   log: Logger;
+  /** Serves connections that speak HTTP/1.1 instead of gRPC (CRI-O's inspect API on the same socket). */
+  http1?: (socket: net.Socket) => void;
   /** Where each call is counted (operations_total and friends); default: nowhere. */
   metrics?: MetricsRecorder;
 }
@@ -147,7 +150,10 @@ export async function startCriServer(options: CriServerOptions): Promise<CriServ
   // Our own listener hands connections to grpc-js, so old gRPC-Go clients' socket-path
   // :authority can be fixed up on the way in (see grpc-uds-authority.ts).
   const injector = server.createConnectionInjector(ServerCredentials.createInsecure());
-  const listener = net.createServer((socket) => injector.injectConnection(withAuthorityFix(socket)));
+  const toGrpc = (socket: net.Socket): void => injector.injectConnection(withAuthorityFix(socket));
+  const http1 = options.http1;
+  // With an HTTP/1.1 handler the first bytes pick the server (connection-sniff.ts).
+  const listener = net.createServer(http1 ? (socket) => routeConnection(socket, { http2: toGrpc, http1 }) : toGrpc);
   await new Promise<void>((resolve, reject) => {
     listener.once('error', reject);
     // Created 0600 from the start: no window in which another user could connect.

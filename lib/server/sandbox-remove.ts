@@ -3,6 +3,7 @@ import type { RemovePodSandboxRequest, RemovePodSandboxResponse } from '../cri/g
 import { withLogFields, type OpContext } from '../context';
 import type { ServerDeps } from './deps';
 import { removeContainerRecord } from './container-ops';
+import { removeSandboxCgroup } from './sandbox-cgroup';
 import { removeInfraContainer } from './sandbox-infra';
 import { stopPodSandbox } from './sandbox-stop';
 import { faultPoint } from '../fault-points';
@@ -22,6 +23,7 @@ export async function removePodSandbox(deps: ServerDeps, ctx: OpContext, req: Re
   faultPoint('sandbox-remove:containers-removed');
   const record = deps.sandboxes.get(id);
   await removeInfraContainer(deps, record);
+  await removeSandboxCgroup(record);
   faultPoint('sandbox-remove:infra-removed');
   await fs.rm(record.podDir, { recursive: true, force: true });
   faultPoint('sandbox-remove:pod-dir-removed');

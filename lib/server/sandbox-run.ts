@@ -17,6 +17,8 @@ import { allowedAnnotationsOnly } from './container-security';
 import type { ServerDeps } from './deps';
 import { newId } from './ids';
 import { checkName, checkNoNulBytes, checkPath, checkPortMappings } from './request-rules';
+import type { SandboxView } from './records-in-creation';
+import { createPodDiffDir, createSandboxCgroup, removeSandboxCgroup } from './sandbox-cgroup';
 import { needsInfraContainer, removeInfraContainer, startInfraContainer } from './sandbox-infra';
 import { podBandwidth, podShmSize } from './sandbox-options';
 import { chownPodFiles, gidCount, podIdMappings, podUsernsRequest } from './sandbox-userns';
@@ -99,12 +101,32 @@ async function createSandbox(deps: ServerDeps, ctx: OpContext, n: NewSandbox): P
   const work = backgroundContext(log);
   const cleanup = new CleanupStack();
   for (const w of n.warnings) log.warn('pod config adjusted', { warning: w });
+  // The pod's cgroup appears before its record: cAdvisor's questions about it are answered from this.
+  const view: SandboxView = {
+    id,
+    reservedName,
+    metadata: { name: meta.name, uid: meta.uid, namespace: meta.namespace, attempt: meta.attempt },
+    labels: config.labels,
+    annotations: config.annotations,
+    createdAtNs: nowNs(),
+    hostname,
+    hostNetwork,
+    podDir: path.join(deps.paths.podsDir, id),
+    ips: [],
+  };
+  deps.creating.sandboxes.set(id, view);
   try {
     const ids = await podIdMappings(deps, id, n.userns);
     cleanup.add('release user namespace ids', async () => ids.release());
     const podDir = path.join(deps.paths.podsDir, id);
     await fs.mkdir(podDir, { recursive: true, mode: 0o755 });
     cleanup.add('remove pod dir', () => fs.rm(podDir, { recursive: true, force: true }));
+    await createPodDiffDir(podDir);
+    if (!needsInfraContainer(deps, nsOptions?.pid)) {
+      const podCgroup = { id, cgroupParent: parent };
+      await createSandboxCgroup(podCgroup);
+      cleanup.add('remove pod cgroup', () => removeSandboxCgroup(podCgroup));
+    }
     faultPoint('sandbox-run:pod-dir-created');
 
     // A private /dev/shm per pod, shared by its containers; host-IPC pods use the host's.
@@ -148,6 +170,7 @@ async function createSandbox(deps: ServerDeps, ctx: OpContext, n: NewSandbox): P
     if (!hostIpc) cleanup.add('unmount pod shm', () => unmountPodShm(shmPath));
     if (netResult.status === 'rejected') throw netResult.reason;
     const ips = netResult.value?.ips ?? [];
+    view.ips = ips;
     if (networkDone) cleanup.add('tear down pod network', () => deps.cni.tearDownPod(podInfo, { log, signal: new AbortController().signal }));
 
     const podFiles = await writePodFiles(podDir, {
@@ -167,6 +190,7 @@ async function createSandbox(deps: ServerDeps, ctx: OpContext, n: NewSandbox): P
         nsOptions?.pid === NamespaceMode.NODE,
         work,
       );
+      view.infra = infra;
       const started = { id, runtimeHandler: req.runtimeHandler, infra };
       cleanup.add('remove infra container', () => removeInfraContainer(deps, started));
       faultPoint('sandbox-run:infra-started');
@@ -205,5 +229,7 @@ async function createSandbox(deps: ServerDeps, ctx: OpContext, n: NewSandbox): P
   } catch (err) {
     await cleanup.run(log);
     throw err;
+  } finally {
+    deps.creating.sandboxes.delete(id);
   }
 }

@@ -1,6 +1,7 @@
 import type { PodSandboxStatusRequest, PodSandboxStatusResponse } from '../cri/gen/api';
 import type { OpContext } from '../context';
 import { toCriContainerStatus } from './container-convert';
+import { podContainers } from './container-events';
 import type { ServerDeps } from './deps';
 import { findSandbox } from './lookup';
 import { toCriPodSandboxStatus } from './sandbox-convert';
@@ -22,7 +23,7 @@ export async function podSandboxStatus(deps: ServerDeps, _ctx: OpContext, req: P
   return {
     status: toCriPodSandboxStatus(record),
     info,
-    containersStatuses: deps.containers.list().filter((c) => c.podSandboxId === id).map(toCriContainerStatus),
+    containersStatuses: podContainers(deps, id).map(toCriContainerStatus),
     timestamp: BigInt(Date.now()) * 1_000_000n,
   };
 }

@@ -62,8 +62,11 @@ export interface ContainerRecord extends VersionedRecord {
   metadata: { name: string; attempt: number };
   labels: Record<string, string>;
   annotations: Record<string, string>;
-  /** What the kubelet asked for, the image ID it resolved to, and the repo digest reference. */
-  image: { requested: string; id: string; ref: string };
+  /**
+   * What the kubelet asked for, the image ID it resolved to, the repo digest reference, and the
+   * name reported in statuses (absent in older records: `requested` then).
+   */
+  image: { requested: string; id: string; ref: string; name?: string };
   state: ContainerState;
   createdAtNs: string;
   startedAtNs: string;
@@ -85,6 +88,17 @@ export interface ContainerRecord extends VersionedRecord {
   cgroupsPath?: string;
   /** Host file behind the termination-message path; read into `message` when the container exits. */
   terminationLogPath?: string;
+  /**
+   * Set when the CreateContainer caller had given up (deadline passed) before the create
+   * finished: the container stays out of the list and status RPCs until the identical retry claims it, and
+   * is removed if none comes (abandoned-creates.ts).
+   */
+  abandonedAtNs?: string;
+}
+
+/** Whether clients may see this container: false while it waits for the retry of a create whose caller gave up. */
+export function isClaimed(record: ContainerRecord): boolean {
+  return record.abandonedAtNs === undefined;
 }
 
 /** Current time in nanoseconds since the epoch, as stored in records. */

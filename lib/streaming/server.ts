@@ -176,7 +176,10 @@ export class StreamingServer {
     }
     let ports: number[] = [];
     if (websocket && cached.kind === 'portforward') {
-      const values = new URL(req.url ?? '/', 'http://x').searchParams.getAll('port');
+      // The kubelet proxies without the query: then the ports of the PortForward request count
+      // (upstream's streaming server always takes those).
+      const query = new URL(req.url ?? '/', 'http://x').searchParams.getAll('port');
+      const values = query.length > 0 ? query : cached.req.port.map(String);
       ports = values.map((v) => parsePort(v) ?? NaN);
       if (ports.length === 0 || ports.some(Number.isNaN)) return refuse(socket, 400, `query parameter "port" must name ports 1-65535, got [${values.join(' ')}]`);
     }

@@ -22,6 +22,8 @@ export interface TestDaemonOptions {
   netIndex: number;
   /** Write no CNI config (to test NetworkReady=false). */
   noCni?: boolean;
+  /** The CRI socket path (default `<dir>/crio.sock`); the node e2e suite uses the production one. */
+  socket?: string;
   /** Extra command-line arguments for crio. */
   args?: string[];
   /** Extra environment for crio (e.g. NOTIFY_SOCKET, CRIO_TS_FAULT_POINT); restart() can replace it. */
@@ -52,7 +54,7 @@ export interface TestDaemon {
 
 const CRIO_JS = path.resolve(__dirname, '..', '..', 'cmd', 'crio.js');
 
-function baseConfig(dir: string): string {
+function baseConfig(dir: string, socket: string): string {
   return `[crio]
 root = "${dir}/root"
 runroot = "${dir}/run"
@@ -61,7 +63,7 @@ version_file = "${dir}/run/version"
 clean_shutdown_file = "${dir}/root/clean.shutdown"
 
 [crio.api]
-listen = "${dir}/crio.sock"
+listen = "${socket}"
 
 [crio.runtime]
 default_runtime = "runc"
@@ -137,14 +139,14 @@ export async function startDaemon(options: TestDaemonOptions): Promise<TestDaemo
   const subnet = `10.${TEST_SUBNET_OCTET}.${options.netIndex}.0/24`;
   await fs.mkdir(path.join(dir, 'crio.conf.d'), { recursive: true });
   await fs.mkdir(path.join(dir, 'cni'), { recursive: true });
-  await fs.writeFile(path.join(dir, 'crio.conf'), baseConfig(dir));
+  const socket = options.socket ?? path.join(dir, 'crio.sock');
+  await fs.writeFile(path.join(dir, 'crio.conf'), baseConfig(dir, socket));
   if (options.dropIn) await fs.writeFile(path.join(dir, 'crio.conf.d', '50-test.conf'), options.dropIn);
   await fs.writeFile(path.join(dir, 'registries.conf'), options.registriesConf ?? '');
   if (!options.noCni) await fs.writeFile(path.join(dir, 'cni', '10-test.conflist'), cniConfig(dir, bridge, subnet));
   // The bridge plugin (isGateway) turns on IPv4 forwarding; put the host's setting back afterwards.
   const ipForward = readFileSync('/proc/sys/net/ipv4/ip_forward', 'utf8');
   const logFile = path.join(dir, 'crio.log');
-  const socket = path.join(dir, 'crio.sock');
   let child: ChildProcess | undefined;
   let extraEnv = options.env ?? {};
 

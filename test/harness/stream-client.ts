@@ -1,7 +1,7 @@
 import { request } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
-import { WebSocket } from 'ws';
+import { WebSocket, type ClientOptions } from 'ws';
 import { connectSpdy, SPDY_UPGRADE, type SpdySession, type SpdyStream } from '../../lib/streaming/spdy-session';
 
 /**
@@ -88,10 +88,10 @@ export interface WsSession {
   send(channel: number, data: Buffer | string): void;
 }
 
-/** Connects a channel WebSocket offering `protocols`. */
-export function wsConnect(url: string, protocols: string[]): Promise<WsSession> {
+/** Connects a channel WebSocket offering `protocols` (`options`: e.g. TLS settings for the kubelet's server). */
+export function wsConnect(url: string, protocols: string[], options?: ClientOptions): Promise<WsSession> {
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url.replace(/^http/, 'ws'), protocols);
+    const ws = new WebSocket(url.replace(/^http/, 'ws'), protocols, options);
     const channels = new Map<number, Buffer>();
     const closed = new Promise<void>((r) => ws.once('close', () => r()));
     ws.on('message', (raw: Buffer) => {

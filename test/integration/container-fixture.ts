@@ -34,7 +34,7 @@ function pullRules(host: string, names: string[]): string {
 }
 
 /** Starts registry + daemon, pushes and pulls busybox (and `extra` images). */
-export async function startContainerFixture(options: { netIndex: number; dropIn?: string; extra?: ExtraImages }): Promise<ContainerFixture> {
+export async function startContainerFixture(options: { netIndex: number; dropIn?: string; extra?: ExtraImages; env?: Record<string, string> }): Promise<ContainerFixture> {
   const registry = await startRegistry();
   const extra = options.extra ?? {};
   await registry.push('library/busybox', 'latest', await buildBusyboxImage());
@@ -44,6 +44,7 @@ export async function startContainerFixture(options: { netIndex: number; dropIn?
     daemon = await startDaemon({
       netIndex: options.netIndex,
       dropIn: options.dropIn,
+      env: options.env,
       registriesConf: pullRules(registry.host, ['busybox', ...Object.keys(extra)]),
     });
   } catch (err) {

@@ -1,0 +1,44 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { knownKubeletErrors } from './node-e2e/known-errors';
+import { kubeletErrors, renderReport, triageErrors } from './node-e2e/report';
+
+/** The node e2e suite's error triage (pure): klog lines in, groups with reasons out. */
+
+const LOG = [
+  'I1205 19:31:11.292768   30533 server.go:1175] "not an error"',
+  'E1205 19:31:11.292768   30533 server.go:1175] "Failed to set rlimit on max file handles" err="operation not permitted"',
+  'E1205 19:36:36.458278    8903 remote_runtime.go:277] "ListPodSandbox with filter from runtime service failed" err="rpc error: code = Unavailable desc = connection error"',
+  `E1205 19:38:12.750982    8903 manager.go:1121] Failed to create existing container: /crio/crio-${'a'.repeat(64)}: Error finding container: Status 404`,
+  `E1205 19:38:12.750983    8903 manager.go:1121] Failed to create existing container: /crio/crio-${'b'.repeat(64)}: Error finding container: Status 404`,
+  'E1205 20:00:00.000000    8903 remote_runtime.go:277] "ListPodSandbox with filter from runtime service failed" err="rpc error: code = Unavailable desc = connection error"',
+].join('\n');
+
+test('kubeletErrors: E lines only, with local time, source and message', () => {
+  const errors = kubeletErrors(LOG);
+  assert.equal(errors.length, 5);
+  const first = errors[0];
+  assert.equal(first?.source, 'server.go:1175');
+  assert.match(first?.message ?? '', /^"Failed to set rlimit/);
+  const t = new Date(first?.time ?? 0);
+  assert.deepEqual([t.getMonth(), t.getDate(), t.getHours(), t.getMinutes(), t.getSeconds(), t.getMilliseconds()], [11, 5, 19, 31, 11, 292]);
+});
+
+test('triageErrors: reasons from the run facts; what matches none stays unexplained', () => {
+  const year = new Date().getFullYear();
+  const down: [number, number] = [new Date(year, 11, 5, 19, 36, 30).getTime(), new Date(year, 11, 5, 19, 37, 0).getTime()];
+  const groups = triageErrors(kubeletErrors(LOG), knownKubeletErrors({ ownIds: new Set(['b'.repeat(64)]), runtimeDown: [down], crashLoopPod: 'crashloop-node', teardownFrom: new Map() }));
+  const explained = groups.filter((g) => g.reason !== undefined).map((g) => [g.key.split(' ')[0], g.count]);
+  assert.deepEqual(explained, [
+    ['server.go:1175', 1],
+    ['remote_runtime.go:277', 1],
+    ['manager.go:1121', 1],
+  ]);
+  const unexplained = groups.filter((g) => g.reason === undefined).map((g) => g.example);
+  assert.equal(unexplained.length, 2, 'an own container unknown to the daemon, and an outage outside the restart');
+  assert.match(unexplained[0] ?? '', /crio-b{64}/);
+  assert.match(unexplained[1] ?? '', /^E1205 20:00:00/);
+  const report = renderReport([{ scenario: 'a|b', ok: true, detail: 'fine' }], groups);
+  assert.match(report, /^\| a\\\|b \| pass: fine \|$/m);
+  assert.match(report, /UNEXPLAINED: E1205 20:00:00/);
+});

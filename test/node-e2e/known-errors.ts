@@ -1,0 +1,71 @@
+import type { ErrorLine, ExpectedError } from './report';
+
+/**
+ * Kubelet error lines the suite expects with any CRI runtime on this host, each with its reason.
+ * A line that matches none fails the last scenario: it may be crio-ts's doing.
+ */
+
+/** What the reasons depend on, known only once the suite has run. */
+export interface RunFacts {
+  /** Every 64-hex ID in the suite's daemon log (its pods, containers and images). */
+  ownIds: ReadonlySet<string>;
+  /** [from, to] in ms: when the suite had crio-ts stopped (the restart scenario), plus the kubelet's reconnect back-off. */
+  runtimeDown: readonly (readonly [number, number])[];
+  /** The static pod that crash-loops on purpose. */
+  crashLoopPod: string;
+  /** When the suite removed each pod's manifest (pod full name → ms). */
+  teardownFrom: ReadonlyMap<string, number>;
+}
+
+const has = (...parts: string[]) => (e: ErrorLine) => parts.every((p) => e.line.includes(p));
+
+/** The expected errors of a run. */
+export function knownKubeletErrors(facts: RunFacts): ExpectedError[] {
+  return [
+    {
+      match: has('Failed to set rlimit on max file handles', 'operation not permitted'),
+      reason: 'host: root lacks CAP_SYS_RESOURCE on this machine (the kubelet raises its own fd limit at start)',
+    },
+    {
+      match: has('Failed to ensure process in container with oom score', 'failed to find pid namespace of init process'),
+      reason: "host: /proc/1/ns/pid is not readable here; the kubelet checks its own process's PID namespace every 5 min",
+    },
+    {
+      match: has('Image garbage collection failed once. Stats initialization may not have completed yet'),
+      reason: 'kubelet start: the first image GC round runs before cAdvisor has any stats (the kubelet says so itself)',
+    },
+    {
+      match: (e) => e.line.includes('Skipping pod synchronization') && /container runtime status check may not have completed yet|PLEG is not healthy: pleg has yet to be successful/.test(e.line),
+      reason: 'kubelet start: the first pod sync waits for the first runtime status and relist',
+    },
+    {
+      match: has('Image garbage collection failed multiple times in a row', 'Failed to garbage collect required amount of images'),
+      reason: 'the suite sets imageGCHighThresholdPercent 1 / Low 0: the disk can never get that empty, so every round frees what it can and reports the rest',
+    },
+    {
+      match: (e) => e.line.includes('CrashLoopBackOff') && e.line.includes(facts.crashLoopPod),
+      reason: 'the crash-loop scenario: its container fails on purpose and the kubelet reports each back-off',
+    },
+    {
+      match: (e) => e.line.includes('code = Unavailable') && facts.runtimeDown.some(([from, to]) => e.time >= from && e.time <= to),
+      reason: 'the crio-ts restart scenario: the CRI socket is gone while the daemon restarts (any runtime restarted under a kubelet)',
+    },
+    {
+      match: (e) => {
+        const pod = /extraDiskErr: could not stat "\/var\/log\/pods\/[^_]+_([^_]+)_/.exec(e.line)?.[1];
+        const from = pod === undefined ? undefined : facts.teardownFrom.get(pod);
+        return e.line.includes('failed to collect filesystem stats - rootDiskErr: <nil>') && from !== undefined && e.time >= from;
+      },
+      reason:
+        "pod teardown: the kubelet deletes a container's log file before it asks the runtime to remove the container, and cAdvisor measures that file until the container's cgroup goes (runc delete in RemoveContainer, as with CRI-O)",
+    },
+    {
+      match: (e) => {
+        const id = /Failed to create existing container: \S*crio-([0-9a-f]{64})/.exec(e.line)?.[1];
+        return id !== undefined && !facts.ownIds.has(id);
+      },
+      reason:
+        "shared test host: cAdvisor sees every crio-<id> cgroup, also those of other crio-ts daemons' tests running at the same time, and the suite's daemon answers 404 for IDs it does not have, as CRI-O does",
+    },
+  ];
+}
