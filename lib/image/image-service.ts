@@ -22,6 +22,7 @@ import type { LayerStore } from '../storage/layer-store';
 import { DEFAULT_SHORT_NAME_ALIASES_FILE, loadRegistriesConf, loadShortNameAliasCache, type RegistriesConf, type ShortNameMode } from './registries-conf';
 import type { AuthConfig } from './registry-auth';
 import { RegistryClient } from './registry-client';
+import { quote } from '../quote';
 
 /**
  * The image side of the CRI as one façade: pull, list, status, remove, resolve and disk usage
@@ -153,7 +154,7 @@ export class ImageService {
   /** Like status, but NotFoundError naming the image when absent (CreateContainer). */
   async resolve(nameOrId: string): Promise<ImageRecord> {
     const image = await this.status(nameOrId);
-    if (!image) throw new NotFoundError(`image ${nameOrId} not found`);
+    if (!image) throw new NotFoundError(`image ${quote(nameOrId)} not found`);
     return image;
   }
 

@@ -14,6 +14,7 @@ import { AuthFiles } from './auth-file';
 import { PullProgress } from './pull-progress';
 import { credentialKey, hasCredentials, type AuthConfig } from './registry-auth';
 import type { FetchedManifest, RegistryClient } from './registry-client';
+import { faultPoint } from '../fault-points';
 import { NO_METRICS, pullFailureLabel, type MetricsRecorder } from '../metrics/recorder';
 
 /**
@@ -164,6 +165,7 @@ export class ImagePuller {
         ctx,
       );
       const { config, bytes: configBytes } = await this.fetchConfig(resolved, name, ctx, progress);
+      faultPoint('image-pull:config-stored');
       const unpacked = await this.unpacker.unpack(
         { name, source: resolved.source, auth: resolved.auth, layers: manifest.layers, diffIds: config.diffIds, progress },
         ctx,
@@ -179,6 +181,7 @@ export class ImagePuller {
         // c/image records the (here empty) signature list of the instance, and its size in the metadata.
         { key: `signature-${resolved.instance.digest.slice('sha256:'.length)}`, data: Buffer.alloc(0) },
       ];
+      faultPoint('image-pull:layers-stored');
       const stored = await this.options.images.add({
         id: manifest.config.digest.slice('sha256:'.length),
         name: storeName(ref),
@@ -187,6 +190,7 @@ export class ImagePuller {
         metadata: JSON.stringify({ 'signatures-sizes': { [resolved.instance.digest]: [] } }),
         bigData,
       });
+      faultPoint('image-pull:recorded');
       ctx.log.info('image pulled', {
         image: name,
         digest: resolved.top.digest,

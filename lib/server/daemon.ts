@@ -11,6 +11,7 @@ import type { Logger } from '../log';
 import { CniManager } from '../network/cni';
 import { startSpecSources } from './spec-sources';
 import { NameRegistry } from '../state/name-registry';
+import { PodGate } from '../state/pod-gate';
 import { RecordStore } from '../state/record-store';
 import { RECORD_VERSION, validateContainerRecord, validateSandboxRecord, type ContainerRecord, type SandboxRecord } from '../state/records';
 import { openStorage } from './storage-open';
@@ -21,6 +22,7 @@ import { StreamingServer } from '../streaming/server';
 import { AbandonedCreates } from './abandoned-creates';
 import { ContainerEventBus } from './container-events';
 import { refreshContainerExit } from './container-exit';
+import { watchMonitors } from './container-monitor';
 import { StatsCache } from './container-stats-read';
 import { attachToContainer } from './container-attach';
 import { execInContainer } from './container-exec';
@@ -144,6 +146,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
     containers,
     podNames: new NameRegistry('pod sandbox'),
     containerNames: new NameRegistry('container'),
+    podGate: new PodGate(),
     images,
     containerLayers,
     layerGc,
@@ -170,6 +173,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
     log,
   });
   const exitWatcher = watchExits(deps, log);
+  const stopMonitorChecks = watchMonitors(deps, log);
   const inspect = createInspectServer({ deps, storage: imageStorageInfo(config), configToml: () => renderConfig(config), log });
   const server = await startCriServer({
     socketPath: config.api.listen,
@@ -204,6 +208,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
     },
     close: async () => {
       await streaming.close(); // ends exec/attach/port-forward sessions first
+      stopMonitorChecks();
       await metrics.close();
       inspect.close();
       deps.abandoned.close();

@@ -14,6 +14,7 @@ import type { IdMappings } from '../security/userns';
 import type { SandboxRecord } from '../state/records';
 import { hostHasMqueue } from './container-spec';
 import type { ServerDeps } from './deps';
+import { faultPoint } from '../fault-points';
 
 /**
  * The infra ("pause") container: only when the pod needs a process of its own — a PID namespace
@@ -96,6 +97,7 @@ export async function startInfraContainer(deps: ServerDeps, pod: InfraPod, hostP
       ctx,
     );
     cleanup.add('delete infra container', () => runtime.delete(pod.id, true));
+    faultPoint('infra:created');
     await runtime.startContainer(pod.id);
     cleanup.clear();
     ctx.log.info('infra container started', { podSandboxId: pod.id, pid: created.pid, image: image.id });

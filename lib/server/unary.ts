@@ -4,6 +4,7 @@ import type { OpContext } from '../context';
 import type { Logger } from '../log';
 import { NO_METRICS, type MetricsRecorder } from '../metrics/recorder';
 import { isServerFault, toGrpcStatus } from './status';
+import { inFaultScope } from '../fault-points';
 
 /** An RPC implementation: plain async function, no gRPC types. */
 export type UnaryHandler<Req, Res> = (ctx: OpContext, req: Req) => Promise<Res>;
@@ -35,7 +36,7 @@ export function unary<Req, Res>(rpc: string, root: Logger, handler: UnaryHandler
     }
     const started = process.hrtime.bigint();
     if (options.logRequest !== false) log.debug('request', { request: call.request });
-    handler({ log, signal: abort.signal }, call.request).then(
+    inFaultScope(rpc, () => handler({ log, signal: abort.signal }, call.request)).then(
       (res) => {
         if (timer) clearTimeout(timer);
         const durationMs = Number(process.hrtime.bigint() - started) / 1e6;

@@ -28,7 +28,7 @@ export interface TestDaemonOptions {
   socket?: string;
   /** Extra command-line arguments for crio. */
   args?: string[];
-  /** Extra environment for crio (e.g. NOTIFY_SOCKET). */
+  /** Extra environment for crio (e.g. NOTIFY_SOCKET, CRIO_TS_FAULT_POINT); restart() can replace it. */
   env?: Record<string, string>;
 }
 
@@ -44,8 +44,10 @@ export interface TestDaemon {
   stop(): Promise<void>;
   /** SIGKILL and wait (crash). */
   kill(): Promise<void>;
-  /** Start the daemon again on the same dirs. */
-  restart(): Promise<void>;
+  /** Start the daemon again on the same dirs (with `env` instead of the earlier extra environment, when given). */
+  restart(env?: Record<string, string>): Promise<void>;
+  /** Resolves when the daemon process has exited on its own (e.g. at a fault point), with its signal. */
+  exited(): Promise<NodeJS.Signals | number | null>;
   /** Sends a signal to the running daemon (SIGHUP: reload). */
   signal(sig: NodeJS.Signals): void;
   /** Remove every pod through the CRI, stop the daemon, unmount and delete everything. */
@@ -150,13 +152,14 @@ export async function startDaemon(options: TestDaemonOptions): Promise<TestDaemo
   const ipForward = readFileSync('/proc/sys/net/ipv4/ip_forward', 'utf8');
   const logFile = path.join(dir, 'crio.log');
   let child: ChildProcess | undefined;
+  let extraEnv = options.env ?? {};
 
   const launch = (): void => {
     const fd = openSync(logFile, 'a');
     child = spawn(
       process.execPath,
       [CRIO_JS, '--config', path.join(dir, 'crio.conf'), '--config-dir', path.join(dir, 'crio.conf.d'), '--registries-conf', path.join(dir, 'registries.conf'), ...(options.args ?? [])],
-      { stdio: ['ignore', fd, fd], env: { ...process.env, CONTAINERS_STORAGE_CONF: path.join(dir, 'storage.conf'), ...options.env } },
+      { stdio: ['ignore', fd, fd], env: { ...process.env, CONTAINERS_STORAGE_CONF: path.join(dir, 'storage.conf'), ...extraEnv } },
     );
     closeSync(fd);
   };
@@ -188,11 +191,18 @@ export async function startDaemon(options: TestDaemonOptions): Promise<TestDaemo
     logs,
     stop: () => waitExit('SIGTERM'),
     kill: () => waitExit('SIGKILL'),
-    restart: async () => {
+    restart: async (env) => {
       await waitExit('SIGTERM');
+      if (env) extraEnv = env;
       launch();
       await waitForSocket({ cri, child, logs });
     },
+    exited: () =>
+      new Promise((resolve) => {
+        const c = child;
+        if (!c || c.exitCode !== null || c.signalCode !== null) return resolve(c?.signalCode ?? c?.exitCode ?? null);
+        c.once('exit', (code, signal) => resolve(signal ?? code));
+      }),
     signal: (sig) => {
       child?.kill(sig);
     },
