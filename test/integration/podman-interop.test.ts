@@ -224,8 +224,8 @@ async function checkReadOnlyStore(ro: string, roImage: BuiltImage, name: string,
   assert.equal(st?.id, hex(roImage.configDigest), 'listed from the read-only store');
   const { podSandboxId, containerId } = await runViaCri('readonly', name);
   assert.equal(await exec(containerId, 'cat /etc/motd'), 'readonly\n');
-  await assert.rejects(daemon.cri.image.removeImage({ image: { image: name } }), /read-only/);
   await removePod(podSandboxId);
+  await assert.rejects(daemon.cri.image.removeImage({ image: { image: name } }), /read-only/);
   assert.ok((await fs.readFile(path.join(ro, 'root', 'overlay-images', 'images.json'))).equals(before), 'the read-only store is untouched');
   const own = layerIds(roImage).at(-1) ?? '';
   assert.ok(!(await layerStoreState(path.join(daemon.dir, 'root'))).complete.includes(own), 'its own layer was not copied');
