@@ -182,7 +182,8 @@ for (const c of netnsReadyCases) {
     });
     const setUp = m.setUpPod(pod(), ctx, netnsReady);
     // The record is on disk before the namespaces exist, so a crash now still tears down.
-    for (let i = 0; i < 100 && (await m.listAttachedPods()).length === 0; i++) await new Promise((r) => setTimeout(r, 5));
+    // Waits for a condition, not a time: a loaded machine may take long to write the record.
+    for (const until = Date.now() + 10_000; (await m.listAttachedPods()).length === 0 && Date.now() < until; ) await new Promise((r) => setTimeout(r, 5));
     assert.deepEqual(await m.listAttachedPods(), ['pod1']);
     assert.deepEqual(await calls(), []);
     settle(!c.fail);

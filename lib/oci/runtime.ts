@@ -318,6 +318,13 @@ export class OciRuntime {
     return sameProcessAlive(info.conmonPid, info.conmonStartTime);
   }
 
+  /** Whether the container's init process still runs (cached PID and start time); undefined if runc does not know it. */
+  async processAlive(containerId: string): Promise<boolean | undefined> {
+    const info = await this.knownInfo(containerId);
+    if (info === undefined) return undefined;
+    return info.pid !== undefined && sameProcessAlive(info.pid, info.pidStartTime);
+  }
+
   /**
    * Kills what is left in the cgroup of a container whose init has exited (`runc kill --all`).
    * In a PID namespace shared with its pod, the kernel does not take the init's children with

@@ -3,6 +3,7 @@ import type { Logger } from '../log';
 import type { ContainerRecord } from '../state/records';
 import { markContainerLost, MONITOR_LOST_MESSAGE, refreshContainerExit } from './container-exit';
 import type { ServerDeps } from './deps';
+import { InfraWatch } from './sandbox-infra-watch';
 
 /**
  * Notices a dead conmon while the daemon runs (CRI-O notices only at its next start). conmon
@@ -61,12 +62,15 @@ export async function checkMonitors(deps: ServerDeps, log: Logger): Promise<void
 /** Starts the periodic check; returns its stop function. */
 export function watchMonitors(deps: ServerDeps, log: Logger, intervalMs = MONITOR_CHECK_INTERVAL_MS): () => void {
   let running = false;
+  const infra = new InfraWatch(deps, log);
   const timer = setInterval(() => {
     if (running) return;
     running = true;
-    checkMonitors(deps, log).finally(() => {
-      running = false;
-    });
+    checkMonitors(deps, log)
+      .then(() => infra.check())
+      .finally(() => {
+        running = false;
+      });
   }, intervalMs);
   timer.unref();
   return () => clearInterval(timer);

@@ -10,6 +10,7 @@ import { PolicyTrust } from '../image/image-trust';
 import type { Logger } from '../log';
 import { CniManager } from '../network/cni';
 import { startSpecSources } from './spec-sources';
+import { infraExited } from './sandbox-infra-watch';
 import { NameRegistry } from '../state/name-registry';
 import { PodGate } from '../state/pod-gate';
 import { RecordStore } from '../state/record-store';
@@ -229,7 +230,10 @@ function watchExits(deps: ServerDeps, log: Logger): FSWatcher {
   const w = watch(dir, (_event, filename) => {
     if (!filename) return;
     const id = filename.toString();
-    if (!deps.containers.find(id)) return;
+    if (!deps.containers.find(id)) {
+      if (deps.sandboxes.find(id)?.infra) void infraExited(deps, id, log, 'conmon recorded its exit').catch((err: unknown) => log.warn('infra exit not handled', { podSandboxId: id, err: asError(err).message }));
+      return;
+    }
     refreshContainerExit(deps, id, log).catch((err: unknown) => log.warn('exit refresh failed', { containerId: id, err: asError(err).message }));
   });
   w.on('error', (err) => log.warn('exit watcher failed', { err: err.message }));

@@ -218,3 +218,39 @@ test('8 (found by the fault suite): processes an exited container leaves in the 
   await rt.stopPodSandbox({ podSandboxId });
   await rt.removePodSandbox({ podSandboxId });
 });
+
+test('9: a pod whose pause process dies turns NOTREADY, also when its conmon died first', { skip }, async () => {
+  const rt = f.daemon.cri.runtime;
+  // PID mode POD (the default): the pod has an infra container; its ID is the pod's.
+  for (const conmonFirst of [false, true]) {
+    const { podSandboxId, cfg } = await runPod(`d9-${conmonFirst}`);
+    const ctr = await runCtr(podSandboxId, cfg, 'd9');
+    const bundle = path.join(f.daemon.dir, 'run', 'crio-bundles', podSandboxId);
+    const [conmon, pause] = [await readPidFile(path.join(bundle, 'conmon-pidfile')), await readPidFile(path.join(bundle, 'pidfile'))];
+    assert.ok(conmon && pause);
+    if (conmonFirst) {
+      process.kill(conmon, 'SIGKILL');
+      await waitFor('the infra conmon to be gone', async () => ((await pidAlive(conmon)) ? undefined : true), 10_000);
+      // A pause that outlives its monitor keeps the pod ready: its namespaces still work.
+      await new Promise((r) => setTimeout(r, 2500));
+      assert.equal((await rt.podSandboxStatus({ podSandboxId })).status?.state, api.PodSandboxState.SANDBOX_READY);
+    }
+    process.kill(pause, 'SIGKILL');
+    await waitFor(
+      'the pod to be reported not ready',
+      async () => ((await rt.podSandboxStatus({ podSandboxId })).status?.state === api.PodSandboxState.SANDBOX_NOTREADY ? true : undefined),
+      20_000,
+      100,
+    );
+    // The kernel ended the pod's PID namespace with its init: the container exited too.
+    await waitFor(
+      'the container to be reported exited',
+      async () => ((await rt.containerStatus({ containerId: ctr })).status?.state === api.ContainerState.CONTAINER_EXITED ? true : undefined),
+      20_000,
+      100,
+    );
+    await rt.stopPodSandbox({ podSandboxId });
+    await rt.removePodSandbox({ podSandboxId });
+  }
+  assert.deepEqual(await invariantViolations(f.daemon), []);
+});
