@@ -1,5 +1,6 @@
 import type { Readable } from 'node:stream';
 import type { OpContext } from '../context';
+import type { LayerFacts } from '../storage/layer-commit';
 
 /**
  * Where pulled layers go. lib/image only downloads and verifies; unpacking into the layer store
@@ -7,17 +8,7 @@ import type { OpContext } from '../context';
  */
 
 /** One layer to unpack, identified by its storage layer ID (containers/image's rule, lib/storage layerIdOf). */
-export interface ApplyLayerParams {
-  layerId: string;
-  /** ID of the layer below; undefined for the base layer. */
-  parentLayerId: string | undefined;
-  /** Digest of the uncompressed tar (the config's rootfs.diff_ids entry). */
-  diffId: string;
-  /** The blob as served (recorded with the layer, as c/storage does). */
-  compressedDigest?: string;
-  compressedSize?: number;
-  /** c/storage's archive.Compression of the blob (0 none, 2 gzip, 4 zstd). */
-  compression?: number;
+export interface ApplyLayerParams extends LayerFacts {
   /** The uncompressed layer tar. It errors at EOF when its DiffID does not match. */
   tar: NodeJS.ReadableStream & Readable;
   /**

@@ -1,8 +1,8 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { errnoCode } from '../errors';
 import type { Logger } from '../log';
 import { treeInventory, type TreeInventory } from './disk-usage';
+import { readTrimmed } from './layer-dirs';
 
 /**
  * The consistency check run after an unclean shutdown (containers/storage's `Check`): every
@@ -26,14 +26,6 @@ export interface CheckedLayer {
 
 const SHORT = /^[A-Z2-7]{26}$/;
 
-async function readTrimmed(file: string): Promise<string | undefined> {
-  try {
-    return (await fs.readFile(file, 'utf8')).trim();
-  } catch (err) {
-    if (errnoCode(err) === 'ENOENT' || errnoCode(err) === 'ENOTDIR') return undefined;
-    throw err;
-  }
-}
 
 /** `lowerdir` entries a layer's children must list: its own link, then its own lowers. */
 async function linksOf(root: string, hex: string): Promise<string[] | undefined> {

@@ -35,11 +35,16 @@ export interface StagedLayer {
 
 /** What unpackStaged records about the layer besides its tar. */
 export interface LayerFacts {
+  /** The storage layer ID (containers/image's rule: layerIdOf(parent, diffId)). */
   layerId: string;
+  /** ID of the layer below; undefined for the base layer. */
   parentLayerId: string | undefined;
+  /** Digest of the uncompressed tar (the config's rootfs.diff_ids entry). */
   diffId: string;
+  /** The blob as the registry served it (c/storage's compressed-diff-digest/-size). */
   compressedDigest?: string;
   compressedSize?: number;
+  /** c/storage's archive.Compression of the blob (0 none, 2 gzip, 4 zstd). */
   compression?: number;
 }
 

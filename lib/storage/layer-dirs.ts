@@ -19,7 +19,8 @@ import { removeTree } from './remove-tree';
 /** Mode of a base layer's diff directory before its tar sets it (overlay's defaultPerms). */
 export const BASE_DIFF_MODE = 0o555;
 
-async function readTrimmed(file: string): Promise<string | undefined> {
+/** A small text file's content without surrounding white space; undefined when it (or its directory) is missing. */
+export async function readTrimmed(file: string): Promise<string | undefined> {
   try {
     return (await fs.readFile(file, 'utf8')).trim();
   } catch (err) {

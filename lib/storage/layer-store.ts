@@ -7,7 +7,7 @@ import { FailedPreconditionError, InvalidArgumentError, NotFoundError } from '..
 import type { Logger } from '../log';
 import { treeInventory, type DiskUsage, type TreeInventory } from './disk-usage';
 import { checkLayers, type LayerDamage } from './layer-check';
-import { commitStaged, inventoryOf, unpackStaged, type CommitTarget } from './layer-commit';
+import { commitStaged, inventoryOf, unpackStaged, type CommitTarget, type LayerFacts } from './layer-commit';
 import { layerLinks, removeLayerDir } from './layer-dirs';
 import { removeDanglingLinks } from './layer-links';
 import { getLockFile, type LockFile } from './lockfile';
@@ -28,16 +28,7 @@ export { INVENTORY_FLAG, inventoryOf } from './layer-commit';
  */
 
 /** What applyLayer needs; `tar` is the uncompressed layer stream. */
-export interface ApplyLayerParams {
-  /** The storage layer ID (layerIdOf(parent, diffId)). */
-  layerId: string;
-  parentLayerId: string | undefined;
-  diffId: string;
-  /** The blob as the registry served it (c/storage's compressed-diff-digest/-size). */
-  compressedDigest?: string;
-  compressedSize?: number;
-  /** archive.Compression of the blob. */
-  compression?: number;
+export interface ApplyLayerParams extends LayerFacts {
   tar: Readable;
   /** Set when the parent is still being applied: the layer unpacks meanwhile and commits once this resolved. */
   parentApplied?: Promise<unknown>;
