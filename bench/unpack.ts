@@ -10,7 +10,9 @@ import { decompressorFor } from '../lib/image/decompress';
 import { nullLogger } from '../lib/log';
 import { runProgram } from '../lib/process';
 import { ContainerLayers } from '../lib/storage/container-layers';
+import { ImageRecords } from '../lib/storage/image-records';
 import { LayerStore } from '../lib/storage/layer-store';
+import { layerIdOf } from '../lib/storage/store-records';
 import { listMountsUnder, unmount } from '../lib/storage/mount';
 import { syncFilesystem } from '../lib/storage/sync-fs';
 import { row, timeMs } from './stats';
@@ -103,7 +105,7 @@ async function main(): Promise<void> {
   for (const t of tars) {
     const diffId = 'sha256:' + createHash('sha256').update(t).digest('hex');
     const parent = chain[chain.length - 1]?.chainId;
-    chain.push({ diffId, parent, chainId: parent ? 'sha256:' + createHash('sha256').update(`${parent} ${diffId}`).digest('hex') : diffId });
+    chain.push({ diffId, parent, chainId: layerIdOf(parent, diffId) });
   }
   const total = tars.reduce((n, t) => n + t.length, 0);
   console.log(`image: ${tars.length} layers, ${(total / MB).toFixed(0)} MB uncompressed, ${(gz.reduce((n, g) => n + g.length, 0) / MB).toFixed(0)} MB gzip; dir ${BASE}; ${N} iterations`);
@@ -115,7 +117,7 @@ async function main(): Promise<void> {
   for (let it = 0; it < N; it++) {
     const dir = await fs.mkdtemp(path.join(BASE, 'crio-bench-unpack-'));
     try {
-      const store = new LayerStore({ root: path.join(dir, 'layers'), log: nullLogger() });
+      const store = new LayerStore({ graphRoot: path.join(dir, 'layers'), log: nullLogger() });
       await store.init();
       // Untimed syncs: each timed part pays for making its own writes durable, not for the last part's.
       await syncFilesystem(dir);
@@ -123,11 +125,11 @@ async function main(): Promise<void> {
         await timeMs(async () => {
           for (const [i, c] of chain.entries()) {
             const tar = Readable.from([gz[i] as Buffer]).pipe(decompressorFor('gzip', `layer ${i}`));
-            perLayer[i]?.push(await timeMs(() => store.applyLayer({ chainId: c.chainId, parentChainId: c.parent, diffId: c.diffId, tar }, ctx)));
+            perLayer[i]?.push(await timeMs(() => store.applyLayer({ layerId: c.chainId, parentLayerId: c.parent, diffId: c.diffId, tar }, ctx)));
           }
         }),
       );
-      const parallelStore = new LayerStore({ root: path.join(dir, 'layers-side-by-side'), log: nullLogger() });
+      const parallelStore = new LayerStore({ graphRoot: path.join(dir, 'layers-side-by-side'), log: nullLogger() });
       await parallelStore.init();
       await syncFilesystem(dir);
       sideBySide.push(
@@ -135,7 +137,7 @@ async function main(): Promise<void> {
           const runs: Promise<void>[] = [];
           for (const [i, c] of chain.entries()) {
             const tar = Readable.from([gz[i] as Buffer]).pipe(decompressorFor('gzip', `layer ${i}`));
-            runs.push(parallelStore.applyLayer({ chainId: c.chainId, parentChainId: c.parent, diffId: c.diffId, tar, ...(i > 0 ? { parentApplied: runs[i - 1] } : {}) }, ctx));
+            runs.push(parallelStore.applyLayer({ layerId: c.chainId, parentLayerId: c.parent, diffId: c.diffId, tar, ...(i > 0 ? { parentApplied: runs[i - 1] } : {}) }, ctx));
           }
           await Promise.all(runs);
         }),
@@ -178,16 +180,27 @@ async function main(): Promise<void> {
 async function usageBench(): Promise<void> {
   const dir = await fs.mkdtemp(path.join(BASE, 'crio-bench-usage-'));
   try {
-    const store = new LayerStore({ root: path.join(dir, 'layers'), log: nullLogger() });
+    const graphRoot = path.join(dir, 'layers');
+    const store = new LayerStore({ graphRoot, log: nullLogger() });
     await store.init();
     const tar = await tarOf([{ name: 'etc/hostname', body: Buffer.from('x') }]);
     const diffId = 'sha256:' + createHash('sha256').update(tar).digest('hex');
-    await store.applyLayer({ chainId: diffId, parentChainId: undefined, diffId, tar: Readable.from([tar]) }, ctx);
-    const containers = new ContainerLayers({ root: path.join(dir, 'containers'), layerStore: store, log: nullLogger() });
+    const layerId = layerIdOf(undefined, diffId);
+    await store.applyLayer({ layerId, parentLayerId: undefined, diffId, tar: Readable.from([tar]) }, ctx);
+    const images = new ImageRecords(graphRoot, nullLogger());
+    await images.init();
+    const imageId = 'b'.repeat(64);
+    await images.createImage({ id: imageId, names: [], topLayer: layerId, created: undefined, metadata: '{}', bigData: [] });
+    const containers = new ContainerLayers({ graphRoot, runRoot: path.join(dir, 'run'), layerStore: store, images, log: nullLogger() });
     await containers.init();
     const ids = Array.from({ length: 100 }, (_, i) => `bench${i}`);
     for (const id of ids) {
-      const { rootfs } = await containers.create(id, diffId);
+      const name = `k8s_${id}_bench_default_0_0`;
+      const { rootfs } = await containers.create(id, {
+        imageId,
+        names: [name],
+        metadata: { 'pod-name': 'k8s_bench_default_0_0', 'pod-id': 'p'.repeat(64), 'image-name': 'bench', 'image-id': imageId, name, 'metadata-name': id, 'created-at': 0 },
+      });
       await fs.mkdir(path.join(rootfs, 'var/log/app'), { recursive: true });
       for (let f = 0; f < 300; f++) await fs.writeFile(path.join(rootfs, 'var/log/app', `f${f}`), textish(4096, f));
     }

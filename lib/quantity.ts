@@ -1,4 +1,5 @@
 import { InvalidArgumentError } from './errors';
+import { quote } from './quote';
 
 /**
  * Kubernetes resource quantities as they appear in annotations ("10M", "512Ki", "1.5G", "64Mi"):
@@ -24,6 +25,6 @@ const SUFFIX: Record<string, number> = {
 export function parseQuantity(text: string, what: string): number {
   const m = /^([0-9]+(?:\.[0-9]+)?)(Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?$/.exec(text.trim());
   const mult = m ? SUFFIX[m[2] ?? ''] : undefined;
-  if (!m || mult === undefined) throw new InvalidArgumentError(`${what}: ${JSON.stringify(text)} is not a quantity (e.g. 10M, 64Mi)`);
+  if (!m || mult === undefined) throw new InvalidArgumentError(`${what}: ${quote(text)} is not a quantity (e.g. 10M, 64Mi)`);
   return Math.ceil(Number(m[1]) * mult);
 }

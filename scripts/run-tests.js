@@ -3,7 +3,8 @@
 //   unit:        build/lib/**/*.test.js and build/test/*.test.js (pure, parallel)
 //   integration: build/test/integration/*.test.js (real runc/conmon/CNI/registry; one file at a time
 //                because they share the host's mounts, cgroups and network namespaces)
-//   all:         both, unit first, in one run so the summary covers everything
+//   faults:      build/test/faults/*.test.js (the daemon SIGKILLed at fault points; one file at a time)
+//   all:         unit, integration and faults, unit first, in one run so the summary covers everything
 //   node-e2e:    build/test/node-e2e/*.test.js (the real kubelet on the production socket; not in all)
 'use strict';
 const { spawnSync } = require('node:child_process');
@@ -25,6 +26,7 @@ function find(dir, pred, out = []) {
 const isTest = (p) => p.endsWith('.test.js');
 const unit = [...find(path.join(root, 'lib'), isTest), ...find(path.join(root, 'test'), (p) => isTest(p) && path.dirname(p) === path.join(root, 'test'))];
 const integration = find(path.join(root, 'test', 'integration'), isTest);
+const faults = find(path.join(root, 'test', 'faults'), isTest);
 // The node e2e suite (real kubelet; KUBELET=<binary>) runs only when asked for by name.
 const nodeE2e = find(path.join(root, 'test', 'node-e2e'), isTest);
 
@@ -40,5 +42,13 @@ function run(files, concurrency) {
 
 // One runner invocation for 'all' so the closing summary counts every test.
 const files =
-  which === 'unit' ? pick(unit) : which === 'integration' ? pick(integration) : which === 'node-e2e' ? pick(nodeE2e) : pick([...unit, ...integration]);
+  which === 'unit'
+    ? pick(unit)
+    : which === 'integration'
+      ? pick(integration)
+      : which === 'faults'
+        ? pick(faults)
+        : which === 'node-e2e'
+          ? pick(nodeE2e)
+          : pick([...unit, ...integration, ...faults]);
 process.exit(run(files, which === 'unit' ? 2 : 1));

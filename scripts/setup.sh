@@ -14,12 +14,14 @@ cd "$(dirname "$0")/.."
 
 # What the daemon runs: the OCI runtime, its monitor, CNI plugins, iptables for portmap/masquerade,
 # unshare/mount/nsenter (util-linux, mount), ip (iproute2), setfattr for layer xattrs and
-# opaque whiteouts (attr), socat for port-forward into a pod's network namespace.
-RUNTIME_PKGS=(runc conmon containernetworking-plugins iptables iproute2 util-linux mount attr socat perl)
+# opaque whiteouts (attr), socat for port-forward into a pod's network namespace; python3, make and
+# g++ for node-gyp, which builds os-lock (the fcntl record locks shared with podman on the image store).
+RUNTIME_PKGS=(runc conmon containernetworking-plugins iptables iproute2 util-linux mount attr socat perl python3 make g++)
 # What the tests and code generation need: a real registry, the busybox the test images are built
 # from, htpasswd for the auth tests, apparmor_parser for profile syntax checks, zstd for zstd
-# test layers, openssl for the token issuer's certificate, ping, protoc and the runtime-spec JSON schema (gen:check).
-TEST_PKGS=(docker-registry busybox-static apache2-utils apparmor zstd openssl iputils-ping protobuf-compiler golang-github-opencontainers-specs-dev git dbus-daemon systemd)
+# test layers, openssl for the token issuer's certificate, ping, protoc and the runtime-spec JSON schema (gen:check),
+# podman and skopeo for the tests of the image store shared with them.
+TEST_PKGS=(docker-registry busybox-static apache2-utils apparmor zstd openssl iputils-ping protobuf-compiler golang-github-opencontainers-specs-dev git dbus-daemon systemd podman skopeo)
 
 need_root() {
   if [ "$(id -u)" != 0 ]; then echo "setup.sh: run as root (containers need it)" >&2; exit 1; fi

@@ -20,10 +20,10 @@ export type KeyDocs<T> = { readonly [K in keyof T]: string };
 
 /** Comments for the keys of [crio]. */
 export const ROOT_DOCS: KeyDocs<RootConfig> = {
-  root: 'Directory holding image layers, container root filesystems and crio-ts records.',
-  runroot: 'Directory for run-time state (bundles, mounts); tmpfs, so it is empty after a reboot.',
-  storage_driver: 'Storage driver; crio-ts implements only "overlay".',
-  storage_option: 'Options for the storage driver, such as "overlay.mountopt=nodev".',
+  root: 'Graph root of the containers/storage store shared with podman (images, layers, containers) and crio-ts records; default: storage.conf graphroot.',
+  runroot: 'Run root for run-time state (mount counts, bundles); tmpfs, so it is empty after a reboot; default: storage.conf runroot.',
+  storage_driver: 'Storage driver; crio-ts implements only "overlay"; default: storage.conf driver.',
+  storage_option: 'Storage driver options, appended to storage.conf\'s: "overlay.mountopt=nodev", "overlay.imagestore=/path" (read-only), "overlay.skip_mount_home=true".',
   log_dir: 'Where pod logs go when the kubelet does not name a log directory.',
   version_file: 'Marker on tmpfs; when it is missing the node rebooted and old containers are wiped at start.',
   version_file_persist: 'Persistent marker; when its version differs, images are wiped too. Empty: never wipe images.',

@@ -12,6 +12,7 @@ import { errnoCode, InvalidArgumentError, NotFoundError } from '../errors';
 import { DEFAULT_CONFIG_DIR, DEFAULT_CONFIG_FILE, defaultConfig, type Config, type FlagOverrides } from './config';
 import { applyOverrides, mergeDocument, originOf, type Origins } from './merge';
 import { normalizeConfig } from './normalize';
+import { dedupeStorageOptions, loadStorageConf, type StorageConf } from './storage-conf';
 import { validateConfig, type ValidateOptions } from './validate';
 
 /** Where to read configuration from, and what the command line overrides. */
@@ -24,6 +25,8 @@ export interface LoadConfigOptions {
   overrides?: FlagOverrides;
   /** Host facts for validation (tests). */
   validate?: ValidateOptions;
+  /** storage.conf in effect; default: loadStorageConf() (CONTAINERS_STORAGE_CONF or the system files). */
+  storageConf?: StorageConf | null;
 }
 
 /** The effective configuration plus what the operator should hear about it. */
@@ -46,6 +49,17 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Loade
   config.config_file = configFile;
   config.config_dir = configDir;
 
+  // As CRI-O: storage.conf supplies the defaults of root, runroot, storage_driver and
+  // storage_option; a file setting root/runroot/storage_driver to "" keeps them, and each
+  // file's storage_option is appended to what came before (duplicates dropped).
+  const storage = options.storageConf === undefined ? await loadStorageConf() : (options.storageConf ?? undefined);
+  if (storage) {
+    if (storage.graphroot !== '') config.crio.root = storage.graphroot;
+    if (storage.runroot !== '') config.crio.runroot = storage.runroot;
+    if (storage.driver !== '') config.crio.storage_driver = storage.driver;
+    config.crio.storage_option = storage.options;
+    sources.push(storage.file);
+  }
   const files: string[] = [];
   if (configFile !== '' && (await readable(configFile, options.configFile === undefined))) files.push(configFile);
   if (configDir !== '') files.push(...(await listDropIns(configDir)));
@@ -53,7 +67,14 @@ export async function loadConfig(options: LoadConfigOptions = {}): Promise<Loade
     const text = await readFile(file, 'utf8').catch((err: unknown) => {
       throw new InvalidArgumentError(`cannot read config file ${file}`, { cause: err });
     });
-    mergeDocument(config, parseTomlFile(file, text), { file, origins, warnings });
+    const before = { root: config.crio.root, runroot: config.crio.runroot, driver: config.crio.storage_driver, options: config.crio.storage_option };
+    const doc = parseTomlFile(file, text);
+    mergeDocument(config, doc, { file, origins, warnings });
+    const set = typeof doc.crio === 'object' && doc.crio !== null ? (doc.crio as Record<string, unknown>) : {};
+    config.crio.storage_option = dedupeStorageOptions([...before.options, ...(Array.isArray(set.storage_option) ? config.crio.storage_option : [])]);
+    if (config.crio.root === '') config.crio.root = before.root;
+    if (config.crio.runroot === '') config.crio.runroot = before.runroot;
+    if (config.crio.storage_driver === '') config.crio.storage_driver = before.driver;
     sources.push(file);
   }
   applyOverrides(config, options.overrides ?? {}, origins);

@@ -13,26 +13,43 @@ import { hostPlatform, type Platform } from './manifest';
 import { ImagePuller, type ImageTrust, type PullOptions } from './pull';
 import { SIGNATURE_VALIDATION_FAILED } from './image-trust';
 import { resolvePullSources, resolveShortName } from './pull-sources';
-import { formatReference, isShortName, repositoryName } from './reference';
+import { formatReference, isShortName, repositoryName, type ImageReference } from './reference';
+import type { ContainerRecords } from '../storage/container-records';
+import type { ImageRecords } from '../storage/image-records';
+import { deleteImage } from '../storage/image-removal';
+import type { LayerGc } from '../storage/layer-gc';
+import type { LayerStore } from '../storage/layer-store';
 import { DEFAULT_SHORT_NAME_ALIASES_FILE, loadRegistriesConf, loadShortNameAliasCache, type RegistriesConf, type ShortNameMode } from './registries-conf';
 import type { AuthConfig } from './registry-auth';
 import { RegistryClient } from './registry-client';
+import { quote } from '../quote';
 
 /**
  * The image side of the CRI as one façade: pull, list, status, remove, resolve and disk usage
- * over the content store (`<root>/content`), the image records (`<root>/images`) and the
- * registry client. Layers live in the LayerSink (lib/storage).
+ * over containers/storage's image and layer stores (lib/storage, shared with podman) and the
+ * registry client. Downloads pass through a work directory (`root`) emptied at start.
  */
+
+/** The shared store the service works on. */
+export interface ImageStorage {
+  layers: LayerStore;
+  images: ImageRecords;
+  containers: ContainerRecords;
+  /** Collects layers an image removal kept for a running pull. */
+  gc?: LayerGc;
+}
 
 /** Construction options for ImageService. */
 export interface ImageServiceOptions {
-  /** Directory for content and image records. */
+  /** Work directory for downloads (configs, staged layer blobs); emptied at init. */
   root: string;
   /** registries.conf path; '' = /etc/containers/registries.conf (absent = empty). */
   registriesConfFile: string;
   /** registries.conf.d directory; default: beside the file. */
   registriesConfDir?: string;
-  layerSink: LayerSink;
+  storage: ImageStorage;
+  /** Where pulled layers go; default the layer store (tests put a sink in between). */
+  layerSink?: LayerSink;
   /** Platform picked from image indexes; default: this host. */
   platform?: Platform;
   /** `[crio.image] short_name_mode`; overrides registries.conf when set. */
@@ -54,11 +71,6 @@ export interface ImageServiceOptions {
   maxConcurrentDownloads?: number;
   /** Signature policy (policy.json); unset = accept everything. */
   trust?: ImageTrust;
-  /**
-   * Top chain IDs of container layers that exist: their layers are never deleted with an
-   * image (the layer store also refuses to delete a layer something sits on).
-   */
-  layersInUse?: () => Iterable<string>;
   /** Pull metrics; default: none. */
   metrics?: MetricsRecorder;
 }
@@ -68,10 +80,8 @@ export interface ImageRemoval {
   image: ImageRecord;
   /** False when only the named tag was removed and the image stays. */
   deleted: boolean;
-  /** Chain IDs of the deleted image that no remaining image uses. */
-  unusedChainIds: string[];
-  /** Of those, the layers deleted from the layer sink (top first); the rest are used by containers. */
-  removedChainIds: string[];
+  /** Layers deleted with the image, top first (none when a pull of ours runs: they go after it). */
+  removedLayerIds: string[];
 }
 
 /** The image service the CRI server uses. */
@@ -84,8 +94,8 @@ export class ImageService {
   private registries: RegistriesConf | undefined;
 
   constructor(private readonly options: ImageServiceOptions) {
-    this.content = new ContentStore(path.join(options.root, 'content'));
-    this.images = new ImageStore(options.root);
+    this.content = new ContentStore(options.root);
+    this.images = new ImageStore(options.storage.images, options.storage.layers, options.log);
     this.client = new RegistryClient({ timeoutMs: options.registryTimeoutMs });
     const authLocations: AuthFileLocations = { ...options.authFileLocations };
     if (options.globalAuthFile) authLocations.globalAuthFile = options.globalAuthFile;
@@ -93,7 +103,7 @@ export class ImageService {
     this.puller = new ImagePuller({
       content: this.content,
       images: this.images,
-      layerSink: options.layerSink,
+      layerSink: options.layerSink ?? options.storage.layers,
       client: this.client,
       registries: () => this.registriesConf(),
       platform: options.platform ?? hostPlatform(),
@@ -107,16 +117,12 @@ export class ImageService {
     });
   }
 
-  /** Loads records and registries.conf; drops interrupted ingests and blobs no image references. */
+  /** Loads registries.conf; empties the download work directory. */
   async init(): Promise<void> {
     await this.content.init();
-    await this.images.load();
+    for (const digest of await this.content.list()) await this.content.delete(digest);
     await this.reloadRegistries();
-    const referenced = new Set(this.images.list().flatMap(blobsOf));
-    for (const digest of await this.content.list()) {
-      if (!referenced.has(digest)) await this.content.delete(digest);
-    }
-    this.options.log.info('image store loaded', { images: this.images.list().length });
+    this.options.log.info('image store loaded', { images: (await this.images.list()).length });
   }
 
   /** Re-reads registries.conf (and drop-ins); the next pull uses the new configuration. */
@@ -134,64 +140,47 @@ export class ImageService {
   }
 
   /** Every image, or the one `filterImage` names (none when it names nothing). */
-  list(filterImage?: string): ImageRecord[] {
+  async list(filterImage?: string): Promise<ImageRecord[]> {
     if (filterImage === undefined || filterImage === '') return this.images.list();
-    const hit = this.status(filterImage);
+    const hit = await this.status(filterImage);
     return hit ? [hit] : [];
   }
 
   /** The image `nameOrId` names, or undefined (not an error: the kubelet probes with it). */
-  status(nameOrId: string): ImageRecord | undefined {
-    return this.find(nameOrId)?.image;
+  async status(nameOrId: string): Promise<ImageRecord | undefined> {
+    return (await this.find(nameOrId))?.image;
   }
 
   /** Like status, but NotFoundError naming the image when absent (CreateContainer). */
-  resolve(nameOrId: string): ImageRecord {
-    const image = this.status(nameOrId);
-    if (!image) throw new NotFoundError(`image ${nameOrId} not found`);
+  async resolve(nameOrId: string): Promise<ImageRecord> {
+    const image = await this.status(nameOrId);
+    if (!image) throw new NotFoundError(`image ${quote(nameOrId)} not found`);
     return image;
   }
 
-  /** Removes a tag (the image goes with its last tag) or, by ID/digest, the image; missing → undefined. */
-  async remove(nameOrId: string, ctx: OpContext): Promise<ImageRemoval | undefined> {
-    const hit = this.find(nameOrId);
-    if (!hit) return undefined;
-    const removed = await this.images.remove(hit.key);
-    if (!removed) return undefined;
-    if (!removed.deleted) {
-      ctx.log.info('image untagged', { imageId: removed.image.id, name: hit.key });
-      return { ...removed, unusedChainIds: [], removedChainIds: [] };
-    }
-    const remaining = this.images.list();
-    const blobsInUse = new Set(remaining.flatMap(blobsOf));
-    for (const digest of blobsOf(removed.image)) if (!blobsInUse.has(digest)) await this.content.delete(digest);
-    const chainsInUse = this.chainIdsInUse();
-    const unusedChainIds = removed.image.layers.map((l) => l.chainId).filter((c) => !chainsInUse.has(c));
-    const removedChainIds = await this.removeLayers(unusedChainIds, ctx);
-    ctx.log.info('image removed', { imageId: removed.image.id, removedLayers: removedChainIds.length });
-    return { ...removed, unusedChainIds, removedChainIds };
-  }
-
   /**
-   * Deletes unused layers top-down and stops at the first one a container is built on (its
-   * lower layers are then in use too) or that the sink refuses (another layer sits on it).
+   * CRI-O's RemoveImage (UntagImage): a name the image has others besides is removed from it;
+   * otherwise (the last name, or an ID) the image is deleted with the layers only it used —
+   * refused while a container (ours or podman's) uses it. Missing → undefined.
    */
-  private async removeLayers(unused: string[], ctx: OpContext): Promise<string[]> {
-    const sink = this.options.layerSink;
-    if (!sink.removeLayer) return [];
-    const containerTops = new Set(this.options.layersInUse?.() ?? []);
-    const removed: string[] = [];
-    for (const chainId of [...unused].reverse()) {
-      if (containerTops.has(chainId)) break;
-      try {
-        await sink.removeLayer(chainId);
-      } catch (err) {
-        ctx.log.info('layer kept', { chainId, reason: err instanceof Error ? err.message : String(err) });
-        break;
-      }
-      removed.push(chainId);
+  async remove(nameOrId: string, ctx: OpContext): Promise<ImageRemoval | undefined> {
+    const hit = await this.find(nameOrId);
+    if (!hit) return undefined;
+    if (hit.image.readOnly) throw new FailedPreconditionError(`image ${hit.image.id} is in a read-only additional image store`);
+    if (hit.name !== undefined && hit.image.names.length > 1) {
+      await this.options.storage.images.removeName(hit.name);
+      ctx.log.info('image untagged', { imageId: hit.image.id, name: hit.name });
+      return { image: hit.image, deleted: false, removedLayerIds: [] };
     }
-    return removed;
+    const { layers, images, containers, gc } = this.options.storage;
+    const deferLayers = layers.pulling;
+    const gone = await deleteImage({ layers, images, containers, id: hit.image.id, deferLayers });
+    if (gone.deferredLayers.length > 0) {
+      layers.noteRefusedRemoval();
+      await gc?.addCandidates(gone.deferredLayers);
+    }
+    ctx.log.info('image removed', { imageId: hit.image.id, removedLayers: gone.removedLayers.length, deferredLayers: gone.deferredLayers.length });
+    return { image: hit.image, deleted: true, removedLayerIds: gone.removedLayers };
   }
 
   /**
@@ -206,7 +195,7 @@ export class ImageService {
     if (!trust) return;
     if (trust.configuredExplicitly && !(await trust.configuredExplicitly(namespace))) return;
     if (userSpecifiedImage === '') throw new InvalidArgumentError(`image ${image.id}: user_specified_image is required to verify its signature`);
-    if (resolveImageId(userSpecifiedImage, this.images.list().map((i) => i.id)) === image.id) {
+    if (resolveImageId(userSpecifiedImage, (await this.images.list()).map((i) => i.id)) === image.id) {
       throw new FailedPreconditionError(
         `${SIGNATURE_VALIDATION_FAILED}: image ${image.id} was specified by ID (${userSpecifiedImage}); the signature policy can only be checked for a name: create the container by name`,
       );
@@ -226,52 +215,41 @@ export class ImageService {
     throw new FailedPreconditionError(`${SIGNATURE_VALIDATION_FAILED}: image ${image.id} was not pulled as ${userSpecifiedImage}; cannot verify its signature`);
   }
 
-  /** The image's full config (the OCI image config JSON as pulled), for ImageStatus verbose. */
+  /** The image's full config (the OCI image config JSON as stored), for ImageStatus verbose. */
   async imageSpec(image: ImageRecord): Promise<unknown> {
-    return JSON.parse((await this.content.read(image.configDigest)).toString('utf8')) as unknown;
+    return JSON.parse((await this.images.bigData(image, image.configDigest)).toString('utf8')) as unknown;
   }
 
-  /** Chain IDs used by any stored image (layers the layer store must keep). */
-  chainIdsInUse(): Set<string> {
-    return new Set(this.images.list().flatMap((i) => i.layers.map((l) => l.chainId)));
-  }
-
-  /** Disk use of images: content + records, plus the layer sink's layers when it can tell. */
+  /** Disk use of images: their layers (recorded inventories) and the image store's own files. */
   async fsUsage(): Promise<DiskUsage> {
-    const own = await diskUsage(this.options.root);
-    const layers = (await this.options.layerSink.usage?.()) ?? { bytes: 0, inodes: 0 };
+    const own = await diskUsage(path.join(this.options.storage.layers.graphRoot, 'overlay-images'));
+    const layers = await this.options.storage.layers.usage();
     return { bytes: own.bytes + layers.bytes, inodes: own.inodes + layers.inodes };
   }
 
   /**
    * Short names are looked up through the same candidates a pull would use (local only, never
    * ambiguous); anything else — IDs, prefixes, qualified names — goes to the store directly.
-   * `key` is the string that identifies the match for remove().
+   * `name` is set when a name (not an ID) matched.
    */
-  private find(nameOrId: string): { image: ImageRecord; key: string } | undefined {
+  private async find(nameOrId: string): Promise<{ image: ImageRecord; name?: string } | undefined> {
     if (isShortName(nameOrId)) {
-      let candidates: string[] = [];
+      let candidates: ImageReference[] = [];
       try {
-        candidates = resolveShortName(this.registriesConf(), nameOrId, 'disabled').map(formatReference);
+        candidates = resolveShortName(this.registriesConf(), nameOrId, 'disabled');
       } catch {
         candidates = []; // not a name (e.g. an ID prefix); the store lookup below handles it
       }
-      for (const key of candidates) {
-        const image = this.images.lookup(key);
-        if (image) return { image, key };
+      for (const ref of candidates) {
+        const hit = await this.images.lookup(formatReference(ref));
+        if (hit) return hit;
       }
     }
-    const image = this.images.lookup(nameOrId);
-    return image ? { image, key: nameOrId } : undefined;
+    return this.images.lookup(nameOrId);
   }
 
   private registriesConf(): RegistriesConf {
     if (!this.registries) throw new InternalError('ImageService used before init()');
     return this.registries;
   }
-}
-
-/** Content-store blobs an image record points at: manifests (incl. index) and config. */
-function blobsOf(image: ImageRecord): string[] {
-  return [image.manifestDigest, image.configDigest, ...image.repoDigests.map((d) => d.slice(d.indexOf('@') + 1))];
 }

@@ -1,187 +1,274 @@
-import { promises as fs } from 'node:fs';
-import path from 'node:path';
-import { FailedPreconditionError } from '../errors';
-import { readJsonIfExists, removeStaleTempFiles, syncDir, writeJsonAtomic } from '../fsutil';
+import { FailedPreconditionError, NotFoundError } from '../errors';
+import type { Logger } from '../log';
+import type { BigDataItem, ImageRecords, LocatedImage } from '../storage/image-records';
+import type { LayerStore } from '../storage/layer-store';
+import { imageDigests, MANIFEST_KEY, type StoredImage } from '../storage/store-records';
 import { resolveImageId } from './image-id';
-import type { ImageConfigInfo } from './manifest';
-import { digestHex, formatReference, isImageId, parseReference, repositoryName, type ImageReference } from './reference';
+import { chainIds, parseImageConfig, parseManifest, type ImageConfigInfo } from './manifest';
+import { digestHex, isImageId, parseReference, repositoryName, type ImageReference } from './reference';
 
 /**
- * The local image index: one JSON record per image at `<root>/images/<id>.json`, written
- * atomically before the in-memory map changes. An image is found by ID, unique ID prefix
- * (image-id.ts), `sha256:ID`, tag or repo digest; a tag names at most one image (adding it elsewhere moves it).
+ * Images as the CRI sees them, read from containers/storage's image store (lib/storage), which
+ * podman, skopeo and buildah share: names sorted into tags and repo digests as CRI-O does
+ * (sortNamesByType + makeRepoDigests), the size c/image's storage source reports (big data +
+ * signatures + every layer's uncompressed size), layers from the stored manifest and config.
+ * What an image's big data says never changes, so it is parsed once per image; names are
+ * read from the record every time (the record is only re-read when its lock's token moved).
  */
 
 /** One layer of an image, bottom first. */
 export interface LayerRecord {
   diffId: string;
+  /** OCI chain ID (for display; storage names layers by layerId). */
   chainId: string;
+  /** The storage layer's ID. */
+  layerId: string;
   /** Compressed blob digest and size as in the manifest. */
   digest: string;
   size: number;
   mediaType: string;
 }
 
-/** A pulled image. */
+/** An image in the store. */
 export interface ImageRecord {
-  /** Config digest hex, 64 chars without "sha256:" (CRI-O's image ID form). */
+  /** Config digest hex, 64 chars (CRI-O's image ID). */
   id: string;
+  /** The store's names: tags (`repo:tag`) and digested names (`repo@sha256:…`). */
+  names: string[];
   repoTags: string[];
-  /** `domain/path@sha256:<manifest digest>`. */
   repoDigests: string[];
-  /** Manifest + config + compressed layer bytes. */
+  /** Bytes as c/image's storage source sizes an image. */
   size: number;
+  /** The image's (per-platform) manifest digest. */
   manifestDigest: string;
   configDigest: string;
   layers: LayerRecord[];
   config: ImageConfigInfo;
+  /** When the image was created (its config's date), ms since the epoch. */
   pulledAt: number;
+  /** The storage layer the image's root filesystem is (undefined for an image without layers). */
+  topLayer: string | undefined;
+  /** True for an image of an additional (read-only) image store. */
+  readOnly: boolean;
 }
 
-/** What remove() did: the image as it was, and whether it is gone (vs. only untagged). */
-export interface RemovedImage {
-  image: ImageRecord;
-  deleted: boolean;
+/** A pulled image to record. */
+export interface PulledImage {
+  id: string;
+  /** The name it was pulled as (storeName). */
+  name: string;
+  topLayer: string | undefined;
+  created: Date | undefined;
+  /** The image's metadata JSON (c/image's storage destination state). */
+  metadata: string;
+  bigData: BigDataItem[];
 }
 
-const RECORD_VERSION = 1;
+/** What an image's big data yields (immutable per image ID). */
+interface Parsed {
+  manifestDigest: string;
+  configDigest: string;
+  layers: LayerRecord[];
+  config: ImageConfigInfo;
+  bigDataBytes: number;
+  layerBytes: number;
+}
 
-/** Persisted image records with name/ID lookup. Mutations are serialised. */
+/** Read access to images in the shared store, with the per-image parse cached. */
 export class ImageStore {
-  private readonly dir: string;
-  private readonly images = new Map<string, ImageRecord>();
-  private queue: Promise<unknown> = Promise.resolve();
+  private readonly parsed = new Map<string, { key: string; value: Parsed }>();
 
-  constructor(root: string) {
-    this.dir = path.join(root, 'images');
-  }
+  constructor(
+    readonly records: ImageRecords,
+    readonly layers: LayerStore,
+    private readonly log: Logger,
+  ) {}
 
-  /** Reads every record; a tag left on two images by a crash stays with the newest pull. */
-  async load(): Promise<void> {
-    await fs.mkdir(this.dir, { recursive: true });
-    await removeStaleTempFiles(this.dir);
-    this.images.clear();
-    for (const name of (await fs.readdir(this.dir)).filter((n) => n.endsWith('.json'))) {
-      const file = path.join(this.dir, name);
-      const doc = (await readJsonIfExists(file)) as ({ version?: unknown } & ImageRecord) | undefined;
-      if (!doc) continue;
-      if (doc.version !== RECORD_VERSION || `${doc.id}.json` !== name) {
-        throw new FailedPreconditionError(`image record ${file}: unknown version ${String(doc.version)} or id mismatch`);
-      }
-      const { version: _v, ...record } = doc;
-      this.images.set(record.id, record);
+  /** Every image that can be read (damaged ones are logged and left out). */
+  async list(): Promise<ImageRecord[]> {
+    const out: ImageRecord[] = [];
+    for (const img of await this.records.list()) {
+      const r = await this.view(img).catch((err: unknown) => {
+        this.log.warn('image cannot be read', { imageId: img.image.id, err: err instanceof Error ? err.message : String(err) });
+        return undefined;
+      });
+      if (r) out.push(r);
     }
-    const byAge = [...this.images.values()].sort((a, b) => b.pulledAt - a.pulledAt);
-    const seen = new Set<string>();
-    for (const img of byAge) {
-      const kept = img.repoTags.filter((t) => !seen.has(t));
-      kept.forEach((t) => seen.add(t));
-      if (kept.length !== img.repoTags.length) await this.write({ ...img, repoTags: kept });
-    }
-  }
-
-  /** All images, oldest pull first. */
-  list(): ImageRecord[] {
-    return [...this.images.values()].sort((a, b) => a.pulledAt - b.pulledAt);
+    return out;
   }
 
   /** The image with exactly this ID (hex or sha256:hex). */
-  get(id: string): ImageRecord | undefined {
-    return isImageId(id) ? this.images.get(digestHex(id)) : undefined;
-  }
-
-  /** Finds an image by ID, tag, repo digest or unique ID prefix (in that order, as c/storage). */
-  lookup(nameOrId: string): ImageRecord | undefined {
-    return this.find(nameOrId)?.image;
-  }
-
-  /** Finds an image by an already-normalised reference (tag or digest). */
-  lookupReference(ref: ImageReference): ImageRecord | undefined {
-    if (ref.digest !== undefined) {
-      const rd = `${repositoryName(ref)}@${ref.digest}`;
-      return [...this.images.values()].find((i) => i.repoDigests.includes(rd));
-    }
-    const tag = formatReference(ref);
-    return [...this.images.values()].find((i) => i.repoTags.includes(tag));
-  }
-
-  /** Stores an image (merging names into an existing record) and takes its tags from other images. */
-  add(record: ImageRecord): Promise<ImageRecord> {
-    return this.serialize(async () => {
-      const old = this.images.get(record.id);
-      const merged: ImageRecord = old
-        ? { ...record, repoTags: union(old.repoTags, record.repoTags), repoDigests: union(old.repoDigests, record.repoDigests) }
-        : record;
-      await this.write(merged);
-      for (const other of this.images.values()) {
-        if (other.id === record.id) continue;
-        const kept = other.repoTags.filter((t) => !record.repoTags.includes(t));
-        if (kept.length !== other.repoTags.length) await this.write({ ...other, repoTags: kept });
-      }
-      return merged;
-    });
+  async get(id: string): Promise<ImageRecord | undefined> {
+    if (!isImageId(id)) return undefined;
+    const hit = await this.records.get(digestHex(id));
+    return hit && hit.image.id === digestHex(id) ? this.view(hit) : undefined;
   }
 
   /**
-   * Removes by tag (untag; the image goes with its last tag) or by ID / digest (the image goes).
-   * Undefined when nothing matches.
+   * Finds an image by ID, name, unique ID prefix (c/storage's lookup), trying the normalised name
+   * form too; `repo@digest` also finds an image of that repository with that digest (an index's
+   * or a manifest's), as c/image's storage reference resolves it.
    */
-  remove(nameOrId: string): Promise<RemovedImage | undefined> {
-    return this.serialize(async () => {
-      const hit = this.find(nameOrId);
-      if (!hit) return undefined;
-      const { image, tag } = hit;
-      if (tag !== undefined && image.repoTags.length > 1) {
-        const repoTags = image.repoTags.filter((t) => t !== tag);
-        const repos = new Set(repoTags.map((t) => repositoryName(parseReference(t))));
-        const repoDigests = image.repoDigests.filter((d) => repos.has(d.slice(0, d.indexOf('@'))));
-        await this.write({ ...image, repoTags, repoDigests });
-        return { image, deleted: false };
+  async lookup(nameOrId: string): Promise<{ image: ImageRecord; name?: string } | undefined> {
+    if (nameOrId === '') return undefined;
+    // A full ID or unique ID prefix (image-id.ts: CRI-O's rule, at least 3 characters).
+    const all = await this.records.list();
+    const id = resolveImageId(nameOrId, all.map((i) => i.image.id));
+    const byId = id === undefined ? undefined : all.find((i) => i.image.id === id);
+    if (byId) return { image: await this.view(byId) };
+    const ref = tryParse(nameOrId);
+    if (ref?.digest !== undefined) {
+      const byDigest = await this.lookupReference(ref);
+      if (byDigest) return byDigest.names.includes(storeName(ref)) ? { image: byDigest, name: storeName(ref) } : { image: byDigest };
+    }
+    // A name as given, or normalised (`busybox:1` → `docker.io/library/busybox:1`).
+    for (const key of ref ? [storeName(ref), nameOrId] : [nameOrId]) {
+      const hit = all.find((i) => i.image.names?.includes(key));
+      if (hit) return { image: await this.view(hit), name: key };
+    }
+    return undefined;
+  }
+
+  /** Finds an image by an already-normalised reference (its tag or digest). */
+  async lookupReference(ref: ImageReference): Promise<ImageRecord | undefined> {
+    const name = storeName(ref);
+    for (const img of await this.records.list()) {
+      if (img.image.names?.includes(name)) return this.view(img);
+      if (ref.digest !== undefined && imageDigests(img.image).includes(ref.digest) && img.image.names?.some((n) => n.startsWith(repositoryName(ref) + ':') || n.startsWith(repositoryName(ref) + '@'))) {
+        return this.view(img);
       }
-      await fs.rm(this.file(image.id), { force: true });
-      await syncDir(this.dir);
-      this.images.delete(image.id);
-      return { image, deleted: true };
-    });
+    }
+    return undefined;
   }
 
-  private find(s: string): { image: ImageRecord; tag?: string } | undefined {
-    if (s === '') return undefined;
-    if (isImageId(s)) {
-      const image = this.images.get(digestHex(s));
-      return image ? { image } : undefined;
-    }
-    let ref: ImageReference | undefined;
+  /**
+   * Records a pulled image as c/storage's CreateImage does, under the layers lock and then the
+   * images lock: an image already there (pulled before, or by podman) keeps its record and gains
+   * the name; the name moves from any other image.
+   */
+  async add(p: PulledImage): Promise<ImageRecord> {
+    const lock = this.layers.file.lock;
+    await lock.rlock();
     try {
-      ref = parseReference(s);
-    } catch {
-      ref = undefined;
+      await this.layers.file.reloadIfChanged();
+      if (p.topLayer !== undefined && !(await this.layers.hasLayerLocked(p.topLayer))) {
+        throw new FailedPreconditionError(`image ${p.id}: its top layer ${p.topLayer} is not in the store`);
+      }
+      await this.records.createImage({ id: p.id, names: [p.name], topLayer: p.topLayer, created: p.created, metadata: p.metadata, bigData: p.bigData });
+    } finally {
+      lock.unlock();
     }
-    if (ref) {
-      const image = this.lookupReference(ref);
-      if (image) return ref.digest !== undefined ? { image } : { image, tag: formatReference(ref) };
-    }
-    const id = resolveImageId(s, this.images.keys());
-    const image = id === undefined ? undefined : this.images.get(id);
-    return image ? { image } : undefined;
+    const stored = await this.get(p.id);
+    if (!stored) throw new NotFoundError(`image ${p.id} vanished right after it was stored`);
+    return stored;
   }
 
-  private async write(record: ImageRecord): Promise<void> {
-    await writeJsonAtomic(this.file(record.id), { version: RECORD_VERSION, ...record });
-    this.images.set(record.id, record);
+  /** A big-data item of an image. */
+  async bigData(image: ImageRecord, key: string): Promise<Buffer> {
+    const hit = await this.records.get(image.id);
+    if (!hit) throw new Error(`image ${image.id} is gone`);
+    return this.records.bigData(hit, key);
   }
 
-  private file(id: string): string {
-    return path.join(this.dir, `${id}.json`);
+  /** Builds the CRI view of a stored image. */
+  async view(img: LocatedImage): Promise<ImageRecord> {
+    const p = await this.parse(img);
+    const names = img.image.names ?? [];
+    const { tags, digested } = sortNames(names);
+    return {
+      id: img.image.id,
+      names,
+      repoTags: [...tags].sort(),
+      repoDigests: repoDigestsOf(img.image, tags, digested).sort(),
+      size: p.bigDataBytes + p.layerBytes + signatureBytes(img.image),
+      manifestDigest: p.manifestDigest,
+      configDigest: p.configDigest,
+      layers: p.layers,
+      config: p.config,
+      pulledAt: Date.parse(img.image.created ?? '') || 0,
+      topLayer: img.image.layer,
+      readOnly: img.readOnly,
+    };
   }
 
-  private serialize<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.queue.then(fn);
-    this.queue = run.catch(() => undefined);
-    return run;
+  private async parse(img: LocatedImage): Promise<Parsed> {
+    const key = JSON.stringify([img.image['big-data-digests'] ?? {}, img.image.layer ?? '']);
+    const cached = this.parsed.get(img.image.id);
+    if (cached?.key === key) return cached.value;
+    const manifestBytes = await this.records.bigData(img, MANIFEST_KEY);
+    const parsedManifest = parseManifest(manifestBytes, undefined);
+    if (parsedManifest.kind !== 'manifest') throw new Error(`image ${img.image.id}: stored manifest is an index`);
+    const manifest = parsedManifest.manifest;
+    const configDigest = manifest.config.digest;
+    const config = parseImageConfig(await this.records.bigData(img, configDigest));
+    const chain = img.image.layer ? await this.layers.chain(img.image.layer) : [];
+    const layerIds = chain.map((c) => c.layer.id).reverse();
+    const chains = chainIds(config.diffIds);
+    const layers: LayerRecord[] = manifest.layers.map((l, i) => ({
+      diffId: config.diffIds[i] ?? '',
+      chainId: chains[i] ?? '',
+      layerId: layerIds[i] ?? '',
+      digest: l.digest,
+      size: l.size,
+      mediaType: l.mediaType,
+    }));
+    const value: Parsed = {
+      manifestDigest: img.image['big-data-digests']?.[MANIFEST_KEY] ?? '',
+      configDigest,
+      layers,
+      config: config.config,
+      bigDataBytes: Object.values(img.image['big-data-sizes'] ?? {}).reduce((n, s) => n + s, 0),
+      layerBytes: chain.reduce((n, c) => n + (c.layer['diff-size'] ?? 0), 0),
+    };
+    this.parsed.set(img.image.id, { key, value });
+    return value;
   }
 }
 
-function union(a: readonly string[], b: readonly string[]): string[] {
-  return [...new Set([...a, ...b])];
+/** The name c/image gives an image pulled as `ref`: `repo:tag`, or `repo@digest` for a digest reference. */
+export function storeName(ref: ImageReference): string {
+  return ref.digest !== undefined ? `${repositoryName(ref)}@${ref.digest}` : `${repositoryName(ref)}:${ref.tag ?? 'latest'}`;
+}
+
+/** CRI-O's sortNamesByType: a name ending in `@sha256:<64 hex>` is a digest, anything else a tag. */
+export function sortNames(names: readonly string[]): { tags: string[]; digested: string[] } {
+  const tags: string[] = [];
+  const digested: string[] = [];
+  for (const n of names) (n.length > 72 && n.slice(-72, -64) === '@sha256:' ? digested : tags).push(n);
+  return { tags, digested };
+}
+
+/** CRI-O's makeRepoDigests: the digested names, plus each name's repository with each of the image's digests. */
+function repoDigestsOf(image: StoredImage, tags: readonly string[], digested: readonly string[]): string[] {
+  const digests = imageDigests(image);
+  if (digests.length === 0) return [...digested];
+  const out = [...digested];
+  for (const name of [...tags, ...digested]) {
+    const ref = tryParse(name);
+    if (!ref) continue;
+    for (const d of digests) {
+      const rd = `${repositoryName(ref)}@${d}`;
+      if (!out.includes(rd)) out.push(rd);
+    }
+  }
+  return out;
+}
+
+/** Signature bytes c/image counts in an image's size (its metadata's signature-sizes). */
+function signatureBytes(image: StoredImage): number {
+  if (!image.metadata) return 0;
+  try {
+    const m = JSON.parse(image.metadata) as { 'signature-sizes'?: unknown };
+    return Array.isArray(m['signature-sizes']) ? m['signature-sizes'].reduce((n: number, s: unknown) => n + (typeof s === 'number' ? s : 0), 0) : 0;
+  } catch {
+    return 0;
+  }
+}
+
+function tryParse(s: string): ImageReference | undefined {
+  try {
+    return parseReference(s);
+  } catch {
+    return undefined;
+  }
 }

@@ -1,18 +1,14 @@
 import type { Readable } from 'node:stream';
 import type { OpContext } from '../context';
+import type { LayerFacts } from '../storage/layer-commit';
 
 /**
  * Where pulled layers go. lib/image only downloads and verifies; unpacking into the layer store
  * (overlay directories, whiteouts) belongs to lib/storage, which implements this interface.
  */
 
-/** One layer to unpack, identified by its OCI chain ID. */
-export interface ApplyLayerParams {
-  chainId: string;
-  /** Chain ID of the layer below; undefined for the base layer. */
-  parentChainId: string | undefined;
-  /** Digest of the uncompressed tar (the config's rootfs.diff_ids entry). */
-  diffId: string;
+/** One layer to unpack, identified by its storage layer ID (containers/image's rule, lib/storage layerIdOf). */
+export interface ApplyLayerParams extends LayerFacts {
   /** The uncompressed layer tar. It errors at EOF when its DiffID does not match. */
   tar: NodeJS.ReadableStream & Readable;
   /**
@@ -31,10 +27,10 @@ export interface LayerSink {
    * Otherwise each layer is applied only once its parent is present.
    */
   readonly concurrentApply?: boolean;
-  /** True when the layer `chainId` (and so its whole chain) is already unpacked. */
-  hasLayer(chainId: string): Promise<boolean>;
+  /** True when the layer (and so its whole chain) is already unpacked. */
+  hasLayer(layerId: string): Promise<boolean>;
   /**
-   * Unpacks an uncompressed layer tar as the layer `chainId` on top of `parentChainId`;
+   * Unpacks an uncompressed layer tar as the layer `layerId` on top of `parentLayerId`;
    * idempotent; rejects if the stream errors. Must read `tar` to its end and make the layer
    * visible only after the stream ended cleanly: the DiffID check happens at EOF.
    */
@@ -43,7 +39,7 @@ export interface LayerSink {
    * Deletes a layer no image uses any more; absent is fine; must refuse (reject) a layer other
    * layers sit on. Optional: without it, layers of removed images stay until storage GC.
    */
-  removeLayer?(chainId: string): Promise<void>;
+  removeLayer?(layerId: string): Promise<void>;
   /** Disk use of all layers (ImageFsInfo). Optional. */
   usage?(): Promise<{ bytes: number; inodes: number }>;
 }

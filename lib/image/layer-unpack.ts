@@ -12,6 +12,7 @@ import type { LayerSink } from './layer-sink';
 import type { MetricsRecorder } from '../metrics/recorder';
 import { Slots } from './limiter';
 import { chainIds, type Descriptor } from './manifest';
+import { layerIdsOf } from '../storage/store-records';
 import { layerCompression } from './media-types';
 import type { PullProgress } from './pull-progress';
 import type { PullSource } from './pull-sources';
@@ -60,14 +61,17 @@ export interface LayerUnpackerOptions {
   metrics?: MetricsRecorder;
 }
 
-type LayerParams = { chainId: string; parentChainId: string | undefined; diffId: string; parentApplied?: Promise<unknown> };
+type LayerParams = { layerId: string; parentLayerId: string | undefined; diffId: string; compressedDigest: string; compressedSize: number; parentApplied?: Promise<unknown> };
+
+/** c/storage's archive.Compression numbers, recorded with each layer. */
+const COMPRESSION_CODE: Record<string, number> = { none: 0, gzip: 2, zstd: 4 };
 
 /** Staged blobs are read back in big chunks: fewer reads and fewer trips through the stream stages. */
 const STAGED_READ_CHUNK = 1 << 20;
 
 /** Downloads, verifies and applies layers; one per daemon so concurrent pulls share layer locks. */
 export class LayerUnpacker {
-  /** chainId → an apply in progress, so two pulls never unpack the same layer at once. */
+  /** layer ID → an apply in progress, so two pulls never unpack the same layer at once. */
   private readonly applying = new Map<string, Promise<void>>();
 
   constructor(private readonly options: LayerUnpackerOptions) {}
@@ -79,8 +83,10 @@ export class LayerUnpacker {
       throw new FailedPreconditionError(`image ${name}: config lists ${diffIds.length} diff_ids but the manifest has ${layers.length} layers`);
     }
     layers.forEach((l, i) => checkSupported(l, i, name));
-    const chain = chainIds(diffIds);
-    const records: LayerRecord[] = layers.map((l, i) => ({ diffId: diffIds[i] ?? '', chainId: chain[i] ?? '', digest: l.digest, size: l.size, mediaType: l.mediaType }));
+    // Storage layer IDs as containers/image gives them, so podman finds (and reuses) our layers.
+    const chain = layerIdsOf(diffIds);
+    const ociChain = chainIds(diffIds);
+    const records: LayerRecord[] = layers.map((l, i) => ({ diffId: diffIds[i] ?? '', chainId: ociChain[i] ?? '', layerId: chain[i] ?? '', digest: l.digest, size: l.size, mediaType: l.mediaType }));
     const present = await Promise.all(chain.map((c) => this.options.sink.hasLayer(c)));
     const missing = layers.map((_, i) => i).filter((i) => !present[i]);
     // As c/image reports them to CRI-O: a blob already here is "skipped", named <image>@<digest>.
@@ -127,13 +133,13 @@ export class LayerUnpacker {
     try {
       for (const i of missing) {
         const layer = layers[i] as Descriptor;
-        const params: LayerParams = { chainId: chain[i] ?? '', parentChainId: chain[i - 1], diffId: diffIds[i] ?? '' };
+        const params: LayerParams = { layerId: chain[i] ?? '', parentLayerId: chain[i - 1], diffId: diffIds[i] ?? '', compressedDigest: layer.digest, compressedSize: layer.size };
         cursor = i;
         const staged = staging.get(i);
         let applied: boolean;
         if (staged) {
           pump();
-          applied = await this.applyOnce(params.chainId, async () => {
+          applied = await this.applyOnce(params.layerId, async () => {
             const blob = await staged;
             await this.applyStream(createReadStream(blob.path, { highWaterMark: STAGED_READ_CHUNK }), layer, i, params, req, inner);
           });
@@ -141,7 +147,7 @@ export class LayerUnpacker {
           active++;
           pump();
           try {
-            applied = await this.applyOnce(params.chainId, async () => {
+            applied = await this.applyOnce(params.layerId, async () => {
               const body = await this.openBlob(req, layer, inner);
               await this.applyStream(body, layer, i, params, req, inner);
             });
@@ -180,8 +186,15 @@ export class LayerUnpacker {
         const release = await slots.acquire(ctx.signal);
         const layer = req.layers[i] as Descriptor;
         const parentApplied = runs.get(i - 1);
-        const params: LayerParams = { chainId: chain[i] ?? '', parentChainId: chain[i - 1], diffId: req.diffIds[i] ?? '', ...(parentApplied ? { parentApplied } : {}) };
-        const run = this.applyOnce(params.chainId, async () => {
+        const params: LayerParams = {
+          layerId: chain[i] ?? '',
+          parentLayerId: chain[i - 1],
+          diffId: req.diffIds[i] ?? '',
+          compressedDigest: layer.digest,
+          compressedSize: layer.size,
+          ...(parentApplied ? { parentApplied } : {}),
+        };
+        const run = this.applyOnce(params.layerId, async () => {
           const body = await this.openBlob(req, layer, ctx);
           await this.applyStream(body, layer, i, params, req, ctx, release);
         }).finally(release);
@@ -219,10 +232,10 @@ export class LayerUnpacker {
   }
 
   /** Runs `fn` unless the layer is (or, after waiting for another pull, becomes) present. */
-  private async applyOnce(chainId: string, fn: () => Promise<void>): Promise<boolean> {
-    for (let running = this.applying.get(chainId); running; running = this.applying.get(chainId)) await running;
+  private async applyOnce(layerId: string, fn: () => Promise<void>): Promise<boolean> {
+    for (let running = this.applying.get(layerId); running; running = this.applying.get(layerId)) await running;
     const work = (async (): Promise<boolean> => {
-      if (await this.options.sink.hasLayer(chainId)) return false;
+      if (await this.options.sink.hasLayer(layerId)) return false;
       await fn();
       return true;
     })();
@@ -231,11 +244,11 @@ export class LayerUnpacker {
       () => undefined,
       () => undefined,
     );
-    this.applying.set(chainId, marker);
+    this.applying.set(layerId, marker);
     try {
       return await work;
     } finally {
-      if (this.applying.get(chainId) === marker) this.applying.delete(chainId);
+      if (this.applying.get(layerId) === marker) this.applying.delete(layerId);
     }
   }
 
@@ -259,7 +272,7 @@ export class LayerUnpacker {
     if (ctx.signal.aborted) onAbort();
     ctx.signal.addEventListener('abort', onAbort);
     try {
-      await this.options.sink.applyLayer({ ...params, tar: verifier }, ctx);
+      await this.options.sink.applyLayer({ ...params, compression: COMPRESSION_CODE[kind], tar: verifier }, ctx);
     } catch (err) {
       // zlib notices a corrupt stream before the digest check at EOF can; say which blob it was.
       if (/^Z_/.test(errnoCode(err) ?? '')) throw new FailedPreconditionError(`${what}: corrupt gzip data: ${(err as Error).message}`, { cause: err });
@@ -270,14 +283,14 @@ export class LayerUnpacker {
     if (!verifier.verified) {
       if (verifier.destroyed) {
         // The sink dropped the stream unread because the layer appeared meanwhile (idempotent apply).
-        if (await this.options.sink.hasLayer(params.chainId)) return;
-        throw new InternalError(`layer sink neither read nor stored layer ${params.chainId} of ${req.name}`);
+        if (await this.options.sink.hasLayer(params.layerId)) return;
+        throw new InternalError(`layer sink neither read nor stored layer ${params.layerId} of ${req.name}`);
       }
       // The sink returned without reading to EOF: read the rest so the DiffID is still checked.
       verifier.resume();
       await finished(verifier);
     }
-    ctx.log.debug('layer applied', { digest: layer.digest, chainId: params.chainId, compression: kind });
+    ctx.log.debug('layer applied', { digest: layer.digest, layerId: params.layerId, compression: kind });
   }
 }
 

@@ -2,17 +2,19 @@ import { pipeline } from 'node:stream';
 import type { OpContext } from '../context';
 import { CriError, FailedPreconditionError } from '../errors';
 import type { ContentStore } from './content-store';
-import type { ImageRecord, ImageStore } from './image-store';
+import { storeName, type ImageRecord, type ImageStore } from './image-store';
+import type { BigDataItem } from '../storage/image-records';
 import { LayerUnpacker } from './layer-unpack';
 import type { LayerSink } from './layer-sink';
 import { parseImageConfig, parseManifest, selectPlatform, type ImageConfig, type ImageManifest, type Platform } from './manifest';
 import { resolvePullSources, resolveShortName, type PullSource } from './pull-sources';
-import { formatReference, isImageId, repositoryName, type ImageReference } from './reference';
+import { formatReference, isImageId, type ImageReference } from './reference';
 import type { RegistriesConf, ShortNameMode } from './registries-conf';
 import { AuthFiles } from './auth-file';
 import { PullProgress } from './pull-progress';
 import { credentialKey, hasCredentials, type AuthConfig } from './registry-auth';
 import type { FetchedManifest, RegistryClient } from './registry-client';
+import { faultPoint } from '../fault-points';
 import { NO_METRICS, pullFailureLabel, type MetricsRecorder } from '../metrics/recorder';
 
 /**
@@ -116,7 +118,7 @@ export class ImagePuller {
   private async pullCandidates(refString: string, auth: AuthConfig | undefined, ctx: OpContext, opts: PullOptions): Promise<ImageRecord> {
     // An image ID (or sha256:ID) of a stored image "pulls" as itself; there is nothing to fetch.
     if (isImageId(refString)) {
-      const present = this.options.images.get(refString);
+      const present = await this.options.images.get(refString);
       if (present) return present;
     }
     const conf = this.options.registries();
@@ -162,28 +164,33 @@ export class ImagePuller {
         opts.namespace,
         ctx,
       );
-      const config = await this.fetchConfig(resolved, name, ctx, progress);
+      const { config, bytes: configBytes } = await this.fetchConfig(resolved, name, ctx, progress);
+      faultPoint('image-pull:config-stored');
       const unpacked = await this.unpacker.unpack(
         { name, source: resolved.source, auth: resolved.auth, layers: manifest.layers, diffIds: config.diffIds, progress },
         ctx,
       );
-      // Keep the exact manifest bytes, so digests stay checkable after the pull.
-      for (const m of new Set([resolved.top, resolved.instance])) {
-        await this.options.content.put({ digest: m.digest, size: m.bytes.length }, m.bytes, ctx.signal);
-      }
-      const repo = repositoryName(ref);
-      const record: ImageRecord = {
+      // The big data c/image's storage destination stores: the config under its digest, the
+      // top-level manifest when it is an index, the instance manifest under its digest and as "manifest".
+      const manifestItems = (m: FetchedManifest): BigDataItem => ({ key: `manifest-${m.digest}`, data: Buffer.from(m.bytes), digest: m.digest });
+      const bigData: BigDataItem[] = [
+        { key: manifest.config.digest, data: configBytes },
+        ...(resolved.top.digest !== resolved.instance.digest ? [manifestItems(resolved.top)] : []),
+        manifestItems(resolved.instance),
+        { key: 'manifest', data: Buffer.from(resolved.instance.bytes), digest: resolved.instance.digest },
+        // c/image records the (here empty) signature list of the instance, and its size in the metadata.
+        { key: `signature-${resolved.instance.digest.slice('sha256:'.length)}`, data: Buffer.alloc(0) },
+      ];
+      faultPoint('image-pull:layers-stored');
+      const stored = await this.options.images.add({
         id: manifest.config.digest.slice('sha256:'.length),
-        repoTags: ref.digest === undefined && ref.tag !== undefined ? [name] : [],
-        repoDigests: [...new Set([`${repo}@${resolved.top.digest}`, `${repo}@${resolved.instance.digest}`])],
-        size: resolved.instance.bytes.length + manifest.config.size + manifest.layers.reduce((n, l) => n + l.size, 0),
-        manifestDigest: resolved.instance.digest,
-        configDigest: manifest.config.digest,
-        layers: unpacked.layers,
-        config: config.config,
-        pulledAt: Date.now(),
-      };
-      const stored = await this.options.images.add(record);
+        name: storeName(ref),
+        topLayer: unpacked.layers[unpacked.layers.length - 1]?.layerId,
+        created: configCreated(configBytes),
+        metadata: JSON.stringify({ 'signatures-sizes': { [resolved.instance.digest]: [] } }),
+        bigData,
+      });
+      faultPoint('image-pull:recorded');
       ctx.log.info('image pulled', {
         image: name,
         digest: resolved.top.digest,
@@ -248,7 +255,7 @@ export class ImagePuller {
   }
 
   /** Fetches (unless present) and verifies the config blob, then parses it. */
-  private async fetchConfig(resolved: ResolvedImage, name: string, ctx: OpContext, progress: PullProgress): Promise<ImageConfig> {
+  private async fetchConfig(resolved: ResolvedImage, name: string, ctx: OpContext, progress: PullProgress): Promise<{ config: ImageConfig; bytes: Buffer }> {
     const desc = resolved.manifest.config;
     const { content, client } = this.options;
     if (await content.has(desc.digest)) {
@@ -259,7 +266,8 @@ export class ImagePuller {
       pipeline(body, meter, () => undefined);
       await content.put({ digest: desc.digest, size: desc.size }, meter, ctx.signal);
     }
-    return parseImageConfig(await content.read(desc.digest));
+    const bytes = await content.read(desc.digest);
+    return { config: parseImageConfig(bytes), bytes };
   }
 }
 
@@ -288,6 +296,17 @@ function withPullContext(err: unknown, image: string, registries: string[]): unk
 /** Signature rejections are final: another candidate name must not be tried instead (c/image). */
 function isSignatureError(err: unknown): boolean {
   return err instanceof Error && err.message.includes('SignatureValidationFailed');
+}
+
+/** The config's `created` date, which c/image records as the image's creation time. */
+function configCreated(config: Buffer): Date | undefined {
+  try {
+    const created = (JSON.parse(config.toString('utf8')) as { created?: unknown }).created;
+    const t = typeof created === 'string' ? Date.parse(created) : NaN;
+    return Number.isNaN(t) ? undefined : new Date(t);
+  } catch {
+    return undefined;
+  }
 }
 
 function errorMessage(err: unknown): string {

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { InvalidArgumentError } from '../errors';
+import { quote } from '../quote';
 import { familiarName, formatReference, isImageId, isShortName, parseReference } from './reference';
 
 const D = 'sha256:' + 'a'.repeat(64);
@@ -48,7 +49,7 @@ for (const c of bad) {
   test(`parseReference rejects: ${c.name}`, () => {
     assert.throws(
       () => parseReference(c.input),
-      (err: unknown) => err instanceof InvalidArgumentError && c.message.test(err.message) && err.message.includes(`"${c.input}"`),
+      (err: unknown) => err instanceof InvalidArgumentError && c.message.test(err.message) && err.message.includes(quote(c.input)),
     );
   });
 }

@@ -1,4 +1,5 @@
 import { InvalidArgumentError } from '../errors';
+import { quote } from '../quote';
 
 /**
  * Image references as docker/distribution parses and normalises them (`ParseNormalizedNamed`):
@@ -34,7 +35,7 @@ const IMAGE_ID_RE = /^(?:sha256:)?[a-f0-9]{64}$/;
 const HEX64_RE = /^[a-f0-9]{64}$/;
 
 function invalid(s: string, what: string): InvalidArgumentError {
-  return new InvalidArgumentError(`invalid image reference "${s}": ${what}`);
+  return new InvalidArgumentError(`invalid image reference ${quote(s)}: ${what}`);
 }
 
 /** Splits `name` into (domain, remainder) the way docker's splitDockerDomain does. */
@@ -65,8 +66,8 @@ export function parseReference(s: string): ImageReference {
   if (at !== -1) {
     digest = rest.slice(at + 1);
     rest = rest.slice(0, at);
-    if (!DIGEST_RE.test(digest)) throw invalid(s, `invalid digest "${digest}"`);
-    if (!SHA256_DIGEST_RE.test(digest)) throw invalid(s, `unsupported digest "${digest}", want sha256:<64 lowercase hex>`);
+    if (!DIGEST_RE.test(digest)) throw invalid(s, `invalid digest ${quote(digest)}`);
+    if (!SHA256_DIGEST_RE.test(digest)) throw invalid(s, `unsupported digest ${quote(digest)}, want sha256:<64 lowercase hex>`);
   }
   let tag: string | undefined;
   // A colon after the last slash starts the tag; one before it belongs to a host:port.
@@ -74,17 +75,17 @@ export function parseReference(s: string): ImageReference {
   if (colon > rest.lastIndexOf('/')) {
     tag = rest.slice(colon + 1);
     rest = rest.slice(0, colon);
-    if (!TAG_RE.test(tag)) throw invalid(s, `invalid tag "${tag}"`);
+    if (!TAG_RE.test(tag)) throw invalid(s, `invalid tag ${quote(tag)}`);
   }
   const { domain: rawDomain, remainder } = splitDomain(rest);
-  if (!DOMAIN_RE.test(rawDomain)) throw invalid(s, `invalid registry host "${rawDomain}"`);
+  if (!DOMAIN_RE.test(rawDomain)) throw invalid(s, `invalid registry host ${quote(rawDomain)}`);
   const domain = rawDomain === LEGACY_DEFAULT_DOMAIN ? DEFAULT_DOMAIN : rawDomain;
   let path = remainder;
   if (domain === DEFAULT_DOMAIN && !path.includes('/')) path = OFFICIAL_REPO_PREFIX + path;
   if (path === '') throw invalid(s, 'empty repository path');
   if (path.toLowerCase() !== path) throw invalid(s, 'repository name must be lowercase');
   for (const component of path.split('/')) {
-    if (!PATH_COMPONENT_RE.test(component)) throw invalid(s, `invalid repository path component "${component}"`);
+    if (!PATH_COMPONENT_RE.test(component)) throw invalid(s, `invalid repository path component ${quote(component)}`);
   }
   if (`${domain}/${path}`.length > NAME_TOTAL_LENGTH_MAX) {
     throw invalid(s, `repository name longer than ${NAME_TOTAL_LENGTH_MAX} characters`);
@@ -131,6 +132,6 @@ export function isDigest(s: string): boolean {
 /** The 64-hex part of `sha256:<hex>` (or of a bare hex ID). */
 export function digestHex(digest: string): string {
   const hex = digest.startsWith('sha256:') ? digest.slice('sha256:'.length) : digest;
-  if (!HEX64_RE.test(hex)) throw new InvalidArgumentError(`invalid sha256 digest "${digest}"`);
+  if (!HEX64_RE.test(hex)) throw new InvalidArgumentError(`invalid sha256 digest ${quote(digest)}`);
   return hex;
 }

@@ -24,12 +24,13 @@ export const COLLECTORS = [
   'image_layer_reuse_total',
   'containers_oom_count_total',
   'default_runtime',
+  'containers_stopped_monitor_count',
 ] as const;
 
 export type Collector = (typeof COLLECTORS)[number];
 
-/** CRI-O collectors for features crio-ts does not have (seccomp notifier, resource store, conmon restarts). */
-const NOT_COLLECTED = ['containers_seccomp_notifier_count_total', 'resources_stalled_at_stage', 'containers_stopped_monitor_count'];
+/** CRI-O collectors for features crio-ts does not have (seccomp notifier, resource store). */
+const NOT_COLLECTED = ['containers_seccomp_notifier_count_total', 'resources_stalled_at_stage'];
 
 /** A collector name without CRI-O's optional prefixes. */
 export function strippedCollector(name: string): string {

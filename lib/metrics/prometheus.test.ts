@@ -23,6 +23,7 @@ test('CRI-O names, labels and types; counters add up', async () => {
   m.containerEventDropped();
   m.defaultRuntime('runc');
   m.defaultRuntime('crun');
+  m.containerMonitorStopped('web');
   const text = await m.registry.metrics();
   const p = 'container_runtime_crio_';
   assert.equal(value(text, `${p}operations_total{operation="RunPodSandbox"}`), 2);
@@ -39,6 +40,7 @@ test('CRI-O names, labels and types; counters add up', async () => {
   assert.equal(value(text, `${p}containers_oom_total`), 2);
   assert.equal(value(text, `${p}containers_oom_count_total{name="hog"}`), 2);
   assert.equal(value(text, `${p}containers_events_dropped_total`), 1);
+  assert.equal(value(text, `${p}containers_stopped_monitor_count{name="web"}`), 1);
   assert.equal(value(text, `${p}default_runtime{runtime="crun"}`), 1);
   assert.equal(value(text, `${p}default_runtime{runtime="runc"}`), undefined, 'the old default is gone');
   assert.ok((value(text, `${p}processes_defunct`) ?? -1) >= 0);

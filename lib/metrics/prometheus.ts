@@ -88,6 +88,12 @@ export class PrometheusMetrics implements MetricsRecorder {
     labelNames: ['name'],
     registers: [],
   });
+  private readonly monitorStopped = new Counter({
+    name: name('containers_stopped_monitor_count'),
+    help: 'Amount of containers whose monitor process (conmon) exited before them, by their name',
+    labelNames: ['name'],
+    registers: [],
+  });
   private readonly runtime = new Gauge({ name: name('default_runtime'), help: 'Default container runtime configured. Value is always 1.', labelNames: ['runtime'], registers: [] });
 
   constructor(collectors: ReadonlySet<Collector>) {
@@ -107,6 +113,7 @@ export class PrometheusMetrics implements MetricsRecorder {
       image_layer_reuse_total: this.layerReuse,
       containers_oom_count_total: this.oomByName,
       default_runtime: this.runtime,
+      containers_stopped_monitor_count: this.monitorStopped,
     };
     for (const c of COLLECTORS) {
       if (collectors.has(c)) this.registry.registerMetric(byCollector[c]);
@@ -163,6 +170,10 @@ export class PrometheusMetrics implements MetricsRecorder {
 
   containerEventDropped(): void {
     this.eventsDropped.inc();
+  }
+
+  containerMonitorStopped(container: string): void {
+    this.monitorStopped.labels(container).inc();
   }
 
   defaultRuntime(handler: string): void {

@@ -31,9 +31,9 @@ test('sizeBucket: CRI-O\'s decimal buckets, "greater than" names', () => {
 });
 
 test('selectCollectors: prefixes stripped; missing features and unknown names warned about', () => {
-  const { enabled, warnings } = selectCollectors(['operations_total', 'crio_image_pulls_success_total', 'container_runtime_crio_containers_oom_total', 'containers_stopped_monitor_count', 'nope']);
+  const { enabled, warnings } = selectCollectors(['operations_total', 'crio_image_pulls_success_total', 'container_runtime_crio_containers_oom_total', 'resources_stalled_at_stage', 'nope']);
   assert.deepEqual([...enabled].sort(), ['containers_oom_total', 'image_pulls_success_total', 'operations_total']);
   assert.equal(warnings.length, 2);
-  assert.match(warnings[0], /"containers_stopped_monitor_count" is not collected by crio-ts/);
+  assert.match(warnings[0], /"resources_stalled_at_stage" is not collected by crio-ts/);
   assert.match(warnings[1], /unknown collector "nope"/);
 });

@@ -24,6 +24,8 @@ export interface MetricsRecorder {
   containerEventDropped(): void;
   /** The default runtime handler (after start and each reload). */
   defaultRuntime(name: string): void;
+  /** A container's monitor (conmon) exited before recording its exit; `name` is the CRI container name. */
+  containerMonitorStopped(name: string): void;
 }
 
 /** The recorder used when metrics are off: every call is a no-op. */
@@ -38,6 +40,7 @@ export const NO_METRICS: MetricsRecorder = {
   containerRemoved: () => undefined,
   containerEventDropped: () => undefined,
   defaultRuntime: () => undefined,
+  containerMonitorStopped: () => undefined,
 };
 
 /** Distribution-spec error codes a registry may answer with (the label CRI-O gives such failures). */

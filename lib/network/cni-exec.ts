@@ -4,6 +4,7 @@ import type { OpContext } from '../context';
 import { DeadlineExceededError, UnavailableError, errnoCode } from '../errors';
 import { runProgram, stderrTail } from '../process';
 import type { CniResult } from './cni-request';
+import { quote } from '../quote';
 
 /**
  * Running one CNI plugin binary per the CNI spec: parameters in CNI_* environment variables,
@@ -73,7 +74,7 @@ function parseCniError(stdout: string): { code?: number; msg: string; details?: 
 export async function execCniPlugin(req: CniExecRequest, ctx: OpContext): Promise<CniResult | undefined> {
   const bin = await findCniPlugin(req.pluginType, req.pluginDirs);
   if (bin === undefined) {
-    throw new UnavailableError(`failed to find CNI plugin ${JSON.stringify(req.pluginType)} in path [${req.pluginDirs.join(' ')}]`);
+    throw new UnavailableError(`failed to find CNI plugin ${quote(req.pluginType)} in path [${req.pluginDirs.join(' ')}]`);
   }
   const env: NodeJS.ProcessEnv = {
     ...process.env,

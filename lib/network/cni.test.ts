@@ -6,7 +6,8 @@ import { afterEach, beforeEach, test } from 'node:test';
 import { backgroundContext } from '../context';
 import { UnavailableError } from '../errors';
 import { nullLogger } from '../log';
-import { CniManager, NETWORK_NOT_READY_REASON, type CniPodRequest } from './cni';
+import { pathExists } from '../fsutil';
+import { CniManager, isNetnsMount, NETWORK_NOT_READY_REASON, type CniPodRequest } from './cni';
 
 /*
  * CniManager against fake plugins (shell scripts) that log every call: order of ADD/DEL,
@@ -19,11 +20,12 @@ let binDir = '';
 let logFile = '';
 const ctx = backgroundContext(nullLogger());
 
-function fakePlugin(kind: 'ok' | 'fail', ip: string): string {
+function fakePlugin(kind: 'ok' | 'fail' | 'fail-del', ip: string): string {
   // Logs "CMD name netns ifname <stdin>"; ADD answers prevResult plus one more IP.
   return `#!/bin/sh
 in=$(cat)
 printf '%s %s [%s] %s %s\\n' "$CNI_COMMAND" "$(basename "$0")" "$CNI_NETNS" "$CNI_IFNAME" "$in" >> '${logFile}'
+${kind === 'fail-del' ? `[ "$CNI_COMMAND" = DEL ] && { echo '{"code":11,"msg":"cannot delete"}'; exit 1; }` : ''}
 [ "$CNI_COMMAND" = ADD ] || exit 0
 ${kind === 'fail' ? `echo '{"code":100,"msg":"boom"}'; exit 1` : `printf '{"cniVersion":"1.0.0","interfaces":[{"name":"eth0","sandbox":"%s"}],"ips":[{"address":"${ip}/24","interface":0}]}' "$CNI_NETNS"`}
 `;
@@ -41,12 +43,14 @@ async function calls(): Promise<{ cmd: string; plugin: string; netns: string; if
     });
 }
 
-function manager(dir = netDir): CniManager {
+function manager(dir = netDir, isNetns: ((p: string) => Promise<boolean>) | undefined = pathExists): CniManager {
   return new CniManager({
     networkDir: dir,
     pluginDirs: [binDir],
     cacheDir: path.join(tmp, 'cache'),
     defaultNetwork: '',
+    // The fake netns is a plain file; the real check wants an nsfs mount.
+    isNetns,
     log: nullLogger(),
   });
 }
@@ -73,6 +77,7 @@ beforeEach(async () => {
   await fs.writeFile(path.join(binDir, 'p1'), fakePlugin('ok', '10.1.0.2'), { mode: 0o755 });
   await fs.writeFile(path.join(binDir, 'p2'), fakePlugin('ok', '10.2.0.2'), { mode: 0o755 });
   await fs.writeFile(path.join(binDir, 'bad'), fakePlugin('fail', ''), { mode: 0o755 });
+  await fs.writeFile(path.join(binDir, 'baddel'), fakePlugin('fail-del', '10.3.0.2'), { mode: 0o755 });
 });
 afterEach(async () => {
   await fs.rm(tmp, { recursive: true, force: true });
@@ -116,16 +121,50 @@ test('setUpPod: loopback first, then ADD in order with prevResult; tearDownPod: 
   assert.deepEqual(await m.listAttachedPods(), []);
 });
 
-test('setUpPod: a failing plugin rolls back what was added and leaves no cache', async () => {
+test('setUpPod: a failing plugin rolls back with a DEL of the whole chain and leaves no cache', async () => {
   await writeNet('10-a.conflist', 'a', ['p1', 'bad', 'p2']);
   const m = manager();
   await m.reload();
   await assert.rejects(m.setUpPod(pod(), ctx), /CNI plugin bad ADD failed: boom/);
   assert.deepEqual(
     (await calls()).map((c) => `${c.cmd} ${c.plugin}`),
-    ['ADD loopback', 'ADD p1', 'ADD bad', 'DEL bad', 'DEL p1'],
+    ['ADD loopback', 'ADD p1', 'ADD bad', 'DEL p2', 'DEL bad', 'DEL p1'],
   );
   assert.deepEqual(await m.listAttachedPods(), []);
+});
+
+test('a plugin whose DEL fails does not stop the others (the IP is freed); the error stays and so does the cache', async () => {
+  await writeNet('10-a.conflist', 'a', ['p1', 'baddel', 'bad']);
+  const m = manager();
+  await m.reload();
+  await assert.rejects(m.setUpPod(pod(), ctx), /CNI plugin bad ADD failed: boom/);
+  assert.deepEqual(
+    (await calls()).map((c) => `${c.cmd} ${c.plugin}`),
+    ['ADD loopback', 'ADD p1', 'ADD baddel', 'ADD bad', 'DEL bad', 'DEL baddel', 'DEL p1'],
+  );
+  assert.deepEqual(await m.listAttachedPods(), ['pod1'], 'kept for a retry');
+  await fs.rm(logFile);
+  await assert.rejects(m.tearDownPod(pod(), ctx), /CNI plugin baddel DEL failed: cannot delete/);
+  assert.deepEqual(
+    (await calls()).map((c) => `${c.cmd} ${c.plugin}`),
+    ['DEL bad', 'DEL baddel', 'DEL p1'],
+  );
+  assert.deepEqual(await m.listAttachedPods(), ['pod1']);
+});
+
+test('isNetnsMount: a plain file (left by a crash between unmount and unlink) or a missing one is no namespace; DEL then gets none', async () => {
+  assert.equal(await isNetnsMount(netns), false);
+  assert.equal(await isNetnsMount(path.join(tmp, 'missing')), false);
+  await writeNet('10-a.conflist', 'a', ['p1']);
+  const m = manager(netDir, isNetnsMount);
+  await m.reload();
+  await m.setUpPod(pod(), ctx);
+  await fs.rm(logFile);
+  await m.tearDownPod(pod(), ctx);
+  assert.deepEqual(
+    (await calls()).map((c) => `${c.cmd} ${c.plugin} [${c.netns}]`),
+    ['DEL p1 []'],
+  );
 });
 
 const netnsReadyCases: { name: string; fail: boolean; want: string[]; attached: string[] }[] = [
@@ -143,7 +182,8 @@ for (const c of netnsReadyCases) {
     });
     const setUp = m.setUpPod(pod(), ctx, netnsReady);
     // The record is on disk before the namespaces exist, so a crash now still tears down.
-    for (let i = 0; i < 100 && (await m.listAttachedPods()).length === 0; i++) await new Promise((r) => setTimeout(r, 5));
+    // Waits for a condition, not a time: a loaded machine may take long to write the record.
+    for (const until = Date.now() + 10_000; (await m.listAttachedPods()).length === 0 && Date.now() < until; ) await new Promise((r) => setTimeout(r, 5));
     assert.deepEqual(await m.listAttachedPods(), ['pod1']);
     assert.deepEqual(await calls(), []);
     settle(!c.fail);

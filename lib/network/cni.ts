@@ -2,7 +2,7 @@ import { promises as fs, watch, type FSWatcher } from 'node:fs';
 import path from 'node:path';
 import { backgroundContext, type OpContext } from '../context';
 import { InvalidArgumentError, UnavailableError, asError, errnoCode } from '../errors';
-import { pathExists, readJsonIfExists, syncDir, writeJsonAtomic } from '../fsutil';
+import { readJsonIfExists, syncDir, writeJsonAtomic } from '../fsutil';
 import type { Logger } from '../log';
 import { loadCniNetwork, type CniLoadResult, type CniNetwork } from './cni-config';
 import { execCniPlugin } from './cni-exec';
@@ -16,6 +16,8 @@ import {
   type CniResult,
   type CniRuntimeConfig,
 } from './cni-request';
+import { faultPoint } from '../fault-points';
+import { quote } from '../quote';
 
 /**
  * The pod network, as CRI-O's ocicni runs it: loopback first, then the default network list
@@ -43,6 +45,8 @@ export interface CniManagerOptions {
    * pod); the loopback plugin is then not run.
    */
   loopbackUpByRuntime?: boolean;
+  /** Whether a path is a live network namespace (default: an nsfs mount, as the plugins check); tests with fake plugins pass their own. */
+  isNetns?: (path: string) => Promise<boolean>;
   log: Logger;
 }
 
@@ -189,6 +193,7 @@ export class CniManager {
       runtimeConfig: runtimeConfigOf(req),
     };
     await writeJsonAtomic(cacheFile, record, 0o600);
+    faultPoint('cni-add:cache-written');
     if (netnsReady) {
       try {
         await netnsReady;
@@ -233,10 +238,12 @@ export class CniManager {
           },
           ctx,
         );
+        faultPoint('cni-add:plugin-added');
       } catch (err) {
-        // Undo through the failed plugin too: it may have half-applied before failing. The
-        // rollback must run even when the request was cancelled, so it gets its own context.
-        const undone = await this.runDel(record.network, i, prev, req, args, req.netnsPath, backgroundContext(log)).then(
+        // Undo with a DEL of the whole chain, as libcni and the CNI spec want (the failed plugin
+        // may have half-applied; the ones after it must tolerate a DEL of nothing). The rollback
+        // must run even when the request was cancelled, so it gets its own context.
+        const undone = await this.runDel(record.network, plugins.length - 1, prev, req, args, req.netnsPath, backgroundContext(log)).then(
           () => true,
           (delErr: unknown) => {
             log.warn('cni rollback failed', { network: net.name, err: asError(delErr).message });
@@ -249,6 +256,7 @@ export class CniManager {
       }
     }
     await writeJsonAtomic(cacheFile, { ...record, state: 'added', result: prev }, 0o600);
+    faultPoint('cni-add:cache-updated');
     const ips = podIpsFromResult(prev);
     log.info('pod network attached', { network: net.name, ips, durationMs: Date.now() - start });
     return { ips };
@@ -266,16 +274,23 @@ export class CniManager {
     const network = cached?.network ?? this.loaded?.network;
     if (!network) return;
     // The netns may be gone already (node reboot, earlier partial stop): DEL then runs without one.
+    // A file left behind by a crash between unmounting and unlinking it is gone too (plugins
+    // would refuse it: "unknown FS magic").
     const nsPath = req.netnsPath || cached?.netnsPath || '';
-    const netns = nsPath !== '' && (await pathExists(nsPath)) ? nsPath : '';
+    const netns = nsPath !== '' && (await (this.opts.isNetns ?? isNetnsMount)(nsPath)) ? nsPath : '';
     // Loopback keeps no state outside the netns, which is about to be destroyed: no DEL for it.
     const delReq: CniPodRequest = cached ? { ...req, ...cached.runtimeConfig } : req;
     await this.runDel(network, network.plugins.length - 1, cached?.result, delReq, buildCniArgs(req), netns, ctx);
     await this.removeCache(cacheFile);
+    faultPoint('cni-del:cache-removed');
     ctx.log.info('pod network detached', { podSandboxId: req.podSandboxId, network: network.name });
   }
 
-  /** DEL plugins[last..0], libcni style: the first failure stops and is thrown. */
+  /**
+   * DEL plugins[last..0]. Unlike libcni, a failing plugin does not stop the others: the bridge's
+   * DEL after a failing portmap DEL still frees the pod's IP. The first failure is thrown after
+   * all ran, so the caller keeps its cache record and DEL is retried.
+   */
   private async runDel(
     network: Pick<CniNetwork, 'name' | 'cniVersion' | 'plugins'>,
     last: number,
@@ -286,19 +301,27 @@ export class CniManager {
     ctx: OpContext,
   ): Promise<void> {
     const prev = delTakesPrevResult(network.cniVersion) ? result : undefined;
+    const failures: unknown[] = [];
     for (let i = last; i >= 0; i--) {
       const plugin = network.plugins[i];
-      await execCniPlugin(
-        {
-          ...this.execBase(req, args),
-          command: 'DEL',
-          pluginType: plugin.type,
-          netns,
-          config: buildPluginConfig(network, plugin, req, prev),
-        },
-        ctx,
-      );
+      try {
+        await execCniPlugin(
+          {
+            ...this.execBase(req, args),
+            command: 'DEL',
+            pluginType: plugin.type,
+            netns,
+            config: buildPluginConfig(network, plugin, req, prev),
+          },
+          ctx,
+        );
+      } catch (err) {
+        if (failures.length === 0) ctx.log.warn('cni plugin DEL failed; deleting through the others', { podSandboxId: req.podSandboxId, plugin: plugin.type, err: asError(err).message });
+        failures.push(err);
+      }
+      faultPoint('cni-del:plugin-deleted');
     }
+    if (failures.length > 0) throw failures[0];
   }
 
   private execBase(req: CniPodRequest, args: string): { pluginDirs: string[]; containerId: string; ifName: string; args: string } {
@@ -307,7 +330,7 @@ export class CniManager {
 
   private cacheFile(podSandboxId: string): string {
     if (!ID_RE.test(podSandboxId))
-      throw new InvalidArgumentError(`pod sandbox id ${JSON.stringify(podSandboxId)} is not usable as a file name`);
+      throw new InvalidArgumentError(`pod sandbox id ${quote(podSandboxId)} is not usable as a file name`);
     return path.join(this.opts.cacheDir, `${podSandboxId}.json`);
   }
 
@@ -334,6 +357,19 @@ export class CniManager {
     } finally {
       if (this.podLocks.get(podSandboxId) === done) this.podLocks.delete(podSandboxId);
     }
+  }
+}
+
+/** Linux's NSFS_MAGIC: the filesystem type of a bound namespace file. */
+const NSFS_MAGIC = 0x6e736673;
+
+/** True when `file` is a bound namespace (not a plain file a crash left behind, not missing). */
+export async function isNetnsMount(file: string): Promise<boolean> {
+  try {
+    return (await fs.statfs(file)).type === NSFS_MAGIC;
+  } catch (err) {
+    if (errnoCode(err) === 'ENOENT' || errnoCode(err) === 'ENOTDIR') return false;
+    throw err;
   }
 }
 

@@ -6,6 +6,8 @@ import { runProgram, stderrTail } from '../process';
 import { readMountPointCounts } from '../mountinfo';
 import type { IdMappings } from '../idmap';
 import { usernsPinnsArgs } from './userns-pinns';
+import { faultPoint } from '../fault-points';
+import { quote } from '../quote';
 
 /**
  * Pinned pod namespaces, the way CRI-O's pinns does it: new net/ipc/uts namespaces are
@@ -67,6 +69,13 @@ const ID_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 // no leading '-' (a hostname(1) option, should anyone run it on the node).
 const HOSTNAME_RE = /^(?!-)[^\s\x00-\x1f\x7f]{1,64}$/;
 const SPAWN_TIMEOUT_MS = 30_000;
+
+/** Refuses a hostname sethostname(2), /etc/hostname or /etc/hosts cannot take; `field` names it in the message. */
+export function checkHostname(hostname: string, field = 'hostname'): void {
+  if (!HOSTNAME_RE.test(hostname)) {
+    throw new InvalidArgumentError(`${field} ${quote(hostname)} is not usable: at most 64 bytes, no whitespace or control characters, no leading "-"`);
+  }
+}
 
 /** The namespace file paths a pod would get (pure; used for cleanup after a crash). */
 export function podNamespacePaths(
@@ -135,16 +144,14 @@ export function setupCommand(ns: PodNamespaces, setup: NamespaceSetup): string[]
 export async function createPodNamespaces(opts: CreatePodNamespacesOptions): Promise<PodNamespaces> {
   const log = opts.log ?? nullLogger();
   if (!ID_RE.test(opts.podSandboxId)) {
-    throw new InvalidArgumentError(`pod sandbox id ${JSON.stringify(opts.podSandboxId)} is not usable as a file name`);
+    throw new InvalidArgumentError(`pod sandbox id ${quote(opts.podSandboxId)} is not usable as a file name`);
   }
-  if (opts.uts && opts.hostname !== undefined && opts.hostname !== '' && !HOSTNAME_RE.test(opts.hostname)) {
-    throw new InvalidArgumentError(`hostname ${JSON.stringify(opts.hostname)} is not usable: at most 64 bytes, no whitespace or control characters, no leading "-"`);
-  }
+  if (opts.uts && opts.hostname !== undefined && opts.hostname !== '') checkHostname(opts.hostname);
   const ns = podNamespacePaths(opts.namespacesDir, opts.podSandboxId, { ...opts, user: opts.userns !== undefined });
   if (Object.keys(ns).length === 0) return ns;
   for (const file of Object.values(ns)) {
     // The userns helper takes the files in a comma/equals list.
-    if (/[,=|]/.test(file)) throw new InvalidArgumentError(`namespaces_dir path ${JSON.stringify(file)} must not contain ",", "=" or "|"`);
+    if (/[,=|]/.test(file)) throw new InvalidArgumentError(`namespaces_dir path ${quote(file)} must not contain ",", "=" or "|"`);
   }
   try {
     // A crashed earlier attempt with this ID may have left files behind: they are ours.
@@ -155,6 +162,7 @@ export async function createPodNamespaces(opts: CreatePodNamespacesOptions): Pro
       await ensureNamespaceDir(path.dirname(file));
       await fs.writeFile(file, '', { flag: 'wx', mode: 0o444 });
     }
+    faultPoint('pod-ns:files-created');
     const [program, args] = opts.userns === undefined ? ['unshare', unshareArgs(ns, opts)] : ['perl', usernsArgs(ns, opts.userns, opts)];
     let result;
     try {
@@ -162,6 +170,7 @@ export async function createPodNamespaces(opts: CreatePodNamespacesOptions): Pro
     } catch (err) {
       throw new UnavailableError(`cannot run ${program} to create namespaces of pod ${opts.podSandboxId}`, { cause: err });
     }
+    faultPoint('pod-ns:created');
     opts.signal?.throwIfAborted();
     if (result.exitCode !== 0) {
       throw new InternalError(
@@ -205,9 +214,11 @@ export async function removePodNamespaces(ns: PodNamespaces): Promise<void> {
   const files = KINDS.map((k) => ns[k.kind]).filter((f): f is string => f !== undefined);
   if (files.length === 0) return;
   // Mounts can be stacked (a crash between two attempts); umount once per layer.
+  let unmounted = false;
   for (let pass = 0; pass < 4; pass++) {
     const mounted = await mountedFiles(files);
     if (mounted.length === 0) break;
+    unmounted = true;
     const r = await runProgram('umount', ['--lazy', ...mounted], { timeoutMs: SPAWN_TIMEOUT_MS });
     if (r.exitCode !== 0 && pass === 3) {
       throw new InternalError(`cannot unmount namespace files ${mounted.join(', ')}: ${stderrTail(r)}`);
@@ -215,6 +226,7 @@ export async function removePodNamespaces(ns: PodNamespaces): Promise<void> {
   }
   const stillMounted = await mountedFiles(files);
   if (stillMounted.length > 0) throw new InternalError(`namespace files still mounted: ${stillMounted.join(', ')}`);
+  if (unmounted) faultPoint('pod-ns:unmounted');
   for (const f of files) {
     try {
       await fs.unlink(f);

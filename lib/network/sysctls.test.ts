@@ -21,7 +21,7 @@ const cases: { name: string; pod: Record<string, string>; defaults?: Record<stri
   { name: 'pod overrides default', defaults: { 'kernel.shmmni': '10' }, pod: { 'kernel.shmmni': '20' }, apply: [['kernel/shmmni', '20']] },
   { name: 'host network skips net and uts keys', pod: { 'net.ipv4.ping_group_range': '0 0', 'kernel.msgmax': '9000' }, host: { network: true, ipc: false }, apply: [['kernel/msgmax', '9000']], skipped: ['net.ipv4.ping_group_range'] },
   { name: 'host ipc skips ipc keys', pod: { 'kernel.shmmax': '1' }, host: { network: false, ipc: true }, apply: [], skipped: ['kernel.shmmax'] },
-  { name: 'non-namespaced key refused', pod: { 'kernel.pid_max': '100' }, error: /kernel\.pid_max is not namespaced/ },
+  { name: 'non-namespaced key refused', pod: { 'kernel.pid_max': '100' }, error: /"kernel\.pid_max" is not namespaced/ },
   { name: 'second assignment smuggled with +', pod: { 'net.ipv4.ip_forward': '1+kernel.pid_max=10' }, error: /forbidden character/ },
   { name: 'second assignment smuggled with newline', pod: { 'net.ipv4.ip_forward': '1\nkernel.pid_max=10' }, error: /forbidden character/ },
   { name: 'path traversal in key', pod: { 'net/../kernel/pid_max': '1' }, error: /invalid/ },

@@ -1,4 +1,5 @@
 import { InvalidArgumentError } from '../errors';
+import { quote } from '../quote';
 
 /**
  * Pod sysctls (pure): which keys are namespaced and so may be set per pod, which namespace each
@@ -43,7 +44,7 @@ export function parseSysctlList(entries: readonly string[]): Record<string, stri
   const out: Record<string, string> = {};
   for (const e of entries) {
     const i = e.indexOf('=');
-    if (i <= 0) throw new InvalidArgumentError(`default_sysctls entry ${JSON.stringify(e)} is not key=value`);
+    if (i <= 0) throw new InvalidArgumentError(`default_sysctls entry ${quote(e)} is not key=value`);
     out[e.slice(0, i).trim()] = e.slice(i + 1).trim();
   }
   return out;
@@ -62,11 +63,11 @@ export function resolvePodSysctls(
   const apply: PodSysctl[] = [];
   const skipped: string[] = [];
   for (const [key, value] of Object.entries(merged)) {
-    if (!KEY_RE.test(key) || key.includes('..')) throw new InvalidArgumentError(`sysctl name ${JSON.stringify(key)} is invalid`);
+    if (!KEY_RE.test(key) || key.includes('..')) throw new InvalidArgumentError(`sysctl name ${quote(key)} is invalid: dotted or slashed lower-case words`);
     const ns = sysctlNamespace(key);
-    if (!ns) throw new InvalidArgumentError(`sysctl ${key} is not namespaced and cannot be set for a pod`);
+    if (!ns) throw new InvalidArgumentError(`sysctl ${quote(key)} is not namespaced and cannot be set for a pod`);
     // '+' and '=' would let a value append another assignment (CRI-O pinns' separator), newlines too.
-    if (/[+=\n\r\0]/.test(value)) throw new InvalidArgumentError(`sysctl ${key} value ${JSON.stringify(value)} contains a forbidden character`);
+    if (/[+=\n\r\0]/.test(value)) throw new InvalidArgumentError(`sysctl ${quote(key)} value ${quote(value)} contains a forbidden character (+, =, a newline or NUL)`);
     if ((ns === 'net' || ns === 'uts') && host.network) {
       skipped.push(key);
       continue;

@@ -1,3 +1,5 @@
+import { quote } from '../quote';
+
 /**
  * CDI names (tags.cncf.io/container-device-interface pkg/parser and annotations.go), pure:
  * a device is requested as `<vendor>/<class>=<name>`, a spec's `kind` is `<vendor>/<class>`, and
@@ -65,11 +67,11 @@ export function parseQualifiedName(device: string): QualifiedName | string {
   const kind = eq < 0 ? device : device.slice(0, eq);
   const name = eq < 0 ? '' : device.slice(eq + 1);
   const { vendor, cls } = device.startsWith('/') ? { vendor: '', cls: '' } : parseKind(kind);
-  if (vendor === '') return `unqualified device ${JSON.stringify(device)}, missing vendor (want <vendor>/<class>=<name>)`;
-  if (cls === '') return `unqualified device ${JSON.stringify(device)}, missing class`;
-  if (name === '') return `unqualified device ${JSON.stringify(device)}, missing device name`;
+  if (vendor === '') return `unqualified device ${quote(device)}, missing vendor (want <vendor>/<class>=<name>)`;
+  if (cls === '') return `unqualified device ${quote(device)}, missing class`;
+  if (name === '') return `unqualified device ${quote(device)}, missing device name`;
   const problem = vendorProblem(vendor) ?? classProblem(cls) ?? deviceNameProblem(name);
-  return problem === undefined ? { vendor, cls, name } : `invalid device ${JSON.stringify(device)}: ${problem}`;
+  return problem === undefined ? { vendor, cls, name } : `invalid device ${quote(device)}: ${problem}`;
 }
 
 /** `<vendor>/<class>=<name>`. */

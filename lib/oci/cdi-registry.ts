@@ -1,5 +1,6 @@
 import { FailedPreconditionError, InvalidArgumentError, NotFoundError } from '../errors';
 import { parseQualifiedName, qualifiedName } from './cdi-names';
+import { quote } from '../quote';
 import type { CdiContainerEdits, CdiDevice, CdiSpec } from './cdi-spec';
 
 /**
@@ -105,16 +106,16 @@ export function resolveCdiRequests(reg: CdiRegistry, requested: readonly string[
   const specsSeen = new Set<CdiSpec>();
   for (const name of names) {
     const conflict = reg.conflicts.get(name);
-    if (conflict) throw new FailedPreconditionError(`CDI device ${JSON.stringify(name)} is defined by conflicting specs of equal priority: ${conflict.join(', ')}`);
+    if (conflict) throw new FailedPreconditionError(`CDI device ${quote(name)} is defined by conflicting specs of equal priority: ${conflict.join(', ')}`);
     const entry = reg.devices.get(name);
     if (!entry) {
-      throw new NotFoundError(`CDI device ${JSON.stringify(name)} is not defined by any CDI spec in ${reg.dirs.join(', ') || '(no cdi_spec_dirs)'}${loadErrorsNote(reg)}`);
+      throw new NotFoundError(`CDI device ${quote(name)} is not defined by any CDI spec in ${reg.dirs.join(', ') || '(no cdi_spec_dirs)'}${loadErrorsNote(reg)}`);
     }
     if (!specsSeen.has(entry.spec)) {
       specsSeen.add(entry.spec);
       if (entry.spec.doc.containerEdits) edits.push({ edits: entry.spec.doc.containerEdits, source: `CDI spec ${entry.spec.path} (for device ${JSON.stringify(name)})` });
     }
-    edits.push({ edits: entry.device.containerEdits, source: `CDI device ${JSON.stringify(name)} (spec ${entry.spec.path})` });
+    edits.push({ edits: entry.device.containerEdits, source: `CDI device ${quote(name)} (spec ${entry.spec.path})` });
   }
   return { devices: names, edits };
 }

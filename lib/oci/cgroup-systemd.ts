@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { InvalidArgumentError } from '../errors';
+import { quote } from '../quote';
 
 /**
  * The naming rules of the two cgroup drivers, as runc (libcontainer) and CRI-O apply them. Pure.
@@ -55,7 +56,7 @@ export function isValidSliceName(slice: string): boolean {
 /** Throws InvalidArgumentError naming `slice` and `what` it is unless it is a valid slice name. */
 function checkSlice(slice: string, what: string): void {
   const problem = sliceProblem(slice);
-  if (problem !== undefined) throw new InvalidArgumentError(`${what} ${JSON.stringify(slice)} is not a valid systemd slice: ${problem}`);
+  if (problem !== undefined) throw new InvalidArgumentError(`${what} ${quote(slice)} is not a valid systemd slice: ${problem}`);
 }
 
 /**
@@ -87,7 +88,7 @@ export interface SystemdCgroupsPath {
 export function parseSystemdCgroupsPath(cgroupsPath: string): SystemdCgroupsPath {
   const parts = cgroupsPath.split(':');
   if (parts.length !== 3 || parts[2] === '') {
-    throw new InvalidArgumentError(`cgroups path ${JSON.stringify(cgroupsPath)} is not of the systemd form "slice:prefix:name"`);
+    throw new InvalidArgumentError(`cgroups path ${quote(cgroupsPath)} is not of the systemd form "slice:prefix:name"`);
   }
   const [slice, prefix, name] = parts as [string, string, string];
   const parent = slice === '' ? DEFAULT_SYSTEMD_PARENT : slice;
@@ -109,7 +110,7 @@ export function isSystemdCgroupsPath(cgroupsPath: string): boolean {
 export function checkCgroupsPath(cgroupsPath: string): void {
   if (cgroupsPath.startsWith('/')) return;
   if (!isSystemdCgroupsPath(cgroupsPath)) {
-    throw new InvalidArgumentError(`cgroups path ${JSON.stringify(cgroupsPath)} is neither absolute (cgroupfs) nor "slice:prefix:name" (systemd)`);
+    throw new InvalidArgumentError(`cgroups path ${quote(cgroupsPath)} is neither absolute (cgroupfs) nor "slice:prefix:name" (systemd)`);
   }
   parseSystemdCgroupsPath(cgroupsPath);
 }
@@ -140,7 +141,7 @@ export function podCgroupParent(manager: CgroupManagerName, requested: string): 
     if (requested === '') return DEFAULT_CGROUPFS_PARENT;
     if (requested.endsWith(SLICE_SUFFIX)) {
       throw new InvalidArgumentError(
-        `cgroup parent ${JSON.stringify(requested)} is a systemd slice but cgroup_manager is "cgroupfs"; set the kubelet's cgroupDriver to cgroupfs`,
+        `cgroup parent ${quote(requested)} is a systemd slice but cgroup_manager is "cgroupfs"; set the kubelet's cgroupDriver to cgroupfs`,
       );
     }
     return requested.startsWith('/') ? requested : `/${requested}`;
@@ -149,7 +150,7 @@ export function podCgroupParent(manager: CgroupManagerName, requested: string): 
   const slice = path.posix.basename(requested);
   if (!slice.endsWith(SLICE_SUFFIX)) {
     throw new InvalidArgumentError(
-      `cgroup parent ${JSON.stringify(requested)} is not a systemd slice but cgroup_manager is "systemd"; set the kubelet's cgroupDriver to systemd`,
+      `cgroup parent ${quote(requested)} is not a systemd slice but cgroup_manager is "systemd"; set the kubelet's cgroupDriver to systemd`,
     );
   }
   checkSlice(slice, 'cgroup parent');
@@ -251,7 +252,7 @@ const CONMON_KILL_SIGNAL = 13;
 export function startTransientScopeArgs(o: TransientScopeOptions): string[] {
   checkSlice(o.slice, 'scope slice');
   if (!o.unit.endsWith('.scope') || !UNIT_NAME_CHARS.test(o.unit) || o.unit.length > UNIT_NAME_MAX) {
-    throw new InvalidArgumentError(`${JSON.stringify(o.unit)} is not a valid systemd scope name`);
+    throw new InvalidArgumentError(`${quote(o.unit)} is not a valid systemd scope name`);
   }
   if (!Number.isInteger(o.pid) || o.pid <= 1) throw new InvalidArgumentError(`refusing to put pid ${o.pid} into a systemd scope`);
   const props: string[][] = [

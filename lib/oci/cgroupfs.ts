@@ -83,6 +83,32 @@ export async function createCgroup(cgroupPath: string): Promise<void> {
   for (const mountPoint of await cgroupMounts()) await mkdirCgroup(mountPoint, rel);
 }
 
+/**
+ * The cgroup paths (as createCgroup takes them) named one of `names`, at most `maxDepth` levels
+ * down one hierarchy (runc and createCgroup make the same tree in all of them). For cleanup of
+ * cgroups whose parent nobody recorded; walks the tree, so only when there is something to find.
+ */
+export async function findCgroups(names: ReadonlySet<string>, maxDepth = 6): Promise<string[]> {
+  const [root] = await cgroupMounts();
+  if (root === undefined || names.size === 0) return [];
+  const found: string[] = [];
+  let level = ['/'];
+  for (let depth = 0; depth < maxDepth && level.length > 0; depth++) {
+    const next: string[] = [];
+    for (const rel of level) {
+      const entries = await fs.readdir(path.join(root, rel), { withFileTypes: true }).catch(() => []);
+      for (const e of entries) {
+        if (!e.isDirectory()) continue;
+        const child = path.posix.join(rel, e.name);
+        if (names.has(e.name)) found.push(child);
+        else next.push(child);
+      }
+    }
+    level = next;
+  }
+  return found;
+}
+
 /** Removes `cgroupPath` (and, with `parents`, its now-empty ancestors up to that depth) in every hierarchy; missing is fine. */
 export async function removeCgroup(cgroupPath: string, parents = 0): Promise<void> {
   const rel = relative(cgroupPath);

@@ -4,6 +4,7 @@ import { InternalError } from '../errors';
 import { buildConmonArgs, type ConmonArgsOptions, conmonPidFile, parseConmonSyncMessage } from './conmon-args';
 import { readPidFile } from './pids';
 import { runcErrorMessage } from './runc-args';
+import { quote } from '../quote';
 
 /**
  * Starts conmon for `runc create` and learns the container PID over the sync pipe, the way CRI-O does:
@@ -120,7 +121,7 @@ export async function spawnConmon(options: SpawnConmonOptions): Promise<ConmonCr
     const line = await withDeadline(syncLine, options.timeoutMs, options.signal, `create container ${options.args.containerId}`);
     const message = line === undefined ? undefined : parseConmonSyncMessage(line);
     if (message === undefined) {
-      throw new ContainerCreateError(`container create failed: conmon closed the sync pipe without a PID${line ? ` (got ${JSON.stringify(line)})` : ''}`);
+      throw new ContainerCreateError(`container create failed: conmon closed the sync pipe without a PID${line ? ` (got ${quote(line)})` : ''}`);
     }
     if (message.value <= 0) {
       throw new ContainerCreateError(`container create failed: ${message.message ? runcErrorMessage(message.message) : 'unknown error'}`);

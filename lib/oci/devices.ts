@@ -3,6 +3,7 @@ import path from 'node:path';
 import { InvalidArgumentError, NotFoundError, errnoCode } from '../errors';
 import type { SpecDeviceInput } from './spec-input';
 import type { Device } from './spec.gen';
+import { quote } from '../quote';
 
 /**
  * Host device nodes → OCI `linux.devices` entries (CRI `devices`, crio.conf `additional_devices`,
@@ -33,7 +34,7 @@ function deviceType(st: BigIntStats): 'c' | 'b' | 'p' | undefined {
 export function devicePermissions(permissions: string, what: string): string {
   if (permissions === '') return 'rwm';
   if (!/^[rwm]{1,3}$/.test(permissions) || new Set(permissions).size !== permissions.length) {
-    throw new InvalidArgumentError(`${what}: device permissions ${JSON.stringify(permissions)} must be a combination of r, w and m`);
+    throw new InvalidArgumentError(`${what}: device permissions ${quote(permissions)} must be a combination of r, w and m`);
   }
   return permissions;
 }
@@ -72,9 +73,9 @@ async function walk(dir: string, containerDir: string, permissions: string, out:
  * directory every device below it (CRI-O's devicesFromPath). Symlinks are followed.
  */
 export async function devicesFromPath(hostPath: string, containerPath: string, permissions: string): Promise<SpecDeviceInput[]> {
-  if (!path.isAbsolute(hostPath)) throw new InvalidArgumentError(`device host path ${JSON.stringify(hostPath)} must be absolute`);
+  if (!path.isAbsolute(hostPath)) throw new InvalidArgumentError(`device host path ${quote(hostPath)} must be absolute`);
   const target = containerPath === '' ? hostPath : containerPath;
-  if (!path.posix.isAbsolute(target)) throw new InvalidArgumentError(`device container path ${JSON.stringify(containerPath)} must be absolute`);
+  if (!path.posix.isAbsolute(target)) throw new InvalidArgumentError(`device container path ${quote(containerPath)} must be absolute`);
   let st: BigIntStats;
   try {
     st = await fs.stat(hostPath, { bigint: true });

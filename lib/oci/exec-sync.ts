@@ -8,6 +8,7 @@ import { buildConmonExecArgs, parseK8sFileLog, runConmonExec } from './conmon-ex
 import { killExecProcess, readPidFile } from './pids';
 import { isRuncNotFound, runcErrorMessage, runcExecArgs } from './runc-args';
 import type { SpecProcess } from './spec-input';
+import { faultPoint } from '../fault-points';
 
 /**
  * ExecSync. Without a terminal it runs `runc exec` directly (no conmon in between: one process less,
@@ -97,6 +98,7 @@ async function execDirect(p: ExecSyncParams, files: ExecFiles): Promise<ExecSync
   const stderr = new CappedBuffer();
   child.stdout.on('data', (b: Buffer) => stdout.push(b));
   child.stderr.on('data', (b: Buffer) => stderr.push(b));
+  faultPoint('exec-sync:runc-spawned');
 
   let timedOut = false;
   let aborted = false;
@@ -149,6 +151,7 @@ async function execDirect(p: ExecSyncParams, files: ExecFiles): Promise<ExecSync
     p.signal.removeEventListener('abort', onAbort);
   });
 
+  faultPoint('exec-sync:exited');
   if (aborted) throw abortError(p);
   if (timedOut) return { stdout: stdout.value, stderr: Buffer.from(EXEC_TIMED_OUT_MESSAGE), exitCode: -1 };
   // No pid file: runc itself failed (container gone or stopped) and the command never ran.

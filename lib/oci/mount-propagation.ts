@@ -1,5 +1,6 @@
 import { promises as fs } from 'node:fs';
 import { FailedPreconditionError } from '../errors';
+import { quote } from '../quote';
 
 /**
  * Checks CRI-O makes before a propagating bind mount: HOST_TO_CONTAINER (`rslave`) only receives
@@ -46,12 +47,12 @@ export async function checkPropagation(hostPath: string, propagation: 'private' 
   if (m === undefined) return;
   if (propagation === 'rshared' && !m.shared) {
     throw new FailedPreconditionError(
-      `path ${JSON.stringify(hostPath)} is mounted on ${JSON.stringify(m.mountPoint)} but it is not a shared mount (needed for Bidirectional propagation)`,
+      `path ${quote(hostPath)} is mounted on ${quote(m.mountPoint)} but it is not a shared mount (needed for Bidirectional propagation)`,
     );
   }
   if (propagation === 'rslave' && !m.shared && !m.slave) {
     throw new FailedPreconditionError(
-      `path ${JSON.stringify(hostPath)} is mounted on ${JSON.stringify(m.mountPoint)} but it is not a shared or slave mount (needed for HostToContainer propagation)`,
+      `path ${quote(hostPath)} is mounted on ${quote(m.mountPoint)} but it is not a shared or slave mount (needed for HostToContainer propagation)`,
     );
   }
 }

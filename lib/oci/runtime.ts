@@ -4,6 +4,7 @@ import type { OpContext } from '../context';
 import { InternalError, NotFoundError } from '../errors';
 import { pathExists } from '../fsutil';
 import type { Logger } from '../log';
+import { cgroupLayout, controllerDir } from './cgroup-layout';
 import type { CgroupManagerName } from './cgroup-systemd';
 import { type ContainerInfo, killConmon, loadContainerInfo, processesGone } from './container-info';
 import { conmonLogLevel, conmonPidFile, containerPidFile } from './conmon-args';
@@ -16,11 +17,12 @@ import { reapOrphanedExecs } from './exec-orphans';
 import { runExecSync, type ExecSyncResult } from './exec-sync';
 import { execFifoPath, startThroughExecFifo, usesRuncExecFifo } from './exec-fifo';
 import { type ExitInfo, readExitFile, watchExitFiles } from './exit-files';
-import { processStartTime } from './pids';
+import { processStartTime, sameProcessAlive } from './pids';
 import { reopenContainerLog } from './reopen-log';
 import { ignoreNotRunning, Runc, type RuncStatus } from './runc';
 import type { LinuxResources, Spec, SpecProcess } from './spec-input';
 import { StopOperation } from './stop-loop';
+import { faultPoint } from '../fault-points';
 
 /** Options of OciRuntime (one per runtime handler). */
 export interface OciRuntimeOptions {
@@ -212,17 +214,21 @@ export class OciRuntime {
     return readExitFile(this.options.exitsDir, containerId);
   }
 
+  /** The container's facts, or undefined when runc does not know it. */
+  private async knownInfo(containerId: string): Promise<ContainerInfo | undefined> {
+    try {
+      return await this.containerInfo(containerId);
+    } catch (err) {
+      if (err instanceof NotFoundError) return undefined;
+      throw err;
+    }
+  }
+
   /** True once the container has exited and conmon has recorded it (or conmon is gone too). */
   private async isGone(containerId: string): Promise<boolean> {
     if (await this.readExitFile(containerId)) return true;
-    let info: ContainerInfo;
-    try {
-      info = await this.containerInfo(containerId);
-    } catch (err) {
-      if (err instanceof NotFoundError) return true;
-      throw err;
-    }
-    return processesGone(info);
+    const info = await this.knownInfo(containerId);
+    return info === undefined || processesGone(info);
   }
 
   /**
@@ -238,7 +244,11 @@ export class OciRuntime {
       const log = (ctx?.log ?? this.options.log).child({ containerId });
       const created = new StopOperation(
         {
-          sendStopSignal: () => ignoreNotRunning(() => this.runc.kill(containerId, stopSignal)),
+          sendStopSignal: () =>
+            ignoreNotRunning(async () => {
+              await this.runc.kill(containerId, stopSignal);
+              faultPoint('container-stop:signal-sent');
+            }),
           kill: () => ignoreNotRunning(() => this.runc.kill(containerId, 'KILL', true)),
           isGone: () => this.isGone(containerId),
         },
@@ -294,6 +304,41 @@ export class OciRuntime {
   /** True while a stop of the container is past its grace period and sending SIGKILL (CRI-O then refuses execs). */
   isBeingKilled(containerId: string): boolean {
     return this.stops.get(containerId)?.killing ?? false;
+  }
+
+  /**
+   * Whether the container's conmon still runs: its PID with the start time seen when it was
+   * spawned (or when the daemon first looked after a restart), so a reused PID does not count.
+   * Undefined when runc no longer knows the container.
+   */
+  async monitorAlive(containerId: string): Promise<boolean | undefined> {
+    const info = await this.knownInfo(containerId);
+    if (info === undefined) return undefined;
+    if (info.conmonPid === undefined || info.conmonStartTime === undefined) return false;
+    return sameProcessAlive(info.conmonPid, info.conmonStartTime);
+  }
+
+  /** Whether the container's init process still runs (cached PID and start time); undefined if runc does not know it. */
+  async processAlive(containerId: string): Promise<boolean | undefined> {
+    const info = await this.knownInfo(containerId);
+    if (info === undefined) return undefined;
+    return info.pid !== undefined && sameProcessAlive(info.pid, info.pidStartTime);
+  }
+
+  /**
+   * Kills what is left in the cgroup of a container whose init has exited (`runc kill --all`).
+   * In a PID namespace shared with its pod, the kernel does not take the init's children with
+   * it: they would run on, unaccounted, until RemoveContainer (containerd's shim kills them at
+   * exit too). Reads cgroup.procs first, so an empty cgroup costs no runc spawn. True if it killed.
+   */
+  async killLeftovers(containerId: string, cgroupPath: string): Promise<boolean> {
+    const layout = await cgroupLayout();
+    const dir = controllerDir(layout, 'pids', cgroupPath) ?? controllerDir(layout, 'memory', cgroupPath);
+    if (dir === undefined) return false;
+    const procs = await fs.readFile(path.join(dir, 'cgroup.procs'), 'utf8').catch(() => '');
+    if (procs.trim() === '') return false;
+    await ignoreNotRunning(() => this.runc.kill(containerId, 'KILL', true));
+    return true;
   }
 
   /** True when conmon recorded an OOM kill in the container (its `oom` file). */

@@ -4,6 +4,11 @@ import { nullLogger } from '../log';
 import { type StopDriver, StopOperation } from './stop-loop';
 
 const FAST = { pollMs: 1, initialBackoffMs: 1, maxBackoffMs: 4 };
+/**
+ * A grace period long enough that the stop signal is always sent before it ends, even when a
+ * loaded machine delays the loop's first step by many milliseconds.
+ */
+const GRACE_MS = 250;
 
 /** A fake container: `exitOn` decides which call makes it exit. */
 function fakeContainer(exitOn: 'already' | 'stop-signal' | 'kill' | 'third-kill', failSignals = false): { driver: StopDriver; calls: string[] } {
@@ -30,10 +35,10 @@ function fakeContainer(exitOn: 'already' | 'stop-signal' | 'kill' | 'third-kill'
 const cases: { name: string; exitOn: Parameters<typeof fakeContainer>[0]; timeoutMs: number; failSignals?: boolean; want: string[] }[] = [
   { name: 'already stopped: nothing is sent', exitOn: 'already', timeoutMs: 1000, want: [] },
   { name: 'exits on the stop signal: no SIGKILL', exitOn: 'stop-signal', timeoutMs: 60_000, want: ['stop'] },
-  { name: 'ignores the stop signal: SIGKILL after the timeout', exitOn: 'kill', timeoutMs: 5, want: ['stop', 'kill'] },
+  { name: 'ignores the stop signal: SIGKILL after the timeout', exitOn: 'kill', timeoutMs: GRACE_MS, want: ['stop', 'kill'] },
   { name: 'timeout 0: straight to SIGKILL', exitOn: 'kill', timeoutMs: 0, want: ['kill'] },
   { name: 'SIGKILL retried until gone', exitOn: 'third-kill', timeoutMs: 0, want: ['kill', 'kill', 'kill'] },
-  { name: 'failing signals do not stop the loop', exitOn: 'third-kill', timeoutMs: 2, failSignals: true, want: ['stop', 'kill', 'kill', 'kill'] },
+  { name: 'failing signals do not stop the loop', exitOn: 'third-kill', timeoutMs: GRACE_MS, failSignals: true, want: ['stop', 'kill', 'kill', 'kill'] },
 ];
 for (const c of cases) {
   test(`StopOperation: ${c.name}`, async () => {
@@ -54,7 +59,7 @@ test('StopOperation: a shorter timeout from a second caller ends the wait', asyn
 
 test('StopOperation: a longer timeout never extends the wait', async () => {
   const { driver, calls } = fakeContainer('kill');
-  const op = new StopOperation(driver, 5, nullLogger(), FAST);
+  const op = new StopOperation(driver, GRACE_MS, nullLogger(), FAST);
   op.shorten(3_600_000);
   await op.done;
   assert.deepEqual(calls, ['stop', 'kill']);

@@ -1,4 +1,5 @@
 import { InvalidArgumentError } from '../errors';
+import { quote } from '../quote';
 
 /**
  * CRI-O's experimental annotations and their gating (pkg/annotations/v2, `FilterDisallowedAnnotations`),
@@ -53,7 +54,7 @@ export const GATED_ANNOTATIONS: readonly string[] = [
 /** Throws for an `allowed_annotations` entry CRI-O would reject ("invalid allowed_annotation"). */
 export function validateAllowedAnnotations(allowed: readonly string[], key: string): void {
   for (const a of allowed) {
-    if (!GATED_ANNOTATIONS.includes(a)) throw new InvalidArgumentError(`${key}: invalid allowed_annotation ${JSON.stringify(a)}`);
+    if (!GATED_ANNOTATIONS.includes(a)) throw new InvalidArgumentError(`${key}: invalid allowed_annotation ${quote(a)}`);
   }
 }
 

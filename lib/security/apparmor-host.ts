@@ -4,6 +4,7 @@ import { FailedPreconditionError, UnavailableError, errnoCode } from '../errors'
 import { runProgram, stderrTail } from '../process';
 import { DEFAULT_APPARMOR_PROFILE } from './apparmor';
 import { parseAppArmorParserVersion, renderDefaultAppArmorProfile } from './apparmor-profile';
+import { quote } from '../quote';
 
 /**
  * AppArmor on the host: which profiles the kernel has loaded, and installing `crio-default` with
@@ -56,7 +57,7 @@ export async function installDefaultAppArmorProfile(name: string, options: AppAr
   const parser = options.parser ?? 'apparmor_parser';
   const text = await renderHostDefaultProfile(name, options);
   const r = await runProgram(parser, ['-Kr'], { input: text, timeoutMs: 60_000 });
-  if (r.exitCode !== 0) throw new UnavailableError(`installing AppArmor profile ${JSON.stringify(name)} failed: ${stderrTail(r)}`);
+  if (r.exitCode !== 0) throw new UnavailableError(`installing AppArmor profile ${quote(name)} failed: ${stderrTail(r)}`);
 }
 
 /**
@@ -71,7 +72,7 @@ export async function ensureAppArmorProfile(profile: string, defaultName: string
     await installDefaultAppArmorProfile(profile, options);
     return;
   }
-  throw new FailedPreconditionError(`AppArmor profile ${JSON.stringify(profile)} is not loaded (load it with apparmor_parser first)`);
+  throw new FailedPreconditionError(`AppArmor profile ${quote(profile)} is not loaded (load it with apparmor_parser first)`);
 }
 
 /**
@@ -86,6 +87,6 @@ export async function setupAppArmorAtStart(configuredProfile: string, options: A
     return;
   }
   if (!(await isAppArmorProfileLoaded(configuredProfile, options.profilesFile ?? APPARMOR_PROFILES_FILE))) {
-    throw new FailedPreconditionError(`crio.runtime.apparmor_profile: AppArmor profile ${JSON.stringify(configuredProfile)} is not loaded`);
+    throw new FailedPreconditionError(`crio.runtime.apparmor_profile: AppArmor profile ${quote(configuredProfile)} is not loaded`);
   }
 }

@@ -3,6 +3,7 @@ import { FailedPreconditionError, NotFoundError, errnoCode } from '../errors';
 import { DEFAULT_SECCOMP_PROFILE } from './seccomp-default';
 import type { SeccompSource } from './seccomp';
 import { type SeccompProfile, parseSeccompProfileText } from './seccomp-profile';
+import { quote } from '../quote';
 
 /** Reads the profile chooseSeccomp picked. Files are read at every create so edits apply without a restart. */
 
@@ -34,7 +35,7 @@ export async function loadSeccompProfile(source: SeccompSource): Promise<LoadedS
       try {
         text = await readProfile(source.path);
       } catch (err) {
-        throw new NotFoundError(`unable to load local profile ${JSON.stringify(source.path)}: ${(err as Error).message}`, { cause: err });
+        throw new NotFoundError(`unable to load local profile ${quote(source.path)}: ${(err as Error).message}`, { cause: err });
       }
       return { profile: parseSeccompProfileText(text, source.path), warnings: [] };
     }
@@ -47,7 +48,7 @@ export async function loadSeccompProfile(source: SeccompSource): Promise<LoadedS
         if (source.fallbackToBuiltin && errnoCode(err) === 'ENOENT') {
           return { profile: DEFAULT_SECCOMP_PROFILE, warnings: [`seccomp profile ${source.path} (${source.key}) does not exist; using the built-in profile`] };
         }
-        throw new FailedPreconditionError(`${source.key}: unable to load seccomp profile ${JSON.stringify(source.path)}: ${(err as Error).message}`, { cause: err });
+        throw new FailedPreconditionError(`${source.key}: unable to load seccomp profile ${quote(source.path)}: ${(err as Error).message}`, { cause: err });
       }
       try {
         return { profile: parseSeccompProfileText(text, source.path), warnings: [] };

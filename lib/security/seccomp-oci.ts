@@ -2,6 +2,7 @@ import { constants as osConstants } from 'node:os';
 import { InvalidArgumentError } from '../errors';
 import type { SpecSeccomp } from '../oci/spec-input';
 import type { SeccompArch, SeccompFilter, SeccompProfile, SeccompRule } from './seccomp-profile';
+import { quote } from '../quote';
 
 /**
  * Profile file → OCI `linux.seccomp` for one container (containers/common `setupSeccomp`), pure:
@@ -47,7 +48,7 @@ function errnoValue(name: string | undefined, fallback: number | undefined, errn
   if (name === undefined || name === '') return fallback;
   if (/^\d+$/.test(name)) return Number(name);
   const value = errnos[name];
-  if (value === undefined) throw new InvalidArgumentError(`seccomp profile: unknown errno ${JSON.stringify(name)}`);
+  if (value === undefined) throw new InvalidArgumentError(`seccomp profile: unknown errno ${quote(name)}`);
   return value;
 }
 

@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { FailedPreconditionError, InvalidArgumentError } from '../errors';
+import { quote } from '../quote';
 
 /**
  * Which seccomp profile a container gets (CRI-O `setupSeccomp` + `seccomp.Config.Setup`), pure: the
@@ -52,7 +53,7 @@ function localhostPath(ref: string | undefined, what: string): string {
   const p = ref ?? '';
   if (p === '') throw new InvalidArgumentError(`${what}: Localhost seccomp profile without localhost_ref`);
   // The kubelet sends absolute paths under its seccomp root; a relative one would depend on our cwd.
-  if (!path.isAbsolute(p)) throw new InvalidArgumentError(`${what}: Localhost seccomp profile ${JSON.stringify(p)} is not an absolute path`);
+  if (!path.isAbsolute(p)) throw new InvalidArgumentError(`${what}: Localhost seccomp profile ${quote(p)} is not an absolute path`);
   return path.normalize(p);
 }
 
@@ -67,7 +68,7 @@ export function seccompRequestFromPath(profilePath: string): SecurityProfileRequ
   if (profilePath === 'runtime/default' || profilePath === 'docker/default') return { profileType: 'RuntimeDefault' };
   if (profilePath.startsWith('localhost/')) return { profileType: 'Localhost', localhostRef: profilePath.slice('localhost/'.length) };
   throw new InvalidArgumentError(
-    `seccomp_profile_path ${JSON.stringify(profilePath)} is not "unconfined", "runtime/default", "docker/default" or "localhost/<path>"`,
+    `seccomp_profile_path ${quote(profilePath)} is not "unconfined", "runtime/default", "docker/default" or "localhost/<path>"`,
   );
 }
 
@@ -86,7 +87,7 @@ export function chooseSeccomp(input: SeccompChoiceInput): SeccompChoice {
 
   if (!input.hostSupportsSeccomp) {
     if (request.profileType === 'Localhost' && !input.privileged) {
-      throw new FailedPreconditionError(`seccomp is not enabled on this host, cannot run with profile ${JSON.stringify(request.localhostRef ?? '')}`);
+      throw new FailedPreconditionError(`seccomp is not enabled on this host, cannot run with profile ${quote(request.localhostRef ?? '')}`);
     }
     if (request.profileType !== 'Unconfined') warnings.push('seccomp is not enabled on this host; running the container without a seccomp profile');
     return { source: { kind: 'unconfined' }, ref: 'Unconfined', warnings };

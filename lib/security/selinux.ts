@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { InvalidArgumentError } from '../errors';
+import { quote } from '../quote';
 
 /**
  * SELinux labels for pods and containers (go-selinux `InitLabels` + CRI-O `SelinuxLabel` /
@@ -47,7 +48,7 @@ interface Context {
 
 function parseContext(label: string): Context {
   const parts = label.split(':');
-  if (parts.length < 4) throw new InvalidArgumentError(`invalid SELinux context ${JSON.stringify(label)}: want user:role:type:level`);
+  if (parts.length < 4) throw new InvalidArgumentError(`invalid SELinux context ${quote(label)}: want user:role:type:level`);
   const [user = '', role = '', type = '', ...level] = parts;
   return { user, role, type, level: level.join(':') };
 }
@@ -58,9 +59,9 @@ const format = (c: Context): string => `${c.user}:${c.role}:${c.type}:${c.level}
 function checkOptions(options: SELinuxOptions): void {
   for (const key of ['user', 'role', 'type'] as const) {
     const v = options[key];
-    if (v && !/^[A-Za-z0-9_.-]+$/.test(v)) throw new InvalidArgumentError(`invalid SELinux ${key} ${JSON.stringify(v)}`);
+    if (v && !/^[A-Za-z0-9_.-]+$/.test(v)) throw new InvalidArgumentError(`invalid SELinux ${key} ${quote(v)}`);
   }
-  if (options.level && !/^[A-Za-z0-9_.,:-]+$/.test(options.level)) throw new InvalidArgumentError(`invalid SELinux level ${JSON.stringify(options.level)}`);
+  if (options.level && !/^[A-Za-z0-9_.,:-]+$/.test(options.level)) throw new InvalidArgumentError(`invalid SELinux level ${quote(options.level)}`);
 }
 
 /**

@@ -1,5 +1,6 @@
 import { InvalidArgumentError, UnimplementedError } from '../errors';
 import { hostIdOf, type IdMapping, type IdMappings } from '../idmap';
+import { quote } from '../quote';
 
 export { hostIdOf, idMapText, type IdMapping, type IdMappings } from '../idmap';
 
@@ -90,21 +91,21 @@ function parseAnnotation(value: string): UsernsRequest {
   if (v === '' || v === 'host') return { mode: 'host' };
   const [mode, rest] = v.split(/:(.*)/s, 2) as [string, string | undefined];
   if (mode !== 'auto') {
-    throw new InvalidArgumentError(`annotation userns-mode.crio.io: mode ${JSON.stringify(mode)} is not one of "auto", "host"`);
+    throw new InvalidArgumentError(`annotation userns-mode.crio.io: mode ${quote(mode)} is not one of "auto", "host"`);
   }
   let size = AUTO_USERNS_DEFAULT_SIZE;
   for (const opt of (rest ?? '').split(/[,;]/).map((s) => s.trim()).filter((s) => s !== '')) {
     const [key, val] = opt.split(/=(.*)/s, 2) as [string, string | undefined];
     if (key === 'size') {
-      if (val === undefined || !/^[0-9]+$/.test(val)) throw new InvalidArgumentError(`annotation userns-mode.crio.io: size ${JSON.stringify(val ?? '')} is not a number`);
+      if (val === undefined || !/^[0-9]+$/.test(val)) throw new InvalidArgumentError(`annotation userns-mode.crio.io: size ${quote(val ?? '')} is not a number`);
       size = Number(val);
       if (size < AUTO_USERNS_MIN_SIZE || size > AUTO_USERNS_DEFAULT_SIZE) {
         throw new InvalidArgumentError(`annotation userns-mode.crio.io: size ${size} is outside ${AUTO_USERNS_MIN_SIZE}..${AUTO_USERNS_DEFAULT_SIZE}`);
       }
     } else if (key === 'keep-id' || key === 'map-to-root' || key === 'uidmapping' || key === 'gidmapping') {
-      throw new UnimplementedError(`annotation userns-mode.crio.io: option ${JSON.stringify(key)} is not supported by crio-ts (size= is)`);
+      throw new UnimplementedError(`annotation userns-mode.crio.io: option ${quote(key)} is not supported by crio-ts (size= is)`);
     } else {
-      throw new InvalidArgumentError(`annotation userns-mode.crio.io: unknown option ${JSON.stringify(opt)}`);
+      throw new InvalidArgumentError(`annotation userns-mode.crio.io: unknown option ${quote(opt)}`);
     }
   }
   return { mode: 'auto', size };

@@ -1,6 +1,7 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { ContainerConfig, ContainerEventType, CreateContainerRequest, type CreateContainerResponse } from '../cri/gen/api';
+import { containerStorageEntry } from './storage-names';
 import { CleanupStack } from '../cleanup';
 import { backgroundContext, withLogFields, type OpContext } from '../context';
 import { FailedPreconditionError, InvalidArgumentError } from '../errors';
@@ -17,15 +18,32 @@ import { allowedAnnotationsOnly } from './container-security';
 import { buildSpecInput } from './container-spec';
 import type { ServerDeps } from './deps';
 import { newId } from './ids';
+import { checkCpusets } from './container-resources';
+import { checkArgs, checkName, checkNoNulBytes, checkPath } from './request-rules';
 import { findSandbox } from './lookup';
+import { faultPoint } from '../fault-points';
+import { quote } from '../quote';
 
-function validate(req: CreateContainerRequest): ContainerConfig {
+/** The request's own rules, checked before anything is made (request-rules.ts, cpuset.ts). */
+async function validate(req: CreateContainerRequest): Promise<ContainerConfig> {
   const config = req.config;
   if (!config) throw new InvalidArgumentError('CreateContainer: config is missing');
-  if (!config.metadata || config.metadata.name === '') throw new InvalidArgumentError('CreateContainer: config.metadata.name is empty');
+  if (!config.metadata) throw new InvalidArgumentError('CreateContainer: config.metadata is missing');
+  checkName('CreateContainer: config.metadata.name', config.metadata.name);
   if (!config.image || config.image.image === '') {
     throw new InvalidArgumentError(`CreateContainer: config.image.image of container ${config.metadata.name} is empty`);
   }
+  config.mounts.forEach((m, i) => {
+    checkPath(`CreateContainer: config.mounts[${i}].host_path`, m.hostPath);
+    checkPath(`CreateContainer: config.mounts[${i}].container_path`, m.containerPath);
+  });
+  checkArgs('CreateContainer: config.command', config.command);
+  checkArgs('CreateContainer: config.args', config.args);
+  checkArgs('CreateContainer: config.envs', config.envs.map((e) => `${e.key}=${e.value}`));
+  checkPath('CreateContainer: config.log_path', config.logPath);
+  checkPath('CreateContainer: config.working_dir', config.workingDir);
+  checkNoNulBytes('CreateContainer: config', config);
+  await checkCpusets('CreateContainer: config.linux.resources', config.linux?.resources);
   return config;
 }
 
@@ -38,7 +56,7 @@ function logPathOf(deps: ServerDeps, pod: SandboxRecord, config: ContainerConfig
   if (config.logPath === '') return path.join(dir, `${id}.log`);
   const joined = path.resolve(dir, config.logPath);
   if (!joined.startsWith(path.resolve(dir) + path.sep)) {
-    throw new InvalidArgumentError(`CreateContainer: log_path ${JSON.stringify(config.logPath)} escapes the pod log directory ${dir}`);
+    throw new InvalidArgumentError(`CreateContainer: log_path ${quote(config.logPath)} escapes the pod log directory ${dir}`);
   }
   return joined;
 }
@@ -81,7 +99,7 @@ interface CreateJob {
 async function create(deps: ServerDeps, ctx: OpContext, job: CreateJob): Promise<void> {
   const { id, pod, config } = job;
   const meta = config.metadata ?? { name: '', attempt: 0 };
-  const image = deps.images.resolve(config.image?.image ?? '');
+  const image = await deps.images.resolve(config.image?.image ?? '');
   const runtime = deps.runtimeFor(pod.runtimeHandler);
   const log = withLogFields(ctx, { containerId: id, podSandboxId: pod.id, image: image.id }).log;
   // As CRI-O: the signature policy is checked again for the name the kubelet asked for, so an
@@ -93,11 +111,21 @@ async function create(deps: ServerDeps, ctx: OpContext, job: CreateJob): Promise
     const logPath = logPathOf(deps, pod, config, id);
     await fs.mkdir(path.dirname(logPath), { recursive: true, mode: 0o755 });
 
-    const topLayer = image.layers[image.layers.length - 1];
-    if (!topLayer) throw new FailedPreconditionError(`image ${image.id} has no layers`);
+    if (!image.topLayer) throw new FailedPreconditionError(`image ${image.id} has no layers`);
     const idMappings = pod.userns ? { uids: pod.userns.uids, gids: pod.userns.gids } : undefined;
-    const { rootfs } = await deps.containerLayers.create(id, topLayer.chainId, { idMappings });
+    const entry = containerStorageEntry({
+      podId: pod.id,
+      podReservedName: pod.reservedName,
+      reservedName: job.reservedName,
+      metadataName: meta.name,
+      attempt: meta.attempt,
+      imageName: userSpecified || (config.image?.image ?? ''),
+      imageId: image.id,
+      privileged: config.linux?.securityContext?.privileged ?? false,
+    });
+    const { rootfs } = await deps.containerLayers.create(id, { imageId: image.id, ...entry, idMappings });
     cleanup.add('remove container layer', () => deps.containerLayers.remove(id));
+    faultPoint('container-create:layer-created');
 
     const bundleDir = path.join(deps.paths.bundlesDir, id);
     // In a user namespace runc mounts the bundle's files (termination log, volumes) as the pod's root.
@@ -141,6 +169,7 @@ async function create(deps: ServerDeps, ctx: OpContext, job: CreateJob): Promise
     // The bundle lives in runroot (tmpfs): no fsync needed.
     const spec = await extendSpec(deps, log, { pod, config, input }, generateSpec(input));
     await writeFileAtomic(path.join(bundleDir, 'config.json'), serializeSpec(spec), 0o600, false);
+    faultPoint('container-create:bundle-written');
 
     // cAdvisor asks about the cgroup `runc create` makes at once: the inspect API answers from this.
     deps.creating.containers.set(id, base);
@@ -150,12 +179,14 @@ async function create(deps: ServerDeps, ctx: OpContext, job: CreateJob): Promise
       backgroundContext(log),
     );
     cleanup.add('delete runtime container', () => runtime.delete(id, true));
+    faultPoint('container-create:runtime-created');
 
     // The caller gave up meanwhile: it never learns this ID, so the container waits hidden for
     // the identical retry (abandoned-creates.ts), as CRI-O's resourcestore does.
     const abandoned = ctx.signal.aborted ? { abandonedAtNs: nowNs() } : {};
     const record = await deps.containers.create({ ...base, pid: created.pid, config: ContainerConfig.toJSON(config), ...abandoned });
     deps.creating.containers.delete(id);
+    faultPoint('container-create:recorded');
     cleanup.clear();
     if (!isClaimed(record)) {
       deps.abandoned.watch(record);
@@ -176,14 +207,17 @@ async function create(deps: ServerDeps, ctx: OpContext, job: CreateJob): Promise
  * restart; a different request for a taken name gets AlreadyExists naming the holder.
  */
 export async function createContainer(deps: ServerDeps, ctx: OpContext, req: CreateContainerRequest): Promise<CreateContainerResponse> {
-  const config = validate(req);
+  const config = await validate(req);
   const pod = findSandbox(deps, req.podSandboxId);
   if (pod.state !== 'ready') throw new FailedPreconditionError(`CreateContainer: pod sandbox ${pod.id} is not ready (it was stopped)`);
   config.annotations = allowedAnnotationsOnly(deps, pod.runtimeHandler, config.annotations);
   const reservedName = containerName(config.metadata ?? { name: '', attempt: 0 }, pod.metadata);
   const fingerprint = requestFingerprint(CreateContainerRequest.toJSON({ ...req, podSandboxId: pod.id }));
-  const containerId = await deps.containerNames.claim({ name: reservedName, fingerprint, signal: ctx.signal, newId, rpc: 'CreateContainer' }, (id) =>
-    create(deps, ctx, { id, reservedName, fingerprint, pod, config }),
+  // Refused once the pod's stop has begun; a stop beginning meanwhile waits for this create.
+  const containerId = await deps.podGate.run(pod.id, 'CreateContainer', () =>
+    deps.containerNames.claim({ name: reservedName, fingerprint, signal: ctx.signal, newId, rpc: 'CreateContainer' }, (id) =>
+      create(deps, ctx, { id, reservedName, fingerprint, pod, config }),
+    ),
   );
   await deps.abandoned.claim(containerId, ctx.log);
   return { containerId };

@@ -4,6 +4,7 @@ import { FailedPreconditionError, InvalidArgumentError, NotFoundError } from '..
 import { containerConfig } from './container-convert';
 import type { ServerDeps } from './deps';
 import { findContainer } from './lookup';
+import { checkArgs, checkNoNulBytes } from './request-rules';
 
 /**
  * ExecSync: runs a command in a running container and returns its output and exit code. A
@@ -13,6 +14,8 @@ import { findContainer } from './lookup';
  */
 export async function execSync(deps: ServerDeps, ctx: OpContext, req: ExecSyncRequest): Promise<ExecSyncResponse> {
   if (req.cmd.length === 0) throw new InvalidArgumentError('ExecSync: cmd is empty');
+  checkArgs('ExecSync: cmd', req.cmd);
+  checkNoNulBytes('ExecSync: cmd', req.cmd);
   const record = findContainer(deps, req.containerId);
   if (record.state !== 'running') throw new NotFoundError(`ExecSync: container ${record.id} is not running (it is ${record.state})`);
   const pod = deps.sandboxes.get(record.podSandboxId);

@@ -2,7 +2,7 @@ import { promises as fs } from 'node:fs';
 import { ContainerEventType } from '../cri/gen/api';
 import type { Logger } from '../log';
 import { readOomKills } from '../oci/cgroup-stats';
-import type { ContainerRecord } from '../state/records';
+import { nowNs, type ContainerRecord } from '../state/records';
 import { emitContainerEvent } from './container-events';
 import { containerCgroup } from './container-stats-read';
 import type { ServerDeps } from './deps';
@@ -70,11 +70,30 @@ export async function refreshContainerExit(deps: ServerDeps, id: string, log: Lo
   if (next.reason === 'OOMKilled') deps.metrics.containerOom(record.metadata.name);
   log.info('container exited', { containerId: id, podSandboxId: record.podSandboxId, exitCode: exit.exitCode, reason: next.reason });
   emitContainerEvent(deps, id, ContainerEventType.CONTAINER_STOPPED_EVENT);
+  await killLeftovers(deps, next, log);
   return next;
 }
 
-/** Records a container whose process the runtime lost track of (conmon gone, no exit file) as exited without a known code. */
-export async function markContainerLost(deps: ServerDeps, id: string): Promise<void> {
+/** Kills processes an exited container left in its cgroup (children of its init in a shared PID namespace). Best effort. */
+export async function killLeftovers(deps: ServerDeps, record: ContainerRecord, log: Logger): Promise<void> {
+  const runtime = deps.runtimeFor(deps.sandboxes.find(record.podSandboxId)?.runtimeHandler ?? '');
+  const killed = await runtime.killLeftovers(record.id, containerCgroup(record, deps.sandboxes.find(record.podSandboxId))).catch((err: unknown) => {
+    log.warn('processes left by an exited container not killed', { containerId: record.id, err: err instanceof Error ? err.message : String(err) });
+    return false;
+  });
+  if (killed) log.info('processes left by an exited container killed', { containerId: record.id, podSandboxId: record.podSandboxId });
+}
+
+/** ContainerStatus.message of a container whose conmon died before it could record an exit code. */
+export const MONITOR_LOST_MESSAGE = 'conmon exited without recording an exit code';
+/** CRI-O's exit code for a container whose exit code is unknown. */
+export const LOST_EXIT_CODE = 255;
+
+/**
+ * Records a container whose process the runtime lost track of (conmon gone, no exit file) as
+ * exited with CRI-O's code for that (255), reason Error, and emits its event.
+ */
+export async function markContainerLost(deps: ServerDeps, id: string, log: Logger, message = MONITOR_LOST_MESSAGE): Promise<void> {
   const record = deps.containers.find(id);
   if (!record || record.state === 'exited') return;
   let changed = false;
@@ -85,11 +104,16 @@ export async function markContainerLost(deps: ServerDeps, id: string): Promise<v
       ...r,
       state: 'exited',
       reason: r.reason || 'Error',
-      message: r.message || 'the container process was lost: its monitor (conmon) exited without recording an exit code',
-      exitCode: r.exitCode || 255,
-      finishedAtNs: r.finishedAtNs === '0' ? (BigInt(Date.now()) * 1_000_000n).toString() : r.finishedAtNs,
+      message: r.message || message,
+      exitCode: r.exitCode || LOST_EXIT_CODE,
+      finishedAtNs: r.finishedAtNs === '0' ? nowNs() : r.finishedAtNs,
+      // A container killed before it started still gets a start time, so the kubelet sees a sane interval.
+      startedAtNs: r.startedAtNs === '0' ? nowNs() : r.startedAtNs,
       pid: 0,
     };
   });
-  if (changed) emitContainerEvent(deps, id, ContainerEventType.CONTAINER_STOPPED_EVENT);
+  if (!changed) return;
+  emitContainerEvent(deps, id, ContainerEventType.CONTAINER_STOPPED_EVENT);
+  const next = deps.containers.find(id);
+  if (next) await killLeftovers(deps, next, log);
 }

@@ -7,6 +7,7 @@ import type { OciRuntime } from '../oci/runtime';
 import { secureJoin } from '../oci/secure-join';
 import type { SpecMountInput } from '../oci/spec-input';
 import type { ServerDeps } from './deps';
+import { quote } from '../quote';
 
 /**
  * The volume part of a new container: CRI mounts (host path rules, propagation, recursive
@@ -35,7 +36,7 @@ async function resolveHostPath(deps: ServerDeps, hostPath: string): Promise<stri
     if (errnoCode(err) !== 'ENOENT') throw err;
   }
   if (deps.config.runtime.absent_mount_sources_to_reject.includes(path.normalize(hostPath))) {
-    throw new InvalidArgumentError(`cannot mount ${hostPath}: path does not exist and would be created as a directory (absent_mount_sources_to_reject)`);
+    throw new InvalidArgumentError(`cannot mount ${quote(hostPath)}: path does not exist and would be created as a directory (absent_mount_sources_to_reject)`);
   }
   await fs.mkdir(hostPath, { recursive: true, mode: 0o755 });
   return fs.realpath(hostPath);
@@ -45,15 +46,15 @@ async function resolveHostPath(deps: ServerDeps, hostPath: string): Promise<stri
 export async function criMounts(deps: ServerDeps, runtime: OciRuntime, mounts: Mount[]): Promise<SpecMountInput[]> {
   const out: SpecMountInput[] = [];
   for (const m of mounts) {
-    const where = `mount ${JSON.stringify(m.hostPath)} → ${JSON.stringify(m.containerPath)}`;
+    const where = `mount ${quote(m.hostPath)} → ${quote(m.containerPath)}`;
     if (m.containerPath === '' || !m.containerPath.startsWith('/')) {
-      throw new InvalidArgumentError(`CreateContainer: mount container_path ${JSON.stringify(m.containerPath)} must be an absolute path`);
+      throw new InvalidArgumentError(`CreateContainer: mount container_path ${quote(m.containerPath)} must be an absolute path`);
     }
     if (m.image?.image) throw new UnimplementedError(`CreateContainer: ${where}: image volume mounts are not supported by crio-ts`);
     if (m.uidMappings.length > 0 || m.gidMappings.length > 0)
       throw new UnimplementedError(`CreateContainer: ${where}: idmapped mounts are not supported by crio-ts`);
     if (m.hostPath === '' || !m.hostPath.startsWith('/')) {
-      throw new InvalidArgumentError(`CreateContainer: mount host_path ${JSON.stringify(m.hostPath)} must be an absolute path`);
+      throw new InvalidArgumentError(`CreateContainer: mount host_path ${quote(m.hostPath)} must be an absolute path`);
     }
     const hostPath = await resolveHostPath(deps, m.hostPath);
     let prop = propagation(m.propagation);

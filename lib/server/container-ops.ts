@@ -4,8 +4,9 @@ import type { Logger } from '../log';
 import type { ContainerRecord } from '../state/records';
 import { containerConfig } from './container-convert';
 import { emitContainerEvent } from './container-events';
-import { markContainerLost, refreshContainerExit } from './container-exit';
+import { killLeftovers, markContainerLost, refreshContainerExit } from './container-exit';
 import type { ServerDeps } from './deps';
+import { faultPoint } from '../fault-points';
 
 /**
  * Stop and remove steps shared by the container RPCs and the pod RPCs that must stop or remove
@@ -46,10 +47,10 @@ export function imageSignalEnum(stopSignal: string): Signal {
 }
 
 /** The container's stop signal: CRI config, else the image's STOPSIGNAL, else SIGTERM. */
-export function stopSignalOf(deps: ServerDeps, record: ContainerRecord): string | number {
+export async function stopSignalOf(deps: ServerDeps, record: ContainerRecord): Promise<string | number> {
   const fromConfig = criSignalName(containerConfig(record).stopSignal);
   if (fromConfig !== undefined) return fromConfig;
-  const image = deps.images.status(record.image.id);
+  const image = await deps.images.status(record.image.id);
   return image?.config.stopSignal || 'SIGTERM';
 }
 
@@ -60,14 +61,19 @@ export function stopSignalOf(deps: ServerDeps, record: ContainerRecord): string 
 export async function stopContainerRecord(deps: ServerDeps, record: ContainerRecord, timeoutSec: number, log: Logger): Promise<void> {
   const runtime = runtimeOf(deps, record);
   if (record.state === 'running') {
-    await runtime.stopContainer(record.id, timeoutSec, stopSignalOf(deps, record));
+    await runtime.stopContainer(record.id, timeoutSec, await stopSignalOf(deps, record));
   } else if (record.state === 'created') {
     // Never started: the init process waits in runc's exec fifo; killing it yields an exit file.
     await runtime.stopContainer(record.id, 0, 'SIGKILL');
   }
+  const worked = record.state !== 'exited';
+  if (worked) faultPoint('container-stop:process-gone');
   const after = await refreshContainerExit(deps, record.id, log);
   // The runtime no longer knows it (e.g. conmon died): record it as exited without a code.
-  if (after && after.state !== 'exited') await markContainerLost(deps, record.id);
+  if (after && after.state !== 'exited') await markContainerLost(deps, record.id, log);
+  // The exit watcher may have recorded the exit first and still be killing what the init left.
+  if (after) await killLeftovers(deps, after, log);
+  if (worked) faultPoint('container-stop:recorded');
   if (record.state !== 'exited') log.info('container stopped', { containerId: record.id, podSandboxId: record.podSandboxId });
 }
 
@@ -77,10 +83,14 @@ export async function removeContainerRecord(deps: ServerDeps, record: ContainerR
   const runtime = runtimeOf(deps, record);
   const last = deps.containers.find(record.id) ?? record;
   await runtime.delete(record.id, true);
+  faultPoint('container-remove:runtime-deleted');
   await runtime.removeContainerFiles(record.id);
   await deps.containerLayers.remove(record.id);
+  faultPoint('container-remove:layer-removed');
   await fs.rm(record.bundleDir, { recursive: true, force: true });
+  faultPoint('container-remove:bundle-removed');
   await deps.containers.delete(record.id);
+  faultPoint('container-remove:recorded');
   deps.containerNames.release(record.reservedName, record.id);
   deps.statsCache.forget(record.id);
   if (last.reason === 'OOMKilled') deps.metrics.containerRemoved(record.metadata.name);

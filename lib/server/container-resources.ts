@@ -2,6 +2,7 @@ import type { ContainerConfig, LinuxContainerResources } from '../cri/gen/api';
 import { parseSize } from '../config/size';
 import { InvalidArgumentError } from '../errors';
 import { cgroupLayout } from '../oci/cgroup-layout';
+import { checkCpuset } from '../oci/cpuset';
 import { clampOomScoreAdj } from '../oci/process-args';
 import { parseUlimits } from '../oci/rlimits';
 import type { SpecResources, SpecRlimit } from '../oci/spec-input';
@@ -32,6 +33,12 @@ export function checkMemoryLimit(deps: ServerDeps, pod: SandboxRecord, limit: nu
   if (limit > 0 && limit < min) {
     throw new InvalidArgumentError(`${rpc}: memory limit ${limit} bytes is too low; it must be at least ${min} bytes (container_min_memory)`);
   }
+}
+
+/** Refuses cpuset_cpus / cpuset_mems that are no list or name CPUs or memory nodes that are not online; `field` names the resources. */
+export async function checkCpusets(field: string, r: Pick<LinuxContainerResources, 'cpusetCpus' | 'cpusetMems'> | undefined): Promise<void> {
+  if (r?.cpusetCpus) await checkCpuset(`${field}.cpuset_cpus`, r.cpusetCpus, 'cpus');
+  if (r?.cpusetMems) await checkCpuset(`${field}.cpuset_mems`, r.cpusetMems, 'mems');
 }
 
 /** The spec's cgroup resources for CRI resources; warnings name what the host cannot apply. */

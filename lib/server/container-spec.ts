@@ -15,6 +15,7 @@ import { containerResources } from './container-resources';
 import { requireHostId } from '../security/userns';
 import { containerSecurity, relabelVolumes } from './container-security';
 import type { ServerDeps } from './deps';
+import { quote } from '../quote';
 
 /**
  * Decides everything about a new container's OCI spec from the CRI request, the pod, the image
@@ -58,7 +59,7 @@ function pidNamespace(deps: ServerDeps, pod: SandboxRecord, mode: NamespaceMode 
   if (mode === NamespaceMode.TARGET) {
     const target = deps.containers.find(targetId);
     if (!target || target.state !== 'running' || target.pid <= 0) {
-      throw new NotFoundError(`CreateContainer: PID namespace target container ${JSON.stringify(targetId)} is not running`);
+      throw new NotFoundError(`CreateContainer: PID namespace target container ${quote(targetId)} is not running`);
     }
     return { mode: 'join', path: `/proc/${target.pid}/ns/pid` };
   }

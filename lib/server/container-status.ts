@@ -11,11 +11,11 @@ import type { ContainerRecord } from '../state/records';
 const withSignal = new WeakMap<ContainerRecord, ContainerStatus>();
 
 /** The status with the image's STOPSIGNAL when the container config names none, once per record version. */
-function withImageStopSignal(deps: ServerDeps, record: ContainerRecord): ContainerStatus {
+async function withImageStopSignal(deps: ServerDeps, record: ContainerRecord): Promise<ContainerStatus> {
   let status = withSignal.get(record);
   if (status === undefined) {
     const base = toCriContainerStatus(record);
-    status = base.stopSignal === 0 ? { ...base, stopSignal: imageSignalEnum(deps.images.status(record.image.id)?.config.stopSignal ?? '') } : base;
+    status = base.stopSignal === 0 ? { ...base, stopSignal: imageSignalEnum((await deps.images.status(record.image.id))?.config.stopSignal ?? '') } : base;
     withSignal.set(record, status);
   }
   return status;
@@ -28,7 +28,7 @@ function withImageStopSignal(deps: ServerDeps, record: ContainerRecord): Contain
  */
 export async function containerStatus(deps: ServerDeps, _ctx: OpContext, req: ContainerStatusRequest): Promise<ContainerStatusResponse> {
   const record = findContainer(deps, req.containerId);
-  const status = withImageStopSignal(deps, record);
+  const status = await withImageStopSignal(deps, record);
   const info: Record<string, string> = {};
   if (req.verbose) {
     const spec: unknown = await fs.readFile(path.join(record.bundleDir, 'config.json'), 'utf8').then(

@@ -4,7 +4,7 @@ import { FailedPreconditionError } from '../errors';
 import { readMemoryUsage } from '../oci/cgroup-stats';
 import { cgroupResources } from '../oci/spec';
 import { containerConfig } from './container-convert';
-import { checkMemoryLimit, specResources } from './container-resources';
+import { checkCpusets, checkMemoryLimit, specResources } from './container-resources';
 import { containerCgroup } from './container-stats-read';
 import type { ServerDeps } from './deps';
 import { findContainer } from './lookup';
@@ -44,6 +44,7 @@ export async function updateContainerResources(
   }
   const r = req.linux;
   if (!r) return {};
+  await checkCpusets('UpdateContainerResources: linux', r);
   const pod = deps.sandboxes.get(record.podSandboxId);
   const log = withLogFields(ctx, { containerId: record.id, podSandboxId: pod.id }).log;
   const config = containerConfig(record);

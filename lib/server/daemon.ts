@@ -10,12 +10,12 @@ import { PolicyTrust } from '../image/image-trust';
 import type { Logger } from '../log';
 import { CniManager } from '../network/cni';
 import { startSpecSources } from './spec-sources';
+import { infraExited } from './sandbox-infra-watch';
 import { NameRegistry } from '../state/name-registry';
+import { PodGate } from '../state/pod-gate';
 import { RecordStore } from '../state/record-store';
 import { RECORD_VERSION, validateContainerRecord, validateSandboxRecord, type ContainerRecord, type SandboxRecord } from '../state/records';
-import { ContainerLayers } from '../storage/container-layers';
-import { LayerGc } from '../storage/layer-gc';
-import { LayerStore } from '../storage/layer-store';
+import { openStorage } from './storage-open';
 import { detectNodeEvents, markCleanShutdownSupported } from '../storage/node-events';
 import { syncFilesystem } from '../storage/sync-fs';
 import { streamingOptionsFromConfig } from '../streaming/config';
@@ -23,6 +23,7 @@ import { StreamingServer } from '../streaming/server';
 import { AbandonedCreates } from './abandoned-creates';
 import { ContainerEventBus } from './container-events';
 import { refreshContainerExit } from './container-exit';
+import { watchMonitors } from './container-monitor';
 import { StatsCache } from './container-stats-read';
 import { attachToContainer } from './container-attach';
 import { execInContainer } from './container-exec';
@@ -41,23 +42,30 @@ import { startMetrics } from '../metrics/start';
 import type { ReloadResult } from './reload';
 
 /**
- * Where crio-ts keeps its data under `root` and `runroot`. Names differ from containers/storage's
- * (overlay/, overlay-layers/, ...) so a node's podman store in the same root is never touched.
+ * Where crio-ts keeps its data under `root` (the graph root) and `runroot`. Images, layers and
+ * containers are containers/storage's overlay store, shared with podman, skopeo and buildah
+ * (overlay/, overlay-layers/, overlay-images/, overlay-containers/; mount counts in
+ * <runroot>/overlay-layers/mountpoints.json); crio-ts's own records keep their `crio-` names.
  */
 export function daemonLayout(config: Config) {
   const root = config.crio.root;
   const runroot = config.crio.runroot;
   return {
-    layers: path.join(root, 'crio-layers'),
-    containerLayers: path.join(root, 'crio-containers'),
-    images: path.join(root, 'crio-images'),
+    graphRoot: root,
+    runRoot: runroot,
+    storageDriver: 'overlay',
+    layers: path.join(root, 'overlay'),
+    containerLayers: path.join(root, 'overlay-containers'),
+    images: path.join(root, 'overlay-images'),
+    /** Downloads in progress (configs, staged blobs); emptied at start. */
+    imageWork: path.join(root, 'crio-blobs'),
     sandboxRecords: path.join(root, 'crio-state', 'sandboxes'),
     containerRecords: path.join(root, 'crio-state', 'containers'),
     cniCache: path.join(root, 'crio-state', 'cni'),
     podsDir: path.join(runroot, 'crio-pods'),
     bundlesDir: path.join(runroot, 'crio-bundles'),
-    // Mount reference counts on the runroot tmpfs: a reboot resets them with the mounts.
-    mountCounts: path.join(runroot, 'crio-mountpoints'),
+    /** The store layout of crio-ts before it shared containers/storage's (migrated at start). */
+    legacy: { layers: path.join(root, 'crio-layers'), containerLayers: path.join(root, 'crio-containers'), images: path.join(root, 'crio-images'), mountCounts: path.join(runroot, 'crio-mountpoints') },
   };
 }
 
@@ -98,21 +106,17 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
 
   // First, so a bad metrics address stops the start before anything else is set up.
   const metrics = await startMetrics(config.metrics, log);
-  const layerStore = new LayerStore({ root: layout.layers, log });
-  await layerStore.init();
-  const containerLayers = new ContainerLayers({ root: layout.containerLayers, layerStore, log, mountStateDir: layout.mountCounts });
-  await containerLayers.init();
+  const storage = await openStorage(config, log);
+  const { layerStore, containerLayers, layerGc } = storage;
   const images = new ImageService({
-    root: layout.images,
+    root: layout.imageWork,
     registriesConfFile: config.registries_conf,
     shortNameMode: config.image.short_name_mode === 'disabled' ? 'disabled' : 'enforcing',
-    layerSink: layerStore,
+    storage: { layers: layerStore, images: storage.imageRecords, containers: containerLayers.store, gc: layerGc },
     log,
     globalAuthFile: config.image.global_auth_file,
     pullProgressTimeoutMs: parseDuration(config.image.pull_progress_timeout),
     trust: new PolicyTrust({ policyFile: config.image.signature_policy, policyDir: config.image.signature_policy_dir }),
-    // Layers under container root filesystems are never deleted with an image.
-    layersInUse: () => containerLayers.list().flatMap((id) => containerLayers.get(id)?.imageTopChainId ?? []),
     metrics: metrics.recorder,
   });
   await images.init();
@@ -135,7 +139,6 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
   await sandboxes.load(log);
   await containers.load(log);
 
-  const layerGc = new LayerGc({ layers: layerStore, containers: containerLayers, imageLayers: () => images.list().map((i) => i.layers.map((l) => l.chainId)), log });
   const deps: ServerDeps = {
     config,
     host,
@@ -144,6 +147,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
     containers,
     podNames: new NameRegistry('pod sandbox'),
     containerNames: new NameRegistry('container'),
+    podGate: new PodGate(),
     images,
     containerLayers,
     layerGc,
@@ -170,6 +174,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
     log,
   });
   const exitWatcher = watchExits(deps, log);
+  const stopMonitorChecks = watchMonitors(deps, log);
   const inspect = createInspectServer({ deps, storage: imageStorageInfo(config), configToml: () => renderConfig(config), log });
   const server = await startCriServer({
     socketPath: config.api.listen,
@@ -204,6 +209,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
     },
     close: async () => {
       await streaming.close(); // ends exec/attach/port-forward sessions first
+      stopMonitorChecks();
       await metrics.close();
       inspect.close();
       deps.abandoned.close();
@@ -224,7 +230,10 @@ function watchExits(deps: ServerDeps, log: Logger): FSWatcher {
   const w = watch(dir, (_event, filename) => {
     if (!filename) return;
     const id = filename.toString();
-    if (!deps.containers.find(id)) return;
+    if (!deps.containers.find(id)) {
+      if (deps.sandboxes.find(id)?.infra) void infraExited(deps, id, log, 'conmon recorded its exit').catch((err: unknown) => log.warn('infra exit not handled', { podSandboxId: id, err: asError(err).message }));
+      return;
+    }
     refreshContainerExit(deps, id, log).catch((err: unknown) => log.warn('exit refresh failed', { containerId: id, err: asError(err).message }));
   });
   w.on('error', (err) => log.warn('exit watcher failed', { err: err.message }));

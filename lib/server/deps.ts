@@ -9,6 +9,7 @@ import type { CniManager } from '../network/cni';
 import type { OciRuntime } from '../oci/runtime';
 import type { ContainerRecord, SandboxRecord } from '../state/records';
 import type { NameRegistry } from '../state/name-registry';
+import type { PodGate } from '../state/pod-gate';
 import type { RecordStore } from '../state/record-store';
 import type { ContainerLayers } from '../storage/container-layers';
 import type { LayerGc } from '../storage/layer-gc';
@@ -47,6 +48,8 @@ export interface ServerDeps {
   containers: RecordStore<ContainerRecord>;
   podNames: NameRegistry;
   containerNames: NameRegistry;
+  /** Refuses container work in a pod whose stop has begun, and lets the stop wait for work already running. */
+  podGate: PodGate;
   images: ImageService;
   containerLayers: ContainerLayers;
   /** Removes layers no image or container uses; holds off while pulls run. */

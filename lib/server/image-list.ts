@@ -6,7 +6,7 @@ import { toCriImage } from './image-convert';
 /** ListImages: every stored image, or the one a non-empty filter names (CRI-O's exact lookup). */
 export async function listImages(deps: ServerDeps, _ctx: OpContext, req: ListImagesRequest): Promise<ListImagesResponse> {
   const pinned = pinnedPatterns(deps);
-  return { images: deps.images.list(req.filter?.image?.image || undefined).map((r) => toCriImage(r, pinned)) };
+  return { images: (await deps.images.list(req.filter?.image?.image || undefined)).map((r) => toCriImage(r, pinned)) };
 }
 
 /** pinned_images plus the pause image, which CRI-O always pins. */

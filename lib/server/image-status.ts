@@ -9,7 +9,7 @@ import { pinnedPatterns } from './image-list';
 export async function imageStatus(deps: ServerDeps, _ctx: OpContext, req: ImageStatusRequest): Promise<ImageStatusResponse> {
   const name = req.image?.image ?? '';
   if (name === '') throw new InvalidArgumentError('ImageStatus: image is empty');
-  const record = deps.images.status(name);
+  const record = await deps.images.status(name);
   if (!record) return { image: undefined, info: {} };
   const info: Record<string, string> = {};
   if (req.verbose) {

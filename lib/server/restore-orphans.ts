@@ -5,6 +5,8 @@ import { asError, errnoCode } from '../errors';
 import type { Logger } from '../log';
 import { listPodNamespaceIds, podNamespacePaths, removePodNamespaces } from '../network/namespaces';
 import { unmount } from '../storage/mount';
+import { findCgroups, removeCgroup } from '../oci/cgroupfs';
+import { CRIO_PREFIX } from '../oci/cgroup-systemd';
 import type { ServerDeps } from './deps';
 
 /**
@@ -50,7 +52,13 @@ export async function removeOrphans(deps: ServerDeps, log: Logger): Promise<void
   for (const id of (await listPodNamespaceIds(nsDir)).filter((i) => OWN_ID.test(i) && !pods.has(i))) {
     await step(log, 'pod namespaces', id, () => removePodNamespaces(podNamespacePaths(nsDir, id, { net: true, ipc: true, uts: true, user: true })));
   }
-  for (const id of (await listDir(deps.paths.podsDir)).filter((i) => OWN_ID.test(i) && !pods.has(i))) {
+  const orphanPods = (await listDir(deps.paths.podsDir)).filter((i) => OWN_ID.test(i) && !pods.has(i));
+  // The empty cgroup of a pod without infra (sandbox-cgroup.ts) is made after its pod dir; its
+  // parent was in the lost request, so it is looked for by name.
+  for (const rel of await findCgroups(new Set(orphanPods.map((id) => `${CRIO_PREFIX}-${id}`)))) {
+    await step(log, 'pod cgroup', rel, () => removeCgroup(rel));
+  }
+  for (const id of orphanPods) {
     await step(log, 'pod dir', id, async () => {
       await unmount(path.join(deps.paths.podsDir, id, 'shm'), { detach: true });
       await fs.rm(path.join(deps.paths.podsDir, id), { recursive: true, force: true });

@@ -4,8 +4,9 @@ import type { LayerStore } from '../storage/layer-store';
 import type { NodeEvents } from '../storage/node-events';
 import { repairStorage } from '../storage/recovery';
 import type { ServerDeps } from './deps';
-import { markContainerLost, refreshContainerExit } from './container-exit';
+import { killLeftovers, markContainerLost, refreshContainerExit } from './container-exit';
 import { removeOrphans } from './restore-orphans';
+import { nowNs } from '../state/records';
 
 /**
  * Brings the in-memory state in line with the host after a daemon (re)start: names are
@@ -24,15 +25,24 @@ export async function restoreState(deps: ServerDeps, log: Logger): Promise<void>
   await restoreInfraContainers(deps, log);
   for (const ctr of deps.containers.list()) {
     deps.containerNames.reserve(ctr.reservedName, ctr.id, ctr.requestHash);
-    if (ctr.state === 'exited') continue;
+    if (ctr.state === 'exited') {
+      // A crash right after its exit was recorded may have left its init's children running.
+      await killLeftovers(deps, ctr, log);
+      continue;
+    }
     const after = await refreshContainerExit(deps, ctr.id, log);
     if (!after || after.state === 'exited') continue;
     const runtime = deps.runtimeFor(deps.sandboxes.get(ctr.podSandboxId).runtimeHandler);
     const state = await runtime.state(ctr.id).catch(() => undefined);
     if (!state || state.status === 'stopped') {
-      await markContainerLost(deps, ctr.id);
+      await markContainerLost(deps, ctr.id, log);
       log.warn('container lost while the daemon was down', { containerId: ctr.id, podSandboxId: ctr.podSandboxId });
       continue;
+    }
+    // A crash between `runc start` and its record leaves a started container recorded as created.
+    if (after.state === 'created' && state.status === 'running') {
+      await deps.containers.update(ctr.id, (r) => ({ ...r, state: 'running', startedAtNs: r.startedAtNs === '0' ? nowNs() : r.startedAtNs }));
+      log.warn('container started while the daemon went down recorded as running', { containerId: ctr.id, podSandboxId: ctr.podSandboxId });
     }
     await deps.containerLayers.restoreMount(ctr.id);
     const reaped = await runtime.reapOrphanedExecs(ctr.id, after.pid);
@@ -82,9 +92,9 @@ export async function recoverNodeEvents(deps: ServerDeps, layerStore: LayerStore
     layerStore,
     deps.containerLayers,
     {
-      images: () => deps.images.list().map((i) => ({ id: i.id, chainIds: i.layers.map((l) => l.chainId) })),
+      images: async () => (await deps.images.list()).filter((i) => !i.readOnly).map((i) => ({ id: i.id, layerIds: i.layers.map((l) => l.layerId) })),
       imageIntact: async (id) => {
-        const image = deps.images.status(id);
+        const image = await deps.images.status(id);
         return image !== undefined && (await deps.images.imageSpec(image).then(() => true, () => false));
       },
       removeImage: async (id) => {

@@ -9,7 +9,10 @@ export async function version(_ctx: OpContext, _req: VersionRequest): Promise<Ve
   return {
     // The kubelet-facing API version string CRI-O returns.
     version: '0.1.0',
-    runtimeName: 'crio-ts',
+    // CRI-O's name: the kubelet prefixes container IDs with it (`cri-o://<id>`), and
+    // kube-state-metrics series, dashboards and log shippers key on that prefix. The version
+    // below says which implementation answers.
+    runtimeName: 'cri-o',
     runtimeVersion: CRIO_TS_VERSION,
     runtimeApiVersion: 'v1',
   };

@@ -1,6 +1,7 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { NamespaceMode } from '../cri/gen/api';
+import { infraStorageEntry } from './storage-names';
 import { CleanupStack } from '../cleanup';
 import type { OpContext } from '../context';
 import { FailedPreconditionError } from '../errors';
@@ -13,6 +14,7 @@ import type { IdMappings } from '../security/userns';
 import type { SandboxRecord } from '../state/records';
 import { hostHasMqueue } from './container-spec';
 import type { ServerDeps } from './deps';
+import { faultPoint } from '../fault-points';
 
 /**
  * The infra ("pause") container: only when the pod needs a process of its own — a PID namespace
@@ -29,10 +31,10 @@ export function needsInfraContainer(deps: ServerDeps, pidMode: NamespaceMode | u
 async function pauseImage(deps: ServerDeps, ctx: OpContext): Promise<ImageRecord> {
   const name = deps.config.image.pause_image;
   const authFile = deps.config.image.pause_image_auth_file || undefined;
-  return deps.images.status(name) ?? (await deps.images.pull(name, undefined, ctx, { authFile }));
+  return (await deps.images.status(name)) ?? (await deps.images.pull(name, undefined, ctx, { authFile }));
 }
 
-type InfraPod = Pick<SandboxRecord, 'id' | 'namespaces' | 'hostname' | 'cgroupParent' | 'podDir' | 'podFiles' | 'shmPath' | 'runtimeHandler'> & {
+type InfraPod = Pick<SandboxRecord, 'id' | 'reservedName' | 'metadata' | 'namespaces' | 'hostname' | 'cgroupParent' | 'podDir' | 'podFiles' | 'shmPath' | 'runtimeHandler'> & {
   /** The pod's user namespace maps, when it has one. */
   userns?: IdMappings;
 };
@@ -40,12 +42,12 @@ type InfraPod = Pick<SandboxRecord, 'id' | 'namespaces' | 'hostname' | 'cgroupPa
 /** Creates and starts the pause container in the pod's namespaces; undone fully on failure. */
 export async function startInfraContainer(deps: ServerDeps, pod: InfraPod, hostPid: boolean, ctx: OpContext): Promise<NonNullable<SandboxRecord['infra']>> {
   const image = await pauseImage(deps, ctx);
-  const top = image.layers[image.layers.length - 1];
-  if (!top) throw new FailedPreconditionError(`pause image ${image.id} has no layers`);
+  if (!image.topLayer) throw new FailedPreconditionError(`pause image ${image.id} has no layers`);
   const runtime = deps.runtimeFor(pod.runtimeHandler);
   const cleanup = new CleanupStack();
   try {
-    const { rootfs } = await deps.containerLayers.create(pod.id, top.chainId, { idMappings: pod.userns });
+    const entry = infraStorageEntry({ podId: pod.id, reservedName: pod.reservedName, metadata: pod.metadata, imageName: deps.config.image.pause_image, imageId: image.id });
+    const { rootfs } = await deps.containerLayers.create(pod.id, { imageId: image.id, ...entry, idMappings: pod.userns });
     cleanup.add('remove infra layer', () => deps.containerLayers.remove(pod.id));
     const bundleDir = path.join(deps.paths.bundlesDir, pod.id);
     await fs.mkdir(bundleDir, { recursive: true, mode: 0o700 });
@@ -95,6 +97,7 @@ export async function startInfraContainer(deps: ServerDeps, pod: InfraPod, hostP
       ctx,
     );
     cleanup.add('delete infra container', () => runtime.delete(pod.id, true));
+    faultPoint('infra:created');
     await runtime.startContainer(pod.id);
     cleanup.clear();
     ctx.log.info('infra container started', { podSandboxId: pod.id, pid: created.pid, image: image.id });

@@ -6,6 +6,7 @@ import { removeContainerRecord } from './container-ops';
 import { removeSandboxCgroup } from './sandbox-cgroup';
 import { removeInfraContainer } from './sandbox-infra';
 import { stopPodSandbox } from './sandbox-stop';
+import { faultPoint } from '../fault-points';
 
 /** RemovePodSandbox: stops the pod if needed, removes its containers, files and record. Idempotent. */
 export async function removePodSandbox(deps: ServerDeps, ctx: OpContext, req: RemovePodSandboxRequest): Promise<RemovePodSandboxResponse> {
@@ -19,12 +20,17 @@ export async function removePodSandbox(deps: ServerDeps, ctx: OpContext, req: Re
   for (const c of deps.containers.list().filter((r) => r.podSandboxId === id)) {
     await removeContainerRecord(deps, c, log);
   }
+  faultPoint('sandbox-remove:containers-removed');
   const record = deps.sandboxes.get(id);
   await removeInfraContainer(deps, record);
   await removeSandboxCgroup(record);
+  faultPoint('sandbox-remove:infra-removed');
   await fs.rm(record.podDir, { recursive: true, force: true });
+  faultPoint('sandbox-remove:pod-dir-removed');
   await deps.sandboxes.delete(id);
+  faultPoint('sandbox-remove:recorded');
   deps.podNames.release(record.reservedName, id);
+  deps.podGate.forget(id);
   log.info('pod sandbox removed');
   return {};
 }

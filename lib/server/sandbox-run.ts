@@ -5,7 +5,8 @@ import { NamespaceMode, PodSandboxConfig, Protocol, RunPodSandboxRequest, type R
 import { CleanupStack } from '../cleanup';
 import { backgroundContext, withLogFields, type OpContext } from '../context';
 import { InvalidArgumentError } from '../errors';
-import { createPodNamespaces, podNamespacePaths, removePodNamespaces } from '../network/namespaces';
+import { checkHostname, createPodNamespaces, podNamespacePaths, removePodNamespaces } from '../network/namespaces';
+import { checkPodSysctlsExist } from '../network/sysctl-probe';
 import { cgroupManagerName, podCgroupParent } from '../oci/cgroup-systemd';
 import { writePodFiles } from '../network/pod-files';
 import { clampPingGroupRange, parseSysctlList, resolvePodSysctls } from '../network/sysctls';
@@ -15,6 +16,7 @@ import { nowNs, RECORD_VERSION, type SandboxRecord } from '../state/records';
 import { allowedAnnotationsOnly } from './container-security';
 import type { ServerDeps } from './deps';
 import { newId } from './ids';
+import { checkName, checkNoNulBytes, checkPath, checkPortMappings } from './request-rules';
 import type { SandboxView } from './records-in-creation';
 import { createPodDiffDir, createSandboxCgroup, removeSandboxCgroup } from './sandbox-cgroup';
 import { needsInfraContainer, removeInfraContainer, startInfraContainer } from './sandbox-infra';
@@ -22,17 +24,25 @@ import { podBandwidth, podShmSize } from './sandbox-options';
 import { chownPodFiles, gidCount, podIdMappings, podUsernsRequest } from './sandbox-userns';
 import type { UsernsRequest } from '../security/userns';
 import { preparePodShmDir, unmountPodShm } from './sandbox-shm';
+import { faultPoint } from '../fault-points';
 
 function protocolName(p: Protocol): 'tcp' | 'udp' | 'sctp' {
   return p === Protocol.UDP ? 'udp' : p === Protocol.SCTP ? 'sctp' : 'tcp';
 }
 
+/** The request's own rules, checked before anything is made (request-rules.ts). */
 function validate(req: RunPodSandboxRequest): { config: PodSandboxConfig; meta: NonNullable<PodSandboxConfig['metadata']> } {
   const config = req.config;
   if (!config) throw new InvalidArgumentError('RunPodSandbox: config is missing');
   const meta = config.metadata;
-  if (!meta || meta.name === '') throw new InvalidArgumentError('RunPodSandbox: config.metadata.name is empty');
-  if (meta.namespace === '') throw new InvalidArgumentError(`RunPodSandbox: config.metadata.namespace of pod ${meta.name} is empty`);
+  if (!meta) throw new InvalidArgumentError('RunPodSandbox: config.metadata is missing');
+  checkName('RunPodSandbox: config.metadata.name', meta.name);
+  checkName('RunPodSandbox: config.metadata.namespace', meta.namespace);
+  checkName('RunPodSandbox: config.metadata.uid', meta.uid, true);
+  if (config.hostname !== '') checkHostname(config.hostname, 'RunPodSandbox: config.hostname');
+  checkPath('RunPodSandbox: config.log_directory', config.logDirectory);
+  checkPortMappings('RunPodSandbox: config.port_mappings', config.portMappings);
+  checkNoNulBytes('RunPodSandbox: config', config);
   return { config, meta };
 }
 
@@ -51,10 +61,14 @@ export async function runPodSandbox(deps: ServerDeps, ctx: OpContext, req: RunPo
   config.annotations = allowedAnnotationsOnly(deps, req.runtimeHandler, config.annotations);
   deps.runtimeFor(req.runtimeHandler); // fails early on an unknown handler
   const userns = podUsernsRequest(config); // refuses bad user namespace settings before anything is claimed
+  const hostNetwork = config.linux?.securityContext?.namespaceOptions?.network === NamespaceMode.NODE;
+  const hostIpc = config.linux?.securityContext?.namespaceOptions?.ipc === NamespaceMode.NODE;
+  const sysctls = resolvePodSysctls(parseSysctlList(deps.config.runtime.default_sysctls), config.linux?.sysctls ?? {}, { network: hostNetwork, ipc: hostIpc });
+  await checkPodSysctlsExist('RunPodSandbox: config.linux.sysctls', sysctls.apply);
   const reservedName = podSandboxName(meta);
   const requestHash = requestFingerprint(RunPodSandboxRequest.toJSON({ ...req, config }));
   const podSandboxId = await deps.podNames.claim({ name: reservedName, fingerprint: requestHash, signal: ctx.signal, newId, rpc: 'RunPodSandbox' }, (id) =>
-    createSandbox(deps, ctx, { id, reservedName, requestHash, req, config, meta, userns: userns.request, warnings: userns.warnings }),
+    createSandbox(deps, ctx, { id, reservedName, requestHash, req, config, meta, userns: userns.request, warnings: userns.warnings, sysctls }),
   );
   return { podSandboxId };
 }
@@ -68,6 +82,7 @@ interface NewSandbox {
   meta: NonNullable<PodSandboxConfig['metadata']>;
   userns: UsernsRequest;
   warnings: string[];
+  sysctls: ReturnType<typeof resolvePodSysctls>;
 }
 
 /**
@@ -112,13 +127,11 @@ async function createSandbox(deps: ServerDeps, ctx: OpContext, n: NewSandbox): P
       await createSandboxCgroup(podCgroup);
       cleanup.add('remove pod cgroup', () => removeSandboxCgroup(podCgroup));
     }
+    faultPoint('sandbox-run:pod-dir-created');
 
     // A private /dev/shm per pod, shared by its containers; host-IPC pods use the host's.
     const shmPath = hostIpc ? '/dev/shm' : await preparePodShmDir(podDir);
-    const sysctls = resolvePodSysctls(parseSysctlList(deps.config.runtime.default_sysctls), config.linux?.sysctls ?? {}, {
-      network: hostNetwork,
-      ipc: hostIpc,
-    });
+    const sysctls = n.sysctls;
     if (sysctls.skipped.length > 0) log.warn('sysctls of host namespaces skipped', { sysctls: sysctls.skipped });
     const namespacesDone = createPodNamespaces({
       namespacesDir: deps.config.runtime.namespaces_dir,
@@ -149,6 +162,7 @@ async function createSandbox(deps: ServerDeps, ctx: OpContext, n: NewSandbox): P
       networkDone = deps.cni.setUpPod({ ...podInfo, portMappings, bandwidth }, work, namespacesDone);
     }
     const [nsResult, netResult] = await Promise.allSettled([namespacesDone, networkDone]);
+    faultPoint('sandbox-run:namespaces-and-network-done');
     // Failed namespaces leave nothing behind, and a network set-up waiting for them undid itself.
     if (nsResult.status === 'rejected') throw nsResult.reason;
     const namespaces = nsResult.value;
@@ -166,18 +180,20 @@ async function createSandbox(deps: ServerDeps, ctx: OpContext, n: NewSandbox): P
       hostNetwork,
     });
     if (ids.mappings) await chownPodFiles(podFiles, ids.mappings);
+    faultPoint('sandbox-run:pod-files-written');
 
     let infra: SandboxRecord['infra'];
     if (needsInfraContainer(deps, nsOptions?.pid)) {
       infra = await startInfraContainer(
         deps,
-        { id, namespaces, hostname, cgroupParent: parent, podDir, podFiles, shmPath, runtimeHandler: req.runtimeHandler, userns: ids.mappings },
+        { id, reservedName, metadata: { name: meta.name, uid: meta.uid, namespace: meta.namespace, attempt: meta.attempt }, namespaces, hostname, cgroupParent: parent, podDir, podFiles, shmPath, runtimeHandler: req.runtimeHandler, userns: ids.mappings },
         nsOptions?.pid === NamespaceMode.NODE,
         work,
       );
       view.infra = infra;
       const started = { id, runtimeHandler: req.runtimeHandler, infra };
       cleanup.add('remove infra container', () => removeInfraContainer(deps, started));
+      faultPoint('sandbox-run:infra-started');
     }
 
     const record: SandboxRecord = {
@@ -206,6 +222,7 @@ async function createSandbox(deps: ServerDeps, ctx: OpContext, n: NewSandbox): P
       config: PodSandboxConfig.toJSON(config),
     };
     await deps.sandboxes.create(record);
+    faultPoint('sandbox-run:recorded');
     ids.release(); // the record holds the range now
     cleanup.clear();
     log.info('pod sandbox ready', { name: meta.name, namespace: meta.namespace, ips });

@@ -4,6 +4,7 @@ import type { Logger } from '../log';
 import { NO_METRICS, type MetricsRecorder } from '../metrics/recorder';
 import { CallContext, deadlineOf } from './call-context';
 import { isServerFault, toGrpcStatus } from './status';
+import { inFaultScope } from '../fault-points';
 
 /** An RPC implementation: plain async function, no gRPC types. */
 export type UnaryHandler<Req, Res> = (ctx: OpContext, req: Req) => Promise<Res>;
@@ -28,7 +29,7 @@ export function unary<Req, Res>(rpc: string, root: Logger, handler: UnaryHandler
     const started = process.hrtime.bigint();
     // Through the root logger with the bindings as fields: no child logger unless a line is written.
     if (options.logRequest !== false) root.debug('request', { rpc, reqId: ctx.reqId, request: call.request });
-    handler(ctx, call.request).then(
+    inFaultScope(rpc, () => handler(ctx, call.request)).then(
       (res) => {
         ctx.finish();
         const durationMs = Number(process.hrtime.bigint() - started) / 1e6;

@@ -2,7 +2,10 @@ import { promises as fs } from 'node:fs';
 import net from 'node:net';
 import type { Config } from '../config/config';
 import { errnoCode, FailedPreconditionError } from '../errors';
-import { ImageStore } from '../image/image-store';
+import { ContainerRecords } from '../storage/container-records';
+import { ImageRecords } from '../storage/image-records';
+import { deleteImage } from '../storage/image-removal';
+import { LayerStore } from '../storage/layer-store';
 import type { Logger } from '../log';
 import { RecordStore } from '../state/record-store';
 import { RECORD_VERSION, validateContainerRecord, validateSandboxRecord, type ContainerRecord, type SandboxRecord } from '../state/records';
@@ -84,10 +87,20 @@ export async function wipe(config: Config, force: boolean, log: Logger): Promise
   }
   if (imagesCheck.changed) {
     log.info('wiping images', { reason: imagesCheck.why });
-    const images = new ImageStore(layout.images);
-    await images.load();
-    for (const image of images.list()) {
-      await images.remove(image.id);
+    // The store is shared with podman: each image goes as c/storage deletes one, so an image a
+    // container still uses (podman's, or ours until the next start removes it) is kept and named.
+    const layers = new LayerStore({ graphRoot: layout.graphRoot, log });
+    await layers.init();
+    const images = new ImageRecords(layout.graphRoot, log);
+    const containerStore = new ContainerRecords(layout.graphRoot, layout.runRoot);
+    for (const { image, readOnly } of await images.list()) {
+      if (readOnly) continue;
+      try {
+        await deleteImage({ layers, images, containers: containerStore, id: image.id, deferLayers: false });
+      } catch (err) {
+        log.warn('image kept', { image: image.id, err: err instanceof Error ? err.message : String(err) });
+        continue;
+      }
       log.info('deleted image', { image: image.id });
       result.images++;
     }

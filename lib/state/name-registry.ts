@@ -1,4 +1,5 @@
 import { AlreadyExistsError, DeadlineExceededError } from '../errors';
+import { quote } from '../quote';
 
 /**
  * Reserves unique names for pods and containers (CRI-O's registrar): the kubelet identifies a
@@ -51,7 +52,7 @@ export class NameRegistry {
   reserve(name: string, id: string, fingerprint?: string): void {
     const holder = this.holders.get(name);
     if (holder !== undefined && holder.id !== id) {
-      throw new AlreadyExistsError(`${this.kind} name ${JSON.stringify(name)} is reserved for ${this.kind} ${holder.id}`);
+      throw new AlreadyExistsError(`${this.kind} name ${quote(name)} is reserved for ${this.kind} ${holder.id}`);
     }
     this.holders.set(name, { id, fingerprint: fingerprint ?? holder?.fingerprint });
   }
@@ -78,12 +79,12 @@ export class NameRegistry {
   async claim(options: ClaimOptions, work: (id: string) => Promise<void>): Promise<string> {
     const { name, fingerprint, signal, rpc } = options;
     const timedOut = (id: string) => () =>
-      new DeadlineExceededError(`${rpc} for ${this.kind} ${JSON.stringify(name)} (${id}) is still in progress; retry the identical request to get its ID`);
+      new DeadlineExceededError(`${rpc} for ${this.kind} ${quote(name)} (${id}) is still in progress; retry the identical request to get its ID`);
     const holder = this.holders.get(name);
     if (holder !== undefined) {
       if (holder.fingerprint !== fingerprint) {
         const why = holder.fingerprint === undefined ? '' : ' by a request with different settings; remove it first or use a new attempt number';
-        throw new AlreadyExistsError(`${this.kind} name ${JSON.stringify(name)} is reserved for ${this.kind} ${holder.id}${why}`);
+        throw new AlreadyExistsError(`${this.kind} name ${quote(name)} is reserved for ${this.kind} ${holder.id}${why}`);
       }
       if (holder.pending) await untilAborted(holder.pending, signal, timedOut(holder.id));
       return holder.id;

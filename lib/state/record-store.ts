@@ -3,6 +3,7 @@ import path from 'node:path';
 import { errnoCode, InternalError, NotFoundError } from '../errors';
 import { removeStaleTempFiles, writeJsonAtomic } from '../fsutil';
 import type { Logger } from '../log';
+import { quote } from '../quote';
 
 /** Every persisted record carries its ID and a schema version. */
 export interface VersionedRecord {
@@ -70,7 +71,7 @@ export class RecordStore<T extends VersionedRecord> {
   /** The record, or NotFoundError naming the kind and ID. */
   get(id: string): T {
     const r = this.records.get(id);
-    if (!r) throw new NotFoundError(`${this.options.kind} ${JSON.stringify(id)} not found`);
+    if (!r) throw new NotFoundError(`${this.options.kind} ${quote(id)} not found`);
     return r;
   }
 

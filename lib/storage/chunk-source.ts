@@ -22,6 +22,8 @@ export class ChunkSource {
   private buffered = 0;
   private ended = false;
   private readonly it: AsyncIterator<unknown>;
+  /** Sees every consumed byte range in stream order (tar-split recording); unset in the fast path. */
+  observer: ((bytes: Buffer) => void) | undefined;
 
   constructor(private readonly stream: Readable) {
     // The iterator listens only once first pulled; until then an 'error' must not go unhandled
@@ -100,10 +102,16 @@ export class ChunkSource {
 
   /** Reads and discards the rest of the stream. */
   async drain(): Promise<void> {
+    const observe = (): void => {
+      if (!this.observer) return;
+      this.chunks.forEach((c, i) => this.observer?.(i === 0 ? c.subarray(this.head) : c));
+    };
+    observe();
     this.chunks.length = 0;
     this.head = 0;
     this.buffered = 0;
     while (await this.pull()) {
+      observe();
       this.chunks.length = 0;
       this.buffered = 0;
     }
@@ -118,6 +126,7 @@ export class ChunkSource {
   private takeFirst(n: number): Buffer {
     const first = this.chunks[0] as Buffer;
     const out = first.subarray(this.head, this.head + n);
+    this.observer?.(out);
     this.head += n;
     this.buffered -= n;
     if (this.head === first.length) {

@@ -1,33 +1,37 @@
+import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { CleanupStack } from '../cleanup';
 import { AlreadyExistsError, InternalError, InvalidArgumentError, NotFoundError } from '../errors';
-import { pathExists, readJsonIfExists, removeStaleTempFiles, writeJsonAtomic } from '../fsutil';
 import type { Logger } from '../log';
-import { diskUsage, type DiskUsage } from './disk-usage';
-import type { LayerStore } from './layer-store';
-import { MountCounts } from './mount-counts';
 import { hostIdOf, type IdMappings } from '../idmap';
-import { mountIdmappedOverlay } from './idmap-mount';
-import { isMounted, listMountsUnder, mount, unmount } from './mount';
-import { overlayMountSpec } from './overlay';
+import { diskUsage, type DiskUsage } from './disk-usage';
+import type { ImageRecords } from './image-records';
+import { createEmptyLayerDir, removeLayerDir } from './layer-dirs';
+import type { LayerStore } from './layer-store';
+import { ContainerRecords, crioMetadataOf, idMappingsOf, toStoredMap, type CrioMetadata } from './container-records';
+import { MountTable } from './mount-table';
+import { isMounted, listMountsUnder, unmount } from './mount';
 import { removeTree } from './remove-tree';
+import { INCOMPLETE_FLAG, MOUNT_LABEL_FLAG, PROCESS_LABEL_FLAG, VOLATILE_FLAG, goTime, type StoredContainer, type StoredLayer } from './store-records';
 import { UsageCache } from './usage-cache';
 
 /**
- * Writable container layers: `<root>/<containerId>/{diff,work,merged}` plus
- * `container-layer.json`, the record that marks the layer as complete. `merged` is an overlay
- * of the image's layers with `diff` as upper dir. Mounts are reference-counted (counts kept in
- * `mountStateDir`, reconciled with the mount table at init) and survive a daemon restart;
- * init() removes directories that never got a record and mounts nobody accounts for.
+ * Containers in containers/storage's container store, as CRI-O makes them: a record in
+ * `overlay-containers/containers.json` with CRI-O's metadata (so `podman ps --external` lists
+ * them and podman never deletes a layer they use), a writable layer (a random ID) on the
+ * image's top layer, and `userdata` directories. The rootfs is `overlay/<layer>/merged`; mounts
+ * are counted in the shared mountpoints.json (mount-table.ts). Only containers with CRI-O
+ * metadata are ours: list() and init() never touch podman's.
  */
 
-/** The persisted description of a container layer. */
+/** What the daemon knows of one of its container layers. */
 export interface ContainerLayerRecord {
   containerId: string;
-  imageTopChainId: string;
+  layerId: string;
+  imageId: string;
+  /** The image's top layer the writable layer sits on. */
+  imageTopLayer: string | undefined;
   createdAt: string;
-  /** A user-namespaced container's maps: its lower layers are mounted idmapped with them. */
   idMappings?: IdMappings;
 }
 
@@ -37,233 +41,250 @@ export interface ContainerLayerDamage {
   reason: string;
 }
 
-/** Constructor options for ContainerLayers. */
-export interface ContainerLayersOptions {
-  /** e.g. `<crio root>/overlay-containers`. */
-  root: string;
-  layerStore: LayerStore;
-  log: Logger;
-  /** Extra overlay options for every mount (storage.conf `mountopt`, e.g. `volatile`). */
-  mountOptions?: string[];
-  /** Where mount counts live; the runroot (tmpfs) in the daemon. Default `<root>/.mountpoints`. */
-  mountStateDir?: string;
-  /** How long a measured writable-layer usage is served before a background refresh. Default 10 s. */
-  usageMaxAgeMs?: number;
+/** What create() records for a container (CRI-O's storage.CreateContainer arguments). */
+export interface NewContainer {
+  imageId: string;
+  /** CRI-O: the container name, plus the pod name for an infra container. */
+  names: string[];
+  metadata: CrioMetadata;
+  /** A user-namespaced pod's maps: its lower layers are mounted idmapped with them. */
+  idMappings?: IdMappings;
 }
 
-const RECORD = 'container-layer.json';
+/** Constructor options for ContainerLayers. */
+export interface ContainerLayersOptions {
+  graphRoot: string;
+  runRoot: string;
+  layerStore: LayerStore;
+  images: ImageRecords;
+  log: Logger;
+  /** Extra overlay options for every mount (storage.conf `mountopt`). */
+  mountOptions?: string[];
+  /** How long a measured writable-layer usage is served before a background refresh. Default 10 s. */
+  usageMaxAgeMs?: number;
+  /**
+   * `crio-containers/` of crio-ts's earlier layout: writable layers of containers created before
+   * the upgrade stay there (a running container keeps its mount) until the container is removed.
+   */
+  legacyRoot?: string;
+}
+
+const CONTAINER_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 /** The kernel's overflow id: what an id outside a user namespace's maps shows as. */
 const OVERFLOW_ID = 65534;
-const CONTAINER_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 
 function checkId(containerId: string): void {
   if (!CONTAINER_ID.test(containerId)) throw new InvalidArgumentError(`invalid container ID ${JSON.stringify(containerId)}`);
 }
 
-function isRecord(v: unknown): v is ContainerLayerRecord {
-  if (typeof v !== 'object' || v === null) return false;
-  const r = v as Record<string, unknown>;
-  return typeof r.containerId === 'string' && typeof r.imageTopChainId === 'string' && typeof r.createdAt === 'string';
+function toRecord(c: StoredContainer, layers: readonly StoredLayer[]): ContainerLayerRecord {
+  const maps = idMappingsOf(c);
+  return {
+    containerId: c.id,
+    layerId: c.layer,
+    imageId: c.image,
+    imageTopLayer: layers.find((l) => l.id === c.layer)?.parent,
+    createdAt: c.created ?? '',
+    ...(maps ? { idMappings: maps } : {}),
+  };
 }
 
-/** Per-container writable layers and their overlay mounts. */
+/** The daemon's containers in the shared container store and their mounts. */
 export class ContainerLayers {
-  /** Absolute root of the container layer directories. */
-  readonly root: string;
-  private readonly layerStore: LayerStore;
+  readonly store: ContainerRecords;
+  private readonly layers: LayerStore;
+  private readonly images: ImageRecords;
   private readonly log: Logger;
-  private readonly mountOptions: string[];
   private readonly records = new Map<string, ContainerLayerRecord>();
-  /** Layers being created: their image layers are in use before the record exists. */
+  /** Image top layers of containers being created: in use before their record exists. */
   private readonly creating = new Map<string, string>();
-  private readonly locks = new Map<string, Promise<void>>();
-  private readonly counts: MountCounts;
+  private readonly mounts: MountTable;
   private readonly usageCache: UsageCache;
+  private readonly legacyRoot: string | undefined;
 
   constructor(options: ContainerLayersOptions) {
-    this.root = path.resolve(options.root);
-    this.layerStore = options.layerStore;
+    this.layers = options.layerStore;
+    this.images = options.images;
     this.log = options.log;
-    this.mountOptions = options.mountOptions ?? [];
-    this.counts = new MountCounts(options.mountStateDir ?? path.join(this.root, '.mountpoints'));
+    this.store = new ContainerRecords(options.graphRoot, options.runRoot);
+    this.legacyRoot = options.legacyRoot;
+    this.mounts = new MountTable({ layers: options.layerStore, mounts: this.store.mounts, mountOptions: options.mountOptions ?? [], log: options.log });
     this.usageCache = new UsageCache({
-      compute: (id) => diskUsage(path.join(this.root, id, 'diff')),
+      compute: (id) => diskUsage(path.join(this.layers.home, this.records.get(id)?.layerId ?? id, 'diff')),
       maxAgeMs: options.usageMaxAgeMs ?? 10_000,
       onError: (id, err) => this.log.warn('container layer usage refresh failed', { containerId: id, err: err instanceof Error ? err.message : String(err) }),
     });
   }
 
   /**
-   * Loads records and mount counts; removes (after unmounting) directories without a record;
-   * unmounts what no count accounts for and resets counts whose mount is gone (a crash between
-   * the two, or a reboot). Mounts of containers with a count stay: running containers use them.
+   * Loads our containers; drops those whose writable layer is gone (a crash mid-create: the
+   * incomplete layer was deleted on load); reconciles mount counts with the mount table.
    */
   async init(): Promise<void> {
-    await fs.mkdir(this.root, { recursive: true, mode: 0o700 });
+    await this.store.init();
     this.records.clear();
-    await this.counts.load();
-    for (const name of await fs.readdir(this.root)) {
-      if (!CONTAINER_ID.test(name)) continue;
-      const dir = path.join(this.root, name);
-      const rec = await readJsonIfExists(path.join(dir, RECORD)).catch(() => undefined);
-      if (!isRecord(rec) || rec.containerId !== name) {
-        this.log.info('removing incomplete container layer', { containerId: name });
-        await this.purge(dir);
-        continue;
-      }
-      await removeStaleTempFiles(dir);
-      this.records.set(name, rec);
+    const lock = this.layers.file.lock;
+    await lock.lock();
+    try {
+      await this.layers.file.reloadIfChanged();
+      const layers = this.layers.file.current();
+      await this.store.file.write((containers) => {
+        const keep: StoredContainer[] = [];
+        for (const c of containers) {
+          if (crioMetadataOf(c) && !layers.some((l) => l.id === c.layer)) {
+            this.log.info('removing container whose writable layer is gone', { containerId: c.id, layerId: c.layer });
+            continue;
+          }
+          keep.push(c);
+          if (crioMetadataOf(c)) this.records.set(c.id, toRecord(c, layers));
+        }
+        return keep.length === containers.length ? { result: undefined } : { records: keep, result: undefined };
+      });
+      await this.mounts.reconcile(new Map([...this.records.values()].map((r) => [r.layerId, r])));
+    } finally {
+      lock.unlock();
     }
-    await this.counts.reconcile(this.root, (id) => this.records.has(id), this.log);
   }
 
-  /**
-   * Creates and mounts (count 1) the writable layer of a container on the image's top layer;
-   * with `idMappings` (a pod with its own user namespace) the image is seen through those maps.
-   */
-  async create(containerId: string, imageTopChainId: string, options: { idMappings?: IdMappings } = {}): Promise<{ rootfs: string }> {
+  /** Creates the container (record, writable layer, directories) and mounts its rootfs (count 1). */
+  async create(containerId: string, n: NewContainer): Promise<{ rootfs: string; layerId: string }> {
     checkId(containerId);
-    return this.withLock(containerId, async () => {
-      if (this.records.has(containerId)) throw new AlreadyExistsError(`container layer ${containerId} already exists`);
-      this.creating.set(containerId, imageTopChainId);
-      const dir = path.join(this.root, containerId);
-      const cleanup = new CleanupStack();
+    const image = await this.images.get(n.imageId);
+    if (!image) throw new NotFoundError(`image ${n.imageId} not found`);
+    const top = image.image.layer;
+    this.creating.set(containerId, top ?? '');
+    const layerId = randomBytes(32).toString('hex');
+    const lock = this.layers.file.lock;
+    try {
+      await lock.lock();
       try {
-        const lowerLinks = await this.layerStore.layerLinks(imageTopChainId);
-        if (await pathExists(dir)) await this.purge(dir); // left by a create that crashed before its record
-        const maps = options.idMappings;
-        // The runtime sets up a user-namespaced rootfs as the pod's root: it must be able to
-        // traverse to `merged` (0711 lists nothing, as c/storage does for user namespaces).
-        await fs.mkdir(dir, { mode: maps ? 0o711 : 0o700 });
-        if (maps) await fs.chmod(this.root, 0o711);
-        cleanup.add('remove container layer directory', () => this.purge(dir));
-        const diff = path.join(dir, 'diff');
-        await fs.mkdir(diff, { mode: 0o755 });
-        // The merged root shows the upper dir's owner and mode; keep the image's, as c/storage does.
-        const top = await fs.stat(path.join(this.layerStore.root, lowerLinks[0] ?? ''));
-        await fs.chown(diff, maps ? (hostIdOf(maps.uids, top.uid) ?? OVERFLOW_ID) : top.uid, maps ? (hostIdOf(maps.gids, top.gid) ?? OVERFLOW_ID) : top.gid);
-        await fs.chmod(diff, top.mode & 0o7777);
-        await fs.mkdir(path.join(dir, 'work'), { mode: 0o700 });
-        await fs.mkdir(path.join(dir, 'merged'), { mode: maps ? 0o755 : 0o700 });
-        const record: ContainerLayerRecord = { containerId, imageTopChainId, createdAt: new Date().toISOString(), ...(maps ? { idMappings: maps } : {}) };
-        // No fsync: only a reboot loses it, and after a reboot every container is gone and its
-        // layer is removed anyway (a directory without a record by init(), one with a record by
-        // the daemon's orphan cleanup, as no container record survives a reboot).
-        await writeJsonAtomic(path.join(dir, RECORD), record, 0o644, false);
-        // Count before mount: a crash in between leaves a count without a mount, which init() resets.
-        await this.counts.set(containerId, 1);
-        cleanup.add('drop mount count', () => this.counts.set(containerId, 0));
-        await this.mountLayer(record, lowerLinks);
-        this.records.set(containerId, record);
-        cleanup.clear();
-        this.log.info('container layer created', { containerId, chainId: imageTopChainId });
-        return { rootfs: this.rootfs(containerId) };
+        await this.layers.file.reloadIfChanged();
+        const topHome = top === undefined ? undefined : await this.layers.homeOfLocked(top);
+        if (top !== undefined && topHome === undefined) throw new NotFoundError(`layer ${top} of image ${image.image.id} not found`);
+        const layer: StoredLayer = { id: layerId, names: [`${n.metadata.name}-layer`], ...(top ? { parent: top } : {}), created: goTime() };
+        const container: StoredContainer = {
+          id: containerId,
+          names: n.names,
+          image: image.image.id,
+          layer: layerId,
+          metadata: JSON.stringify(n.metadata),
+          created: goTime(),
+          ...(n.idMappings ? { uidmap: toStoredMap(n.idMappings.uids), gidmap: toStoredMap(n.idMappings.gids) } : {}),
+          flags: { [MOUNT_LABEL_FLAG]: '', [PROCESS_LABEL_FLAG]: '', [VOLATILE_FLAG]: true },
+        };
+        // Incomplete layer first, container second, files, complete layer: a crash anywhere
+        // leaves an incomplete layer (deleted by the next writer) and at worst a container
+        // record without its layer (dropped by init()).
+        await this.layers.file.save([...this.layers.file.current(), { ...layer, flags: { [INCOMPLETE_FLAG]: true } }]);
+        await this.store.file.write((containers) => {
+          if (containers.some((c) => c.id === containerId)) throw new AlreadyExistsError(`container ${containerId} already exists in the container store`);
+          const taken = containers.find((c) => c.names?.some((x) => n.names.includes(x)));
+          if (taken) throw new AlreadyExistsError(`the container name ${JSON.stringify(n.names.find((x) => taken.names?.includes(x)))} is already in use by ${taken.id}`);
+          return { records: [...containers, container], result: undefined };
+        });
+        await createEmptyLayerDir(this.layers.home, layerId, top, path.join(this.layers.staging, `${layerId}-rw`), topHome);
+        if (n.idMappings) await this.openForUserNamespace(layerId, n.idMappings);
+        await this.layers.file.save(this.layers.file.current().map((l) => (l.id === layerId ? layer : l)));
+        await this.store.makeDirs(containerId);
       } catch (err) {
-        await cleanup.run(this.log);
+        await this.dropLocked(containerId, layerId).catch((e: unknown) => this.log.warn('cleanup of a failed create failed', { containerId, err: String(e) }));
         throw err;
       } finally {
-        this.creating.delete(containerId);
+        lock.unlock();
       }
-    });
+      const record: ContainerLayerRecord = { containerId, layerId, imageId: image.image.id, imageTopLayer: top, createdAt: goTime(), ...(n.idMappings ? { idMappings: n.idMappings } : {}) };
+      this.records.set(containerId, record);
+      try {
+        const rootfs = await this.mounts.mount(record);
+        this.log.info('container layer created', { containerId, layerId, imageId: image.image.id });
+        return { rootfs, layerId };
+      } catch (err) {
+        await this.remove(containerId).catch(() => undefined);
+        throw err;
+      }
+    } finally {
+      this.creating.delete(containerId);
+    }
   }
 
   /** Takes a mount reference: mounts the rootfs unless it is mounted, then counts one more user. */
   async mount(containerId: string): Promise<string> {
-    checkId(containerId);
-    return this.withLock(containerId, async () => {
-      const rec = this.records.get(containerId);
-      if (!rec) throw new NotFoundError(`container layer ${containerId} not found`);
-      const rootfs = this.rootfs(containerId);
-      const mounted = await isMounted(rootfs);
-      const before = mounted ? this.counts.get(containerId) : 0; // a count without a mount is stale
-      await this.counts.set(containerId, before + 1);
-      if (!mounted) {
-        try {
-          await this.mountLayer(rec, await this.layerStore.layerLinks(rec.imageTopChainId));
-        } catch (err) {
-          await this.counts.set(containerId, 0);
-          throw err;
-        }
-      }
-      return rootfs;
-    });
+    return this.mounts.mount(this.require(containerId));
   }
 
   /**
    * After a daemon restart: makes sure a live container's rootfs is mounted and counted, without
-   * taking another reference when it already is.
+   * another reference. A container of the earlier layout keeps the rootfs it runs on.
    */
   async restoreMount(containerId: string): Promise<string> {
     checkId(containerId);
-    const rootfs = this.rootfs(containerId);
-    if ((await isMounted(rootfs)) && this.counts.get(containerId) > 0) return rootfs;
-    return this.mount(containerId);
+    const legacy = this.legacyRoot && !this.records.has(containerId) ? path.join(this.legacyRoot, containerId, 'merged') : undefined;
+    if (legacy && (await isMounted(legacy))) {
+      this.log.warn('container runs on a writable layer of the earlier crio-ts layout; it stays there until the container is removed', { containerId, rootfs: legacy });
+      return legacy;
+    }
+    return this.mounts.restore(this.require(containerId));
   }
 
   /** Drops a mount reference; the rootfs is unmounted (MNT_DETACH) when none is left or when `force`. */
   async unmount(containerId: string, options: { force?: boolean } = {}): Promise<void> {
-    checkId(containerId);
-    await this.withLock(containerId, async () => {
-      const n = this.counts.get(containerId);
-      if (!options.force && n > 1) {
-        await this.counts.set(containerId, n - 1);
-        return;
-      }
-      await unmount(this.rootfs(containerId), { detach: true });
-      await this.counts.set(containerId, 0);
-    });
+    const rec = this.records.get(containerId);
+    if (rec) await this.mounts.unmount(rec, options.force ?? false);
   }
 
   /** Current mount reference count. */
-  mountCount(containerId: string): number {
-    return this.counts.get(containerId);
+  async mountCount(containerId: string): Promise<number> {
+    const rec = this.records.get(containerId);
+    return rec ? this.mounts.count(rec.layerId) : 0;
   }
 
-  /** Unmounts and deletes the container layer; a missing one is fine. */
+  /** Unmounts and deletes the container (layer, record, directories); a missing one is fine. */
   async remove(containerId: string): Promise<void> {
     checkId(containerId);
-    await this.withLock(containerId, async () => {
-      const dir = path.join(this.root, containerId);
-      if (!this.records.has(containerId) && !(await pathExists(dir))) return;
-      // Record first: a crash midway leaves a record-less directory that init() cleans.
-      await fs.rm(path.join(dir, RECORD), { force: true });
-      this.records.delete(containerId);
-      this.usageCache.forget(containerId);
-      await this.purge(dir);
-      await this.counts.set(containerId, 0);
-      this.log.info('container layer removed', { containerId });
-    });
+    const rec = this.records.get(containerId);
+    const lock = this.layers.file.lock;
+    await lock.lock();
+    try {
+      await this.layers.file.reloadIfChanged();
+      const stored = await this.store.file.read((cs) => cs.find((c) => c.id === containerId));
+      const layerId = stored?.layer ?? rec?.layerId;
+      await this.dropLocked(containerId, layerId);
+    } finally {
+      lock.unlock();
+    }
+    this.records.delete(containerId);
+    this.usageCache.forget(containerId);
+    if (this.legacyRoot) await this.removeLegacy(containerId);
+    this.log.info('container layer removed', { containerId });
   }
 
   /** Where the container's rootfs is (or will be) mounted. */
   rootfs(containerId: string): string {
-    checkId(containerId);
-    return path.join(this.root, containerId, 'merged');
+    return path.join(this.layers.home, this.require(containerId).layerId, 'merged');
   }
 
-  /** The record of a known container layer. */
+  /** The record of one of our containers. */
   get(containerId: string): ContainerLayerRecord | undefined {
     return this.records.get(containerId);
   }
 
-  /** IDs of all container layers (as loaded by init() and changed since). */
+  /** IDs of our containers (those with CRI-O metadata), as loaded by init() and changed since. */
   list(): string[] {
     return [...this.records.keys()].sort();
   }
 
-  /** Image top-layer chain IDs that container layers (existing or being created) sit on. */
-  chainIdsInUse(): string[] {
-    return [...[...this.records.values()].map((r) => r.imageTopChainId), ...this.creating.values()];
+  /** Image top layers that our containers (existing or being created) sit on. */
+  layersInUse(): string[] {
+    return [...[...this.records.values()].flatMap((r) => (r.imageTopLayer ? [r.imageTopLayer] : [])), ...[...this.creating.values()].filter((l) => l !== '')];
   }
 
   /** Disk space the container wrote (its upper dir), cached (see UsageCache). */
   async usage(containerId: string): Promise<DiskUsage> {
-    checkId(containerId);
-    if (!this.records.has(containerId)) throw new NotFoundError(`container layer ${containerId} not found`);
+    this.require(containerId);
     return this.usageCache.get(containerId);
   }
 
-  /** Disk space of all writable layers (ImageFsInfo's container filesystem), from the same cache. */
+  /** Disk space of all our writable layers (ImageFsInfo's container filesystem), from the same cache. */
   async totalUsage(): Promise<DiskUsage> {
     const total: DiskUsage = { bytes: 0, inodes: 0 };
     for (const id of this.list()) {
@@ -274,62 +295,63 @@ export class ContainerLayers {
     return total;
   }
 
-  /** Container layers whose directories or image layers are gone (the check after an unclean shutdown). */
+  /** Our containers whose layer directories or image layers are gone (the check after an unclean shutdown). */
   async check(): Promise<ContainerLayerDamage[]> {
     const out: ContainerLayerDamage[] = [];
     for (const [id, rec] of this.records) {
-      const dir = path.join(this.root, id);
       let reason: string | undefined;
-      for (const sub of ['diff', 'work', 'merged']) {
-        const st = await fs.lstat(path.join(dir, sub)).catch(() => undefined);
-        if (!st?.isDirectory()) reason ??= `its ${sub} directory is missing`;
-      }
-      if (!(await this.layerStore.hasLayer(rec.imageTopChainId))) reason ??= `its image layer ${rec.imageTopChainId} is missing`;
+      const layer = await this.layers.getLayer(rec.layerId);
+      if (!layer) reason = `its writable layer ${rec.layerId} is missing`;
+      else if (rec.imageTopLayer && !(await this.layers.hasLayer(rec.imageTopLayer))) reason = `its image layer ${rec.imageTopLayer} is missing`;
+      else if (!(await this.layers.lowerDirs(rec.layerId).then(() => true, () => false))) reason = 'its layer links are broken';
       if (reason !== undefined) out.push({ containerId: id, reason });
     }
     return out;
   }
 
-  /** Mounts the container's overlay; idmapped lowers (staged under `<dir>/idmap/l/`) for a user-namespaced one. */
-  private async mountLayer(rec: ContainerLayerRecord, lowerLinks: string[]): Promise<void> {
-    const dir = path.join(this.root, rec.containerId);
-    const staging = path.join(dir, 'idmap');
-    const spec = overlayMountSpec({
-      layerRoot: rec.idMappings ? staging : this.layerStore.root,
-      lowerLinks,
-      upperDir: path.join(dir, 'diff'),
-      workDir: path.join(dir, 'work'),
-      target: path.join(dir, 'merged'),
-      extraOptions: this.mountOptions,
-    });
-    if (!rec.idMappings) return mount(spec);
-    const lowers = lowerLinks.map((l) => ({ source: path.join(this.layerStore.root, l), staging: l }));
-    await mountIdmappedOverlay({ spec, lowers, mappings: rec.idMappings });
+  /**
+   * A user-namespaced container's root must reach its rootfs and own its upper dir: the layer
+   * directory and the driver home become traversable (0711 lists nothing, as c/storage does),
+   * the upper dir gets the image root's owner as seen through the maps, `merged` 0755.
+   */
+  private async openForUserNamespace(layerId: string, maps: IdMappings): Promise<void> {
+    const dir = path.join(this.layers.home, layerId);
+    await fs.chmod(this.layers.home, 0o711);
+    await fs.chmod(dir, 0o711);
+    const diff = await fs.stat(path.join(dir, 'diff'));
+    await fs.chown(path.join(dir, 'diff'), hostIdOf(maps.uids, diff.uid) ?? OVERFLOW_ID, hostIdOf(maps.gids, diff.gid) ?? OVERFLOW_ID);
+    await fs.chmod(path.join(dir, 'diff'), diff.mode & 0o7777);
+    await fs.chmod(path.join(dir, 'merged'), 0o755);
   }
 
-  /** Unmounts everything below `dir`, then deletes it; never rm -rf through a live mount. */
-  private async purge(dir: string): Promise<void> {
+  /** Removes a container's writable layer of the earlier layout, unmounting it first; missing is fine. */
+  private async removeLegacy(containerId: string): Promise<void> {
+    const dir = path.join(this.legacyRoot ?? '', containerId);
     for (const m of await listMountsUnder(dir)) await unmount(m, { detach: true });
-    const left = await listMountsUnder(dir);
-    if (left.length > 0) throw new InternalError(`cannot remove ${dir}: ${left[0] ?? ''} is still mounted`);
     await removeTree(dir);
   }
 
-  /** Serialises operations on one container (create/mount/unmount/remove). */
-  private async withLock<T>(containerId: string, fn: () => Promise<T>): Promise<T> {
-    const prev = this.locks.get(containerId) ?? Promise.resolve();
-    let release: () => void = () => undefined;
-    const mine = new Promise<void>((resolve) => {
-      release = resolve;
-    });
-    const tail = prev.then(() => mine);
-    this.locks.set(containerId, tail);
-    await prev;
-    try {
-      return await fn();
-    } finally {
-      release();
-      if (this.locks.get(containerId) === tail) this.locks.delete(containerId);
+  private require(containerId: string): ContainerLayerRecord {
+    checkId(containerId);
+    const rec = this.records.get(containerId);
+    if (!rec) throw new NotFoundError(`container layer ${containerId} not found`);
+    return rec;
+  }
+
+  /** Deletes the container's record, layer and directories (the caller holds the layers lock). */
+  private async dropLocked(containerId: string, layerId: string | undefined): Promise<void> {
+    if (layerId !== undefined) {
+      const dir = path.join(this.layers.home, layerId);
+      for (const m of await listMountsUnder(dir)) await unmount(m, { detach: true });
+      const left = await listMountsUnder(dir);
+      if (left.length > 0) throw new InternalError(`cannot remove ${dir}: ${left[0] ?? ''} is still mounted`);
+      await this.mounts.forget(layerId);
     }
+    await this.store.file.write((cs) => (cs.some((c) => c.id === containerId) ? { records: cs.filter((c) => c.id !== containerId), result: undefined } : { result: undefined }));
+    if (layerId !== undefined) {
+      if (this.layers.file.current().some((l) => l.id === layerId)) await this.layers.deleteLocked(layerId);
+      else await removeLayerDir(this.layers.home, layerId);
+    }
+    await this.store.removeDirs(containerId);
   }
 }

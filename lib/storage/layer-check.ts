@@ -1,9 +1,8 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { errnoCode } from '../errors';
 import type { Logger } from '../log';
-import { treeInventory } from './disk-usage';
-import { layerHex, type LayerRecord } from './layer-record';
+import { treeInventory, type TreeInventory } from './disk-usage';
+import { readTrimmed } from './layer-dirs';
 
 /**
  * The consistency check run after an unclean shutdown (containers/storage's `Check`): every
@@ -14,20 +13,19 @@ import { layerHex, type LayerRecord } from './layer-record';
 
 /** A layer that failed the check, and why. */
 export interface LayerDamage {
-  chainId: string;
+  layerId: string;
   reason: string;
+}
+
+/** What the check knows of a layer: its parent and the inventory taken when it was unpacked, if any. */
+export interface CheckedLayer {
+  id: string;
+  parent?: string;
+  inventory?: TreeInventory;
 }
 
 const SHORT = /^[A-Z2-7]{26}$/;
 
-async function readTrimmed(file: string): Promise<string | undefined> {
-  try {
-    return (await fs.readFile(file, 'utf8')).trim();
-  } catch (err) {
-    if (errnoCode(err) === 'ENOENT' || errnoCode(err) === 'ENOTDIR') return undefined;
-    throw err;
-  }
-}
 
 /** `lowerdir` entries a layer's children must list: its own link, then its own lowers. */
 async function linksOf(root: string, hex: string): Promise<string[] | undefined> {
@@ -37,7 +35,7 @@ async function linksOf(root: string, hex: string): Promise<string[] | undefined>
   return [`l/${link}`, ...lower.split(':').filter((s) => s !== '')];
 }
 
-async function checkOne(root: string, hex: string, rec: LayerRecord, records: ReadonlyMap<string, LayerRecord>): Promise<string | undefined> {
+async function checkOne(root: string, hex: string, rec: CheckedLayer, records: ReadonlyMap<string, CheckedLayer>): Promise<string | undefined> {
   const diff = path.join(root, hex, 'diff');
   const st = await fs.lstat(diff).catch(() => undefined);
   if (!st?.isDirectory()) return 'its diff directory is missing';
@@ -45,9 +43,9 @@ async function checkOne(root: string, hex: string, rec: LayerRecord, records: Re
   if (!links) return 'its link file is missing or malformed';
   const target = await fs.readlink(path.join(root, links[0] ?? '')).catch(() => undefined);
   if (target !== `../${hex}/diff`) return `its short link ${links[0] ?? ''} does not point at it`;
-  if (rec.parentChainId !== undefined) {
-    const parentHex = layerHex(rec.parentChainId);
-    if (!records.has(parentHex)) return `its parent layer ${rec.parentChainId} is missing`;
+  if (rec.parent !== undefined) {
+    const parentHex = rec.parent;
+    if (!records.has(parentHex)) return `its parent layer ${rec.parent} is missing`;
     const want = await linksOf(root, parentHex);
     if (!want || want.join(':') !== links.slice(1).join(':')) return 'its lower file does not match the parent chain';
   } else if (links.length > 1) {
@@ -63,7 +61,7 @@ async function checkOne(root: string, hex: string, rec: LayerRecord, records: Re
 }
 
 /** Checks every layer in `records` (complete layers under `root`); returns the damaged ones. */
-export async function checkLayers(root: string, records: ReadonlyMap<string, LayerRecord>, log: Logger): Promise<LayerDamage[]> {
+export async function checkLayers(root: string, records: ReadonlyMap<string, CheckedLayer>, log: Logger): Promise<LayerDamage[]> {
   const damaged = new Map<string, string>();
   for (const [hex, rec] of records) {
     const reason = await checkOne(root, hex, rec, records);
@@ -72,14 +70,14 @@ export async function checkLayers(root: string, records: ReadonlyMap<string, Lay
   for (let grew = true; grew; ) {
     grew = false;
     for (const [hex, rec] of records) {
-      if (damaged.has(hex) || rec.parentChainId === undefined) continue;
-      if (damaged.has(layerHex(rec.parentChainId))) {
-        damaged.set(hex, `its parent layer ${rec.parentChainId} is damaged`);
+      if (damaged.has(hex) || rec.parent === undefined) continue;
+      if (damaged.has(rec.parent)) {
+        damaged.set(hex, `its parent layer ${rec.parent} is damaged`);
         grew = true;
       }
     }
   }
-  const out = [...damaged].map(([hex, reason]) => ({ chainId: records.get(hex)?.chainId ?? `sha256:${hex}`, reason }));
+  const out = [...damaged].map(([layerId, reason]) => ({ layerId, reason }));
   log.info('layers checked', { layers: records.size, damaged: out.length });
   return out;
 }

@@ -1,39 +1,48 @@
+import path from 'node:path';
+import { readJsonIfExists, writeJsonAtomic } from '../fsutil';
 import type { Logger } from '../log';
-import type { ContainerLayers } from './container-layers';
-import { layerHex } from './layer-record';
+import type { ContainerRecords } from './container-records';
+import type { ImageRecords } from './image-records';
 import type { LayerStore } from './layer-store';
+import type { StoredLayer } from './store-records';
 
 /**
- * Layer reference counting and garbage collection. A layer's users are the images that list it
- * and the containers whose writable layer sits on it (directly or through layers above). The
- * counts are derived from those records whenever they are needed instead of being kept as
- * counters: a counter persisted beside the records can drift after a crash, the records cannot.
- * A layer is removed only when its count is zero, and never while a pull runs: a pull finds
- * layers present (or applies them) well before it writes the image record that uses them.
+ * Collection of the layers crio-ts left without a user. In a store shared with podman a layer
+ * nobody references is not necessarily garbage — podman's pull commits layers well before its
+ * image record, buildah keeps layers between steps — so only *candidates* are ever collected:
+ * layers our pulls committed (until an image uses them) and layers an image removal of ours
+ * kept because a pull of ours was running. The candidates live in `<graphroot>/crio-layer-gc.json`,
+ * so a pull interrupted by a crash is cleaned at the next start. A candidate goes only if no
+ * image (of any store) has it in its chain and no layer that is not a candidate sits on it;
+ * collection runs under the layers lock and never while a pull of ours runs.
  */
 
 /** Constructor options for LayerGc. */
 export interface LayerGcOptions {
   layers: LayerStore;
-  containers: ContainerLayers;
-  /** The chain IDs of every stored image, one list per image. */
-  imageLayers: () => Iterable<readonly string[]>;
+  images: ImageRecords;
+  containers: ContainerRecords;
   log: Logger;
 }
 
-/** Reference counts and collection of unused layers. */
+/** Candidate bookkeeping and collection of unused layers. */
 export class LayerGc {
   private pulls = 0;
   private deferred = false;
   private queue: Promise<unknown> = Promise.resolve();
+  private candidates = new Set<string>();
+  private readonly file: string;
+  private loaded = false;
 
-  constructor(private readonly options: LayerGcOptions) {}
+  constructor(private readonly options: LayerGcOptions) {
+    this.file = path.join(options.layers.graphRoot, 'crio-layer-gc.json');
+  }
 
   /** Runs a pull; collection waits for a running sweep first and is held off until the last pull ends. */
   async duringPull<T>(pull: () => Promise<T>): Promise<T> {
-    this.pulls++; // sweeps requested from now on wait for the last pull
+    this.pulls++;
     try {
-      await this.queue; // a sweep already running finishes first
+      await this.queue;
       const release = this.options.layers.holdForPull();
       try {
         return await pull();
@@ -42,7 +51,6 @@ export class LayerGc {
       }
     } finally {
       this.pulls--;
-      // Image removals during the pull had their layers refused by the store: collect them now.
       if (this.options.layers.takeRefusedRemovals()) this.deferred = true;
       if (this.pulls === 0 && this.deferred) {
         this.deferred = false;
@@ -51,27 +59,22 @@ export class LayerGc {
     }
   }
 
-  /** How many images and containers use each present layer (layers nobody uses are absent). */
-  refCounts(): Map<string, number> {
-    const counts = new Map<string, number>();
-    const add = (chainIds: Iterable<string>): void => {
-      for (const hex of new Set([...chainIds].map(layerHex))) counts.set(`sha256:${hex}`, (counts.get(`sha256:${hex}`) ?? 0) + 1);
-    };
-    for (const image of this.options.imageLayers()) add(image);
-    for (const top of this.options.containers.chainIdsInUse()) {
-      try {
-        add(this.options.layers.chainOf(top));
-      } catch {
-        // The container's image layers are gone (damaged store): it holds nothing to keep.
-      }
-    }
-    return counts;
+  /** Adds collection candidates (layers a pull committed, or an image removal kept). */
+  async addCandidates(ids: readonly string[]): Promise<void> {
+    if (ids.length === 0) return;
+    await this.load();
+    for (const id of ids) this.candidates.add(id);
+    if (this.pulls === 0) this.deferred = true;
+    await this.persist();
   }
 
-  /**
-   * Removes every layer no image or container uses; returns the removed chain IDs. While a pull
-   * runs it only notes the request and sweeps when the last pull ends (then it returns []).
-   */
+  /** Current candidates (tests, diagnostics). */
+  async pending(): Promise<string[]> {
+    await this.load();
+    return [...this.candidates].sort();
+  }
+
+  /** Removes every unused candidate; returns what went. While a pull runs it only notes the request. */
   collect(): Promise<string[]> {
     const run = this.queue.then(() => this.sweep());
     this.queue = run.catch(() => undefined);
@@ -79,16 +82,61 @@ export class LayerGc {
   }
 
   private async sweep(): Promise<string[]> {
+    await this.load();
     if (this.pulls > 0) {
       this.deferred = true;
       return [];
     }
-    const counts = this.refCounts();
-    const unused = (await this.options.layers.listLayers()).filter((r) => !counts.has(`sha256:${layerHex(r.chainId)}`)).map((r) => r.chainId);
-    if (unused.length === 0) return [];
-    // Everything above an unused layer is unused too: a user of it would count the layer below.
-    const removed = await this.options.layers.removeLayers(unused);
-    this.options.log.info('unused layers removed', { count: removed.length });
+    if (this.candidates.size === 0) return [];
+    const { layers, images, containers } = this.options;
+    const lock = layers.file.lock;
+    const removed: string[] = [];
+    // Only what is examined now leaves the list: layers committed meanwhile stay candidates.
+    const examined = new Set(this.candidates);
+    await lock.lock();
+    try {
+      await layers.file.reloadIfChanged();
+      const all = layers.file.current();
+      const used = new Set<string>();
+      const keep = (id: string | undefined): void => {
+        for (let cur = id; cur !== undefined && cur !== '' && !used.has(cur); cur = all.find((l) => l.id === cur)?.parent) used.add(cur);
+      };
+      for (const { image } of await images.list()) [image.layer, ...(image['mapped-layers'] ?? [])].forEach(keep);
+      for (const c of await containers.file.read((cs) => cs)) keep(c.layer);
+      for (const l of all) if (!examined.has(l.id)) keep(l.id);
+      const doomed = all.filter((l) => examined.has(l.id) && !used.has(l.id));
+      for (const l of byDepth(doomed, all)) {
+        await layers.deleteLocked(l.id);
+        removed.push(l.id);
+      }
+    } finally {
+      lock.unlock();
+    }
+    for (const id of examined) this.candidates.delete(id);
+    await this.persist();
+    if (removed.length > 0) this.options.log.info('unused layers removed', { count: removed.length });
     return removed;
   }
+
+  private async load(): Promise<void> {
+    if (this.loaded) return;
+    const doc = await readJsonIfExists(this.file).catch(() => undefined);
+    if (Array.isArray(doc)) for (const id of doc) if (typeof id === 'string') this.candidates.add(id);
+    this.loaded = true;
+  }
+
+  private async persist(): Promise<void> {
+    // Without fsync: losing the list in a power cut only leaks a layer, as c/storage would.
+    await writeJsonAtomic(this.file, [...this.candidates].sort(), 0o600, false);
+  }
+}
+
+/** Layers ordered so that a layer comes before its parent. */
+function byDepth(layers: readonly StoredLayer[], all: readonly StoredLayer[]): StoredLayer[] {
+  const depth = (l: StoredLayer): number => {
+    let n = 0;
+    for (let cur: StoredLayer | undefined = l; cur?.parent; cur = all.find((x) => x.id === cur?.parent)) n++;
+    return n;
+  };
+  return [...layers].sort((a, b) => depth(b) - depth(a));
 }

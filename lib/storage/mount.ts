@@ -80,3 +80,18 @@ async function canonicalPath(p: string): Promise<string | undefined> {
     throw err;
   }
 }
+
+/**
+ * Makes `dir` a private mount point (bind-mounting it onto itself first when it is none), as
+ * containers/storage's overlay driver does with its home: container rootfs mounts below it then
+ * never propagate into other mount namespaces, and another process of the store (podman) that
+ * does the same later finds it mounted and does not shadow the mounts already below it.
+ */
+export async function ensurePrivateMount(dir: string): Promise<void> {
+  // A mount point already (ours from before a restart, or podman's): it was made private with it.
+  if (await isMounted(dir)) return;
+  const bind = await runProgram('mount', ['-i', '--bind', dir, dir], { timeoutMs: MOUNT_TIMEOUT_MS });
+  if (bind.exitCode !== 0) throw new InternalError(`bind-mounting ${dir} on itself failed (exit ${bind.exitCode}): ${stderrTail(bind)}`);
+  const priv = await runProgram('mount', ['-i', '--make-private', dir], { timeoutMs: MOUNT_TIMEOUT_MS });
+  if (priv.exitCode !== 0) throw new InternalError(`making ${dir} a private mount failed (exit ${priv.exitCode}): ${stderrTail(priv)}`);
+}

@@ -18,7 +18,7 @@ export const MOUNT_DATA_LIMIT = 4095;
 export interface OverlayMountOptions {
   /** Directory the `l/<short>` links live in; becomes the mount's cwd. */
   layerRoot: string;
-  /** `l/<short>` names relative to layerRoot, uppermost first. */
+  /** `l/<short>` names relative to layerRoot, uppermost first; absolute paths for lowers elsewhere (a read-only image store). */
   lowerLinks: string[];
   /** Absolute writable layer directory. */
   upperDir: string;
@@ -41,7 +41,8 @@ export function overlayMountSpec(o: OverlayMountOptions): MountSpec {
     throw new ResourceExhaustedError(`overlay mount has ${o.lowerLinks.length} lower layers, more than ${MAX_OVERLAY_LOWERS}`);
   }
   for (const link of o.lowerLinks) {
-    if (!LINK.test(link)) throw new InvalidArgumentError(`invalid overlay lower link ${JSON.stringify(link)}`);
+    const absolute = path.isAbsolute(link) && path.posix.normalize(link) === link && !FORBIDDEN.test(link);
+    if (!LINK.test(link) && !absolute) throw new InvalidArgumentError(`invalid overlay lower link ${JSON.stringify(link)}`);
   }
   for (const [name, p] of [
     ['layerRoot', o.layerRoot],

@@ -12,8 +12,8 @@ import type { LayerStore } from './layer-store';
 
 /** How recovery reaches the image and container records. */
 export interface RecoveryHooks {
-  /** Every stored image with the chain IDs of its layers. */
-  images(): { id: string; chainIds: readonly string[] }[];
+  /** Every stored image (of the writable store) with the IDs of its layers. */
+  images(): Promise<{ id: string; layerIds: readonly string[] }[]>;
   /** Whether an image's own metadata (config, manifest) is intact. */
   imageIntact(id: string): Promise<boolean>;
   /** Drops an image record that can no longer be used. */
@@ -33,11 +33,11 @@ export interface RepairReport {
 export async function repairStorage(layers: LayerStore, containers: ContainerLayers, hooks: RecoveryHooks, log: Logger): Promise<RepairReport> {
   const report: RepairReport = { layers: [], images: [], containers: [] };
   const damaged = await layers.check();
-  for (const d of damaged) log.warn('damaged layer removed', { chainId: d.chainId, reason: d.reason });
-  report.layers = await layers.removeLayers(damaged.map((d) => d.chainId));
-  for (const image of hooks.images()) {
+  for (const d of damaged) log.warn('damaged layer removed', { layerId: d.layerId, reason: d.reason });
+  report.layers = await layers.removeWithDescendants(damaged.map((d) => d.layerId));
+  for (const image of await hooks.images()) {
     let reason: string | undefined;
-    for (const c of image.chainIds) {
+    for (const c of image.layerIds) {
       if (!(await layers.hasLayer(c))) {
         reason = `its layer ${c} is missing or was damaged`;
         break;
@@ -45,8 +45,13 @@ export async function repairStorage(layers: LayerStore, containers: ContainerLay
     }
     if (reason === undefined && !(await hooks.imageIntact(image.id))) reason = 'its metadata is damaged';
     if (reason === undefined) continue;
+    try {
+      await hooks.removeImage(image.id);
+    } catch (err) {
+      log.warn('damaged image kept', { imageId: image.id, reason, err: err instanceof Error ? err.message : String(err) });
+      continue;
+    }
     log.warn('damaged image removed', { imageId: image.id, reason });
-    await hooks.removeImage(image.id);
     report.images.push(image.id);
   }
   for (const d of await containers.check()) {

@@ -49,6 +49,18 @@ export interface TarEntry {
 /** Receives content: `chunk` belongs at byte `position` of the file. */
 export type ContentSink = (chunk: Buffer, position: number) => void;
 
+/**
+ * Watches the archive's bytes as they are consumed (see tar-split.ts): `entry` announces each
+ * entry once its headers were read, with how many of the bytes that follow are its content;
+ * `endContent` comes when those are consumed, `end` after the last byte of the stream.
+ */
+export interface TarRecorder {
+  bytes(b: Buffer): void;
+  entry(e: TarEntry, contentBytes: number): void;
+  endContent(): void;
+  end(): void;
+}
+
 /** GNU/PAX metadata records larger than this are refused (Go's archive/tar uses the same cap). */
 const MAX_META_BYTES = 1 << 20;
 /** More sparse segments than this are refused: the map is held in memory. */
@@ -74,13 +86,26 @@ export class TarReader {
   private padLeft = 0;
   private current: TarEntry | undefined;
   private done = false;
+  private readonly recorder: TarRecorder | undefined;
 
-  constructor(source: Readable) {
+  constructor(source: Readable, options: { recorder?: TarRecorder } = {}) {
     this.src = new ChunkSource(source);
+    this.recorder = options.recorder;
+    if (this.recorder) {
+      const r = this.recorder;
+      this.src.observer = (b) => r.bytes(b);
+    }
   }
 
   /** The next entry, or undefined once the end marker was read and the rest of the stream drained. */
   async next(): Promise<TarEntry | undefined> {
+    if (this.recorder) {
+      // The content's bytes and the padding after it are told apart for the recorder.
+      const data = this.skip(this.dataLeft);
+      if (data) await data;
+      this.dataLeft = 0;
+      this.recorder.endContent();
+    }
     const skipping = this.skip(this.dataLeft + this.padLeft);
     if (skipping) await skipping;
     this.dataLeft = 0;
@@ -103,6 +128,7 @@ export class TarReader {
         }
         this.done = true;
         await this.src.drain();
+        this.recorder?.end();
         return undefined;
       }
       const h = decodeHeader(block);
@@ -125,6 +151,8 @@ export class TarReader {
           continue;
         default:
           this.current = await this.entry(h, h.kind, pax ?? [], longName, longLink);
+          // Only a plain file's stored bytes are its content; a sparse file's data stays raw.
+          this.recorder?.entry(this.current, this.current.type === 'file' && !this.current.sparse ? this.dataLeft : 0);
           return this.current;
       }
     }

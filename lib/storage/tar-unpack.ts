@@ -4,7 +4,7 @@ import type { Readable } from 'node:stream';
 import { InvalidArgumentError } from '../errors';
 import { nullLogger, type Logger } from '../log';
 import { StreamFailure } from './chunk-source';
-import { TarReader } from './tar-reader';
+import { TarReader, type TarRecorder } from './tar-reader';
 import { Unpacker, type UnpackResult } from './unpacker';
 
 export type { UnpackResult } from './unpacker';
@@ -21,6 +21,8 @@ export interface UnpackOptions {
   log?: Logger;
   /** Aborting stops the unpack; the promise rejects with the signal's reason. */
   signal?: AbortSignal;
+  /** Watches the archive's bytes (the tar-split recorder). */
+  recorder?: TarRecorder;
 }
 
 /**
@@ -32,7 +34,7 @@ export interface UnpackOptions {
 export async function unpackLayer(tar: Readable, dir: string, options: UnpackOptions = {}): Promise<UnpackResult> {
   const { signal } = options;
   const root = path.resolve(dir);
-  const reader = new TarReader(tar);
+  const reader = new TarReader(tar, { recorder: options.recorder });
   const onAbort = (): void => {
     tar.destroy(signal?.reason instanceof Error ? signal.reason : new Error(String(signal?.reason)));
   };

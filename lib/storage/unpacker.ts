@@ -24,6 +24,8 @@ export interface UnpackResult {
   bytes: number;
   /** Tar entries processed (PAX/GNU metadata records are not counted). */
   entries: number;
+  /** Whether the tar had an entry for the layer root (which then set its owner and mode). */
+  rootSet: boolean;
 }
 
 const WH = '.wh.';
@@ -44,6 +46,7 @@ export class Unpacker {
   private readonly tree: SafeTree;
   private bytes = 0;
   private entries = 0;
+  private rootSet = false;
   private lastYield = performance.now();
   private readonly dirTimes = new Map<string, number>();
   private readonly opaque = new Set<string>();
@@ -59,7 +62,7 @@ export class Unpacker {
   }
 
   result(): UnpackResult {
-    return { bytes: this.bytes, entries: this.entries };
+    return { bytes: this.bytes, entries: this.entries, rootSet: this.rootSet };
   }
 
   /** Applies one entry; file system errors become typed errors naming the entry. */
@@ -88,6 +91,7 @@ export class Unpacker {
     if (components.length === 0) {
       if (e.type !== 'directory') throw refuseEntry(name, 'the layer root can only be a directory');
       this.setMeta(this.root, meta);
+      this.rootSet = true;
       this.dirTimes.set('', meta.mtime);
       const rootX = entryXattrs(e, this.log);
       if (rootX.length > 0) this.xattrs.set('', rootX.map((a) => ({ path: '.', ...a })));

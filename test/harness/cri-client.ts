@@ -64,10 +64,13 @@ export interface CriClients {
   close(): void;
 }
 
-/** Connects to a CRI socket path (`options`: grpc-js channel options, e.g. `grpc.default_authority`). */
+// Tests restart the daemon: reconnect within ~100 ms instead of after grpc-js's backoff of 1 s and more.
+const CHANNEL_OPTIONS = { 'grpc.initial_reconnect_backoff_ms': 20, 'grpc.max_reconnect_backoff_ms': 100 };
+
+/** Connects to a CRI socket path (`options`: more grpc-js channel options, e.g. `grpc.default_authority`). */
 export function connectCri(socketPath: string, options?: ChannelOptions): CriClients {
-  const rt = new api.RuntimeServiceClient(`unix://${socketPath}`, credentials.createInsecure(), options);
-  const im = new api.ImageServiceClient(`unix://${socketPath}`, credentials.createInsecure(), options);
+  const rt = new api.RuntimeServiceClient(`unix://${socketPath}`, credentials.createInsecure(), { ...CHANNEL_OPTIONS, ...options });
+  const im = new api.ImageServiceClient(`unix://${socketPath}`, credentials.createInsecure(), { ...CHANNEL_OPTIONS, ...options });
   return {
     runtime: promisify<api.RuntimeServiceServer>(rt, api.RuntimeServiceService),
     image: promisify<api.ImageServiceServer>(im, api.ImageServiceService),

@@ -22,11 +22,13 @@ export interface TestDaemonOptions {
   netIndex: number;
   /** Write no CNI config (to test NetworkReady=false). */
   noCni?: boolean;
+  /** storage.conf content (CONTAINERS_STORAGE_CONF of the daemon and of podman); default: overlay on the test root. */
+  storageConf?: string;
   /** The CRI socket path (default `<dir>/crio.sock`); the node e2e suite uses the production one. */
   socket?: string;
   /** Extra command-line arguments for crio. */
   args?: string[];
-  /** Extra environment for crio (e.g. NOTIFY_SOCKET). */
+  /** Extra environment for crio (e.g. NOTIFY_SOCKET, CRIO_TS_FAULT_POINT); restart() can replace it. */
   env?: Record<string, string>;
   /** Extra node flags before the script (e.g. --cpu-prof, which NODE_OPTIONS refuses). */
   nodeArgs?: string[];
@@ -44,8 +46,10 @@ export interface TestDaemon {
   stop(): Promise<void>;
   /** SIGKILL and wait (crash). */
   kill(): Promise<void>;
-  /** Start the daemon again on the same dirs. */
-  restart(): Promise<void>;
+  /** Start the daemon again on the same dirs (with `env` instead of the earlier extra environment, when given). */
+  restart(env?: Record<string, string>): Promise<void>;
+  /** Resolves when the daemon process has exited on its own (e.g. at a fault point), with its signal. */
+  exited(): Promise<NodeJS.Signals | number | null>;
   /** Sends a signal to the running daemon (SIGHUP: reload). */
   signal(sig: NodeJS.Signals): void;
   /** Remove every pod through the CRI, stop the daemon, unmount and delete everything. */
@@ -144,18 +148,21 @@ export async function startDaemon(options: TestDaemonOptions): Promise<TestDaemo
   await fs.writeFile(path.join(dir, 'crio.conf'), baseConfig(dir, socket));
   if (options.dropIn) await fs.writeFile(path.join(dir, 'crio.conf.d', '50-test.conf'), options.dropIn);
   await fs.writeFile(path.join(dir, 'registries.conf'), options.registriesConf ?? '');
+  // The host's /etc/containers/storage.conf must not decide where a test daemon's images go.
+  await fs.writeFile(path.join(dir, 'storage.conf'), options.storageConf ?? `[storage]\ndriver = "overlay"\ngraphroot = "${dir}/root"\nrunroot = "${dir}/run"\n`);
   if (!options.noCni) await fs.writeFile(path.join(dir, 'cni', '10-test.conflist'), cniConfig(dir, bridge, subnet));
   // The bridge plugin (isGateway) turns on IPv4 forwarding; put the host's setting back afterwards.
   const ipForward = readFileSync('/proc/sys/net/ipv4/ip_forward', 'utf8');
   const logFile = path.join(dir, 'crio.log');
   let child: ChildProcess | undefined;
+  let extraEnv = options.env ?? {};
 
   const launch = (): void => {
     const fd = openSync(logFile, 'a');
     child = spawn(
       process.execPath,
       [...(options.nodeArgs ?? []), CRIO_JS, '--config', path.join(dir, 'crio.conf'), '--config-dir', path.join(dir, 'crio.conf.d'), '--registries-conf', path.join(dir, 'registries.conf'), ...(options.args ?? [])],
-      { stdio: ['ignore', fd, fd], env: options.env ? { ...process.env, ...options.env } : process.env },
+      { stdio: ['ignore', fd, fd], env: { ...process.env, CONTAINERS_STORAGE_CONF: path.join(dir, 'storage.conf'), ...extraEnv } },
     );
     closeSync(fd);
   };
@@ -187,11 +194,18 @@ export async function startDaemon(options: TestDaemonOptions): Promise<TestDaemo
     logs,
     stop: () => waitExit('SIGTERM'),
     kill: () => waitExit('SIGKILL'),
-    restart: async () => {
+    restart: async (env) => {
       await waitExit('SIGTERM');
+      if (env) extraEnv = env;
       launch();
       await waitForSocket({ cri, child, logs });
     },
+    exited: () =>
+      new Promise((resolve) => {
+        const c = child;
+        if (!c || c.exitCode !== null || c.signalCode !== null) return resolve(c?.signalCode ?? c?.exitCode ?? null);
+        c.once('exit', (code, signal) => resolve(signal ?? code));
+      }),
     signal: (sig) => {
       child?.kill(sig);
     },

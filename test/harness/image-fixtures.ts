@@ -4,13 +4,17 @@ import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import * as tarStream from 'tar-stream';
 import type { OpContext } from '../../lib/context';
-import { ImageService, type ImageServiceOptions } from '../../lib/image/image-service';
+import { Readable } from 'node:stream';
+import { ImageService, type ImageServiceOptions, type ImageStorage } from '../../lib/image/image-service';
+import { ContainerRecords } from '../../lib/storage/container-records';
+import { ImageRecords } from '../../lib/storage/image-records';
+import { LayerStore } from '../../lib/storage/layer-store';
 import type { ApplyLayerParams, LayerSink } from '../../lib/image/layer-sink';
 import type { LogFields, Logger } from '../../lib/log';
 
 /**
- * Shared pieces of the image integration tests: an in-memory layer sink that reads each layer
- * tar with tar-stream (nothing unpacked to disk), a logger that keeps every line (to look for
+ * Shared pieces of the image integration tests: a layer sink that lists each layer tar's entries
+ * with tar-stream before a real layer store takes it, a logger that keeps every line (to look for
  * events and leaked secrets), ImageService construction in a temp dir, and skip reasons for
  * missing system packages. No top-level side effects.
  */
@@ -27,36 +31,43 @@ export function haveProgram(name: string): boolean {
   return ['/usr/bin', '/usr/sbin', '/bin', '/sbin', '/usr/local/bin'].some((d) => existsSync(path.join(d, name)));
 }
 
-/** Lists the entries of each layer, commits only after a clean end. */
+/**
+ * Records what the puller hands over (layer IDs, parents, each layer's entry names) and passes
+ * the layer on to a real layer store, so the images the service records have their layers.
+ */
 export class TestSink implements LayerSink {
-  readonly layers = new Map<string, { parentChainId: string | undefined; diffId: string; entries: string[] }>();
+  readonly layers = new Map<string, { parentLayerId: string | undefined; diffId: string; entries: string[] }>();
   readonly applied: string[] = [];
   readonly removed: string[] = [];
 
-  async hasLayer(chainId: string): Promise<boolean> {
-    return this.layers.has(chainId);
+  constructor(readonly store: LayerStore) {}
+
+  async hasLayer(layerId: string): Promise<boolean> {
+    return this.store.hasLayer(layerId);
   }
 
-  async applyLayer(p: ApplyLayerParams, _ctx: OpContext): Promise<void> {
-    this.applied.push(p.chainId);
-    if (p.parentChainId !== undefined && !this.layers.has(p.parentChainId)) throw new Error(`parent ${p.parentChainId} not applied`);
+  async applyLayer(p: ApplyLayerParams, ctx: OpContext): Promise<void> {
+    this.applied.push(p.layerId);
+    if (p.parentLayerId !== undefined && !(await this.store.hasLayer(p.parentLayerId))) throw new Error(`parent ${p.parentLayerId} not applied`);
+    // Test layers are small: the whole tar is read (its digest check fails the read) and listed.
+    const chunks: Buffer[] = [];
+    for await (const c of p.tar) chunks.push(Buffer.from(c as Uint8Array));
+    const tar = Buffer.concat(chunks);
     const entries: string[] = [];
     const extract = tarStream.extract();
     extract.on('entry', (header, stream, next) => {
       entries.push(header.name);
       stream.on('end', () => next());
-      // A cancelled apply destroys the entry mid-way; the pipeline below reports that error.
-      stream.on('error', () => undefined);
       stream.resume();
     });
-    await pipeline(p.tar, extract);
-    this.layers.set(p.chainId, { parentChainId: p.parentChainId, diffId: p.diffId, entries });
+    await pipeline(Readable.from([tar]), extract);
+    await this.store.applyLayer({ ...p, tar: Readable.from([tar]) }, ctx);
+    this.layers.set(p.layerId, { parentLayerId: p.parentLayerId, diffId: p.diffId, entries });
   }
 
-  async removeLayer(chainId: string): Promise<void> {
-    if ([...this.layers.values()].some((l) => l.parentChainId === chainId)) throw new Error(`layer ${chainId} has children`);
-    this.layers.delete(chainId);
-    this.removed.push(chainId);
+  async removeLayer(layerId: string): Promise<void> {
+    await this.store.removeLayer(layerId);
+    this.removed.push(layerId);
   }
 }
 
@@ -99,20 +110,35 @@ export function unusedPort(): Promise<number> {
 export interface NewServiceOptions extends Partial<ImageServiceOptions> {
   /** registries.conf text (written to `<dir>/registries.conf`). */
   registriesConf: string;
-  sink?: TestSink;
+  /** Layers go straight into the store (side-by-side unpacking), no TestSink in between. */
+  direct?: boolean;
 }
 
-/** An initialised ImageService in a fresh subdirectory of `dir`, amd64, with its sink. */
-export async function newImageService(dir: string, log: Logger, opts: NewServiceOptions): Promise<{ svc: ImageService; sink: TestSink; root: string }> {
+/** A store (graph root and run root) in a fresh subdirectory of `dir`. */
+export async function newStorage(dir: string, log: Logger): Promise<ImageStorage & { graphRoot: string }> {
+  const graphRoot = await fs.mkdtemp(path.join(dir, 'store-'));
+  const layers = new LayerStore({ graphRoot, log });
+  await layers.init();
+  const images = new ImageRecords(graphRoot, log);
+  await images.init();
+  const containers = new ContainerRecords(graphRoot, path.join(graphRoot, 'run'));
+  await containers.init();
+  return { graphRoot, layers, images, containers };
+}
+
+/** An initialised ImageService on a fresh store in a subdirectory of `dir`, amd64, with its sink. */
+export async function newImageService(dir: string, log: Logger, opts: NewServiceOptions): Promise<{ svc: ImageService; sink: TestSink; root: string; storage: ImageStorage }> {
   const root = await fs.mkdtemp(path.join(dir, 'svc-'));
   const confFile = path.join(root, 'registries.conf');
   await fs.writeFile(confFile, opts.registriesConf);
-  const sink = opts.sink ?? new TestSink();
-  const { registriesConf: _r, sink: _s, ...rest } = opts;
+  const storage = opts.storage ?? (await newStorage(root, log));
+  const sink = new TestSink(storage.layers);
+  const { registriesConf: _r, direct, ...rest } = opts;
   const svc = new ImageService({
     root: path.join(root, 'images'),
     registriesConfFile: confFile,
-    layerSink: sink,
+    storage,
+    layerSink: direct ? storage.layers : sink,
     platform: { os: 'linux', architecture: 'amd64' },
     shortNameAliasesFile: path.join(root, 'short-name-aliases.conf'),
     // Never read the machine's auth files.
@@ -121,7 +147,7 @@ export async function newImageService(dir: string, log: Logger, opts: NewService
     ...rest,
   });
   await svc.init();
-  return { svc, sink, root };
+  return { svc, sink, root, storage };
 }
 
 /** `sha256:hex` → hex. */

@@ -7,7 +7,7 @@ import { runProgram } from '../../lib/process';
 import { startDaemon, type TestDaemon } from '../harness/daemon';
 import { startRegistry, type TestRegistry } from '../harness/registry';
 import { buildBusyboxImage, type BuiltImage } from '../harness/test-images';
-import { chainIds, layerStoreState, mountsUnder } from './storage-fixtures';
+import { layerIds as chainIds, layerStoreState, mountsUnder } from './storage-fixtures';
 
 /*
  * The daemon killed with SIGKILL in the middle of a layer unpack and in the middle of
@@ -24,8 +24,14 @@ let busybox: BuiltImage;
 let big: BuiltImage;
 const FILES = 5_000;
 
-const layersDir = (): string => path.join(daemon.dir, 'root', 'crio-layers');
-const containersDir = (): string => path.join(daemon.dir, 'root', 'crio-containers');
+const graphRoot = (): string => path.join(daemon.dir, 'root');
+const layersDir = (): string => path.join(graphRoot(), 'overlay');
+
+/** containers.json: container ID → its writable layer. */
+async function storedContainers(): Promise<Map<string, string>> {
+  const text = await fs.readFile(path.join(graphRoot(), 'overlay-containers', 'containers.json'), 'utf8').catch(() => '[]');
+  return new Map((JSON.parse(text || '[]') as { id: string; layer: string }[]).map((c) => [c.id, c.layer]));
+}
 const bundlesDir = (): string => path.join(daemon.dir, 'run', 'crio-bundles');
 
 async function ls(dir: string): Promise<string[]> {
@@ -57,16 +63,18 @@ function ctrConfig(name: string, image: string) {
 
 /** A consistent store: only complete layers (exactly `want` when given), no dangling links, no orphan writable layers or mounts. */
 async function assertConsistent(want?: string[]): Promise<void> {
-  const st = await layerStoreState(layersDir());
+  const st = await layerStoreState(graphRoot());
   assert.deepEqual(st.incomplete, [], 'no half layers');
   assert.deepEqual(st.danglingLinks, [], 'no dangling links');
-  if (want) assert.deepEqual(st.complete, [...new Set(want)].sort());
   const containers = (await daemon.cri.runtime.listContainers({})).containers.map((c) => c.id).sort();
-  assert.deepEqual(await ls(containersDir()), containers, 'a writable layer exactly for each container');
+  const stored = await storedContainers();
+  assert.deepEqual([...stored.keys()].sort(), containers, 'a store container exactly for each container');
+  const writable = containers.map((id) => stored.get(id) ?? '');
+  if (want) assert.deepEqual(st.complete, [...new Set([...want, ...writable])].sort());
   assert.deepEqual(await ls(bundlesDir()), containers, 'a bundle exactly for each container');
-  const real = await fs.realpath(containersDir());
-  const mounts = (await mountsUnder(containersDir())).map((m) => path.relative(real, m)).sort();
-  assert.deepEqual(mounts, containers.map((id) => `${id}/merged`), 'a rootfs mount exactly for each container');
+  const real = await fs.realpath(layersDir());
+  const mounts = (await mountsUnder(layersDir())).filter((m) => m !== real).map((m) => path.relative(real, m)).sort();
+  assert.deepEqual(mounts, writable.map((l) => `${l}/merged`).sort(), 'a rootfs mount exactly for each container');
 }
 
 async function runIn(podSandboxId: string, name: string, image: string): Promise<string> {
@@ -100,10 +108,10 @@ test('SIGKILL in the middle of a layer unpack leaves no half layer; the image pu
     () => 'finished',
     () => 'failed',
   );
-  await waitFor('an unpack in progress', async () => (await fs.readdir(layersDir())).some((n) => n.includes('.incomplete-')));
+  await waitFor('an unpack in progress', async () => (await fs.readdir(path.join(layersDir(), 'crio-staging')).catch(() => [])).length > 0);
   await daemon.kill();
   assert.equal(await pull, 'failed');
-  assert.ok((await layerStoreState(layersDir())).incomplete.length > 0, 'killed mid-unpack');
+  assert.ok((await layerStoreState(graphRoot())).incomplete.length > 0, 'killed mid-unpack');
 
   await daemon.restart();
   await assertConsistent(chainIds(busybox));
@@ -124,7 +132,7 @@ test('SIGKILL in the middle of CreateContainer leaks no mount or layer; the imag
   const { podSandboxId } = await daemon.cri.runtime.runPodSandbox({ config: podConfig('create') });
   // Early (writable layer being made) and late (layer mounted, runtime being set up).
   const stages: { what: string; seen: () => Promise<boolean> }[] = [
-    { what: 'writable layer dir', seen: async () => (await ls(containersDir())).length > 0 },
+    { what: 'writable layer record', seen: async () => (await storedContainers()).size > 0 },
     { what: 'bundle dir', seen: async () => (await ls(bundlesDir())).length > 0 },
   ];
   for (const stage of stages) {
@@ -188,7 +196,8 @@ test('a reboot (version file gone) drops stale pods and containers but keeps ima
   assert.deepEqual((await daemon.cri.runtime.listContainers({})).containers, []);
   assert.equal((await daemon.cri.image.listImages({})).images.length, 2, 'images kept');
   await assertConsistent(chainIds(big));
-  assert.deepEqual(await mountsUnder(path.join(daemon.dir, 'root')), [], 'no mount left under root');
+  // Only the driver home itself stays mounted (private, as c/storage keeps it).
+  assert.deepEqual(await mountsUnder(path.join(daemon.dir, 'root')), [await fs.realpath(layersDir())], 'no mount left under root');
   const runc = await runProgram('runc', ['--root', path.join(daemon.dir, 'runc'), 'list', '-q']);
   assert.equal(runc.stdout.toString().trim(), '', 'no runtime container left');
   // And the node works: a new pod and container.
@@ -203,7 +212,7 @@ test('an unclean stop: a damaged layer and its image are dropped, everything els
   const chains = chainIds(big);
   const top = chains[chains.length - 1] ?? '';
   await daemon.kill();
-  await fs.rm(path.join(layersDir(), top.slice(7), 'diff', 'data', 'f7'));
+  await fs.rm(path.join(layersDir(), top, 'diff', 'data', 'f7'));
   await daemon.restart();
   assert.ok((await daemon.cri.image.imageStatus({ image: { image: 'busybox' } })).image, 'undamaged image kept');
   assert.equal((await daemon.cri.image.imageStatus({ image: { image: 'big' } })).image, undefined, 'damaged image dropped');

@@ -203,7 +203,7 @@ describe('registry auth and routing', { skip }, () => {
     const aliased = await svc.pull('aliased:other', undefined, ctx);
     assert.equal(aliased.id, hex(other.configDigest));
     assert.deepEqual(aliased.repoTags, [`${openReg.host}/library/busybox:other`]);
-    assert.equal(svc.status('aliased:other')?.id, aliased.id, 'local lookups resolve the alias too');
+    assert.equal((await svc.status('aliased:other'))?.id, aliased.id, 'local lookups resolve the alias too');
     // The machine-recorded alias cache is read as well (registries.conf aliases win over it).
     await fs.writeFile(path.join(root, 'short-name-aliases.conf'), `[aliases]\n"cached" = "${openReg.host}/library/busybox"\n"aliased" = "nowhere.test/x"\n`);
     await svc.reloadRegistries();

@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { DeadlineExceededError, FailedPreconditionError } from '../../lib/errors';
-import { chainIds } from '../../lib/image/manifest';
+import { layerIdsOf } from '../../lib/storage/store-records';
 import { haveProgram, hex, newImageService, registrySkipReason, testContext, type LogLine } from '../harness/image-fixtures';
 import { startRegistry, type TestRegistry } from '../harness/registry';
 import { buildBusyboxImage, buildIndex } from '../harness/test-images';
@@ -87,9 +87,9 @@ describe('manifest kinds, compressions and pull mechanics', { skip }, () => {
     const { svc, sink } = await newImageService(tmp, ctx.log, { registriesConf: conf() });
     const z = await svc.pull(`${registry.host}/library/zstd:1`, undefined, ctx);
     assert.equal(z.id, hex(zstd.configDigest));
-    const top = z.layers[1]?.chainId ?? '';
+    const top = z.layers[1]?.layerId ?? '';
     assert.deepEqual(sink.layers.get(top)?.entries, ['etc/', 'etc/zstd']);
-    assert.ok(sink.layers.get(z.layers[0]?.chainId ?? '')?.entries.includes('bin/busybox'));
+    assert.ok(sink.layers.get(z.layers[0]?.layerId ?? '')?.entries.includes('bin/busybox'));
     // Same tars, other compression: same DiffIDs, so the layers are already there.
     const p = await svc.pull(`${registry.host}/library/plain:1`, undefined, ctx);
     assert.equal(p.id, hex(plain.configDigest));
@@ -108,7 +108,7 @@ describe('manifest kinds, compressions and pull mechanics', { skip }, () => {
     const { svc } = await newImageService(tmp, ctx.log, { registriesConf: conf() });
     const img = await svc.pull(`${registry.host}/library/list:1`, undefined, ctx);
     assert.equal(img.id, hex(amd.configDigest));
-    assert.equal(svc.status(`${registry.host}/library/list@${list.indexDigest}`)?.id, img.id);
+    assert.equal((await svc.status(`${registry.host}/library/list@${list.indexDigest}`))?.id, img.id);
     const byDigest = await svc.pull(`${registry.host}/library/list@${list.indexDigest}`, undefined, ctx);
     assert.equal(byDigest.id, img.id);
   });
@@ -120,7 +120,7 @@ describe('manifest kinds, compressions and pull mechanics', { skip }, () => {
     const { svc, sink } = await newImageService(tmp, ctx.log, { registriesConf: conf(), maxConcurrentDownloads: 3 });
     logs.length = 0;
     const pulled = await svc.pull(`${registry.host}/library/many:1`, undefined, ctx);
-    assert.deepEqual(sink.applied, chainIds(img.layers.map((l) => l.diffId)));
+    assert.deepEqual(sink.applied, layerIdsOf(img.layers.map((l) => l.diffId)));
     const done = logs.find((l) => l.message === 'image pulled');
     assert.ok(done && typeof done.fields.bytes === 'number' && done.fields.bytes >= img.layers.reduce((n, l) => n + l.bytes.length, 0));
     assert.equal(typeof done.fields.bytesPerSecond, 'number');
@@ -144,39 +144,37 @@ describe('manifest kinds, compressions and pull mechanics', { skip }, () => {
     const bad = Buffer.from(good);
     bad[bad.length - 100] = (bad[bad.length - 100] ?? 0) ^ 0xff;
     await fs.writeFile(file, bad);
-    const { svc, sink, root } = await newImageService(tmp, ctx.log, { registriesConf: conf() });
+    const { svc, sink, storage } = await newImageService(tmp, ctx.log, { registriesConf: conf() });
     const name = `${registry.host}/library/corrupt:1`;
     // The only layer streams straight into the sink: zlib or the digest check stops it.
     await assert.rejects(svc.pull(name, undefined, ctx), (e: unknown) => e instanceof FailedPreconditionError && e.message.includes(layer.digest));
-    assert.deepEqual(svc.list(), []);
+    assert.deepEqual(await svc.list(), []);
     assert.equal(sink.layers.size, 0);
-    assert.deepEqual(await fs.readdir(path.join(root, 'images', 'images')), []);
+    assert.deepEqual(await storage.layers.listLayers(), [], 'nothing of the layer is in the store');
     await fs.writeFile(file, good);
     assert.equal((await svc.pull(name, undefined, ctx)).id, hex(img.configDigest));
   });
 
-  test('remove: unused layers go top-down, layers a container sits on stay; fs usage counts layers', async () => {
+  test('remove: refused while a container uses the image; then its own layers go top-down, shared ones stay; fs usage counts layers', async () => {
     const base = await buildBusyboxImage({ labels: { rm: 'base' } });
     const child = await buildBusyboxImage({ labels: { rm: 'child' }, extraLayers: [{ files: [{ path: 'a', content: 'a' }] }, { files: [{ path: 'b', content: 'b' }] }] });
     await registry.push('library/rm', 'base', base);
     await registry.push('library/rm', 'child', child);
-    const containerTops: string[] = [];
-    const { svc, sink } = await newImageService(tmp, ctx.log, { registriesConf: conf(), layersInUse: () => containerTops });
+    const { svc, storage } = await newImageService(tmp, ctx.log, { registriesConf: conf() });
     const b = await svc.pull(`${registry.host}/library/rm:base`, undefined, ctx);
     const c = await svc.pull(`${registry.host}/library/rm:child`, undefined, ctx);
-    const [c0, c1, c2] = c.layers.map((l) => l.chainId);
-    // A container runs on the child's middle layer (as if built from an image with those two layers).
-    containerTops.push(c1 ?? '');
+    const [c0, c1, c2] = c.layers.map((l) => l.layerId);
+    // A container of another tool (a record in containers.json) uses the child image.
+    await storage.containers.file.write((cs) => ({ records: [...cs, { id: 'f'.repeat(64), image: c.id, layer: 'e'.repeat(64) }], result: undefined }));
+    await assert.rejects(svc.remove(c.id, ctx), (e: unknown) => e instanceof FailedPreconditionError && e.message.includes(`in use by container ${'f'.repeat(64)}`));
+    await storage.containers.file.write(() => ({ records: [], result: undefined }));
     const removed = await svc.remove(c.id, ctx);
-    assert.deepEqual(removed?.unusedChainIds, [c1, c2]);
-    assert.deepEqual(removed?.removedChainIds, [c2]);
-    assert.deepEqual([...sink.layers.keys()].sort(), [c0, c1].sort());
-    containerTops.length = 0;
-    assert.equal(b.layers[0]?.chainId, c0, 'both images share the base layer');
+    assert.deepEqual(removed?.removedLayerIds, [c2, c1], 'the base layer stays: the base image tops it');
+    assert.deepEqual((await storage.layers.listLayers()).map((l) => l.layer.id), [c0]);
+    assert.equal(b.layers[0]?.layerId, c0, 'both images share the base layer');
     const gone = await svc.remove(`${registry.host}/library/rm:base`, ctx);
     assert.equal(gone?.deleted, true);
-    assert.deepEqual(gone?.removedChainIds, [], 'the base layer stays while the middle layer sits on it');
-    assert.ok(logs.some((l) => l.message === 'layer kept' && l.fields.chainId === c0));
+    assert.deepEqual(gone?.removedLayerIds, [c0]);
     assert.equal(await svc.remove(b.id, ctx), undefined, 'removing a missing image succeeds');
     const usage = await svc.fsUsage();
     assert.ok(usage.bytes > 0 && usage.inodes > 0);
@@ -191,7 +189,7 @@ describe('manifest kinds, compressions and pull mechanics', { skip }, () => {
       const name = `${proxy.host}/library/stall:1`;
       proxy.stall = true;
       await assert.rejects(svc.pull(name, undefined, ctx), (e: unknown) => e instanceof DeadlineExceededError && /no progress for 300 ms \(pull_progress_timeout\)/.test(e.message));
-      assert.deepEqual(svc.list(), []);
+      assert.deepEqual(await svc.list(), []);
       proxy.stall = false;
       assert.equal((await svc.pull(name, undefined, ctx)).id, hex(img.configDigest));
     } finally {

@@ -1,14 +1,18 @@
 import assert from 'node:assert/strict';
 import { existsSync, promises as fs } from 'node:fs';
+import { createHash } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { gunzipSync } from 'node:zlib';
 import type { OpContext } from '../../lib/context';
 import { FailedPreconditionError, InvalidArgumentError, NotFoundError, UnavailableError, UnimplementedError } from '../../lib/errors';
-import { ImageService } from '../../lib/image/image-service';
+import { ImageService, type ImageStorage } from '../../lib/image/image-service';
+import type { LayerStore } from '../../lib/storage/layer-store';
+import { layerIdsOf } from '../../lib/storage/store-records';
 import type { ApplyLayerParams } from '../../lib/image/layer-sink';
 import type { Platform } from '../../lib/image/manifest';
-import { captureLogger, hex, TestSink, unusedPort, type LogLine } from '../harness/image-fixtures';
+import { captureLogger, hex, newStorage, TestSink, unusedPort, type LogLine } from '../harness/image-fixtures';
 import { startRegistry, type TestRegistry } from '../harness/registry';
 import { buildBusyboxImage, buildIndex, sha256, type BuiltImage } from '../harness/test-images';
 
@@ -36,7 +40,9 @@ let twoLayer: BuiltImage;
 let arm64: BuiltImage;
 let n = 0;
 
-async function newService(opts: { platform?: Platform; sink?: TestSink; registriesConf?: string } = {}): Promise<{ svc: ImageService; sink: TestSink; root: string }> {
+async function newService(
+  opts: { platform?: Platform; sink?: (store: LayerStore) => TestSink; registriesConf?: string; storage?: ImageStorage } = {},
+): Promise<{ svc: ImageService; sink: TestSink; root: string; storage: ImageStorage }> {
   const root = path.join(tmp, `svc-${n++}`);
   await fs.mkdir(root);
   const confFile = path.join(root, 'registries.conf');
@@ -46,10 +52,11 @@ async function newService(opts: { platform?: Platform; sink?: TestSink; registri
       `[[registry]]\nprefix = "example.test/library"\nlocation = "${registry.host}/library"\ninsecure = true\n\n` +
         `[[registry]]\nlocation = "${registry.host}"\ninsecure = true\n`,
   );
-  const sink = opts.sink ?? new TestSink();
-  const svc = new ImageService({ root: path.join(root, 'images'), registriesConfFile: confFile, layerSink: sink, platform: opts.platform ?? { os: 'linux', architecture: 'amd64' }, log });
+  const storage = opts.storage ?? (await newStorage(root, log));
+  const sink = opts.sink?.(storage.layers) ?? new TestSink(storage.layers);
+  const svc = new ImageService({ root: path.join(root, 'images'), registriesConfFile: confFile, storage, layerSink: sink, platform: opts.platform ?? { os: 'linux', architecture: 'amd64' }, log });
   await svc.init();
-  return { svc, sink, root };
+  return { svc, sink, root, storage };
 }
 
 /** The same image with a config whose first diff_id is wrong (blobs are intact). */
@@ -93,7 +100,7 @@ describe('image pull from a real registry', { skip }, () => {
     assert.equal(img.manifestDigest, busybox.manifestDigest);
     assert.deepEqual(img.config.cmd, ['sh']);
     assert.equal(img.layers[0]?.chainId, busybox.layers[0]?.diffId);
-    const entries = sink.layers.get(busybox.layers[0]?.diffId ?? '')?.entries ?? [];
+    const entries = sink.layers.get(hex(busybox.layers[0]?.diffId ?? ''))?.entries ?? [];
     for (const e of ['bin/busybox', 'bin/sh', 'etc/passwd', 'tmp/']) assert.ok(entries.includes(e), `layer has ${e}`);
     assert.ok(logs.some((l) => l.message === 'image pulled' && l.fields.digest === busybox.manifestDigest && typeof l.fields.durationMs === 'number'));
 
@@ -112,22 +119,26 @@ describe('image pull from a real registry', { skip }, () => {
     const byDigest = await svc.pull(`${registry.host}/library/busybox@${busybox.manifestDigest}`, undefined, ctx);
     assert.equal(byDigest.id, img.id);
     assert.deepEqual(byDigest.repoTags.sort(), [name, 'example.test/library/busybox:latest'].sort());
-    assert.equal(svc.status(`${registry.host}/library/busybox@${busybox.manifestDigest}`)?.id, img.id);
+    assert.equal((await svc.status(`${registry.host}/library/busybox@${busybox.manifestDigest}`))?.id, img.id);
   });
 
-  test('two-layer image: applied bottom-up with OCI chain IDs, config extracted', async () => {
+  test('two-layer image: applied bottom-up with c/image layer IDs (OCI chain IDs shown), config extracted', async () => {
     const { svc, sink } = await newService();
     const img = await svc.pull(`${registry.host}/library/two:v1`, undefined, ctx);
     const [l0, l1] = twoLayer.layers;
     const chain1 = sha256(`${l0?.diffId} ${l1?.diffId}`);
+    const ids = [hex(l0?.diffId ?? ''), createHash('sha256').update(`${hex(l0?.diffId ?? '')}+${hex(l1?.diffId ?? '')}`).digest('hex')];
     assert.deepEqual(img.layers.map((l) => l.chainId), [l0?.diffId, chain1]);
-    assert.deepEqual(sink.applied, [l0?.diffId, chain1]);
-    assert.equal(sink.layers.get(chain1)?.parentChainId, l0?.diffId);
-    assert.deepEqual(sink.layers.get(chain1)?.entries, ['etc/', 'etc/motd', 'bin/', 'bin/.wh.vi']);
+    assert.deepEqual(img.layers.map((l) => l.layerId), ids);
+    assert.deepEqual(sink.applied, ids);
+    assert.equal(sink.layers.get(ids[1] ?? '')?.parentLayerId, ids[0]);
+    assert.deepEqual(sink.layers.get(ids[1] ?? '')?.entries, ['etc/', 'etc/motd', 'bin/', 'bin/.wh.vi']);
     assert.equal(img.config.user, 'nobody');
     assert.equal(img.config.workingDir, '/tmp');
     assert.deepEqual(img.config.labels, { test: 'two-layer' });
-    assert.equal(img.size, twoLayer.manifestBytes.length + twoLayer.configBytes.length + (l0?.bytes.length ?? 0) + (l1?.bytes.length ?? 0));
+    // c/image's size: big data (config, the manifest twice) and each layer's uncompressed tar.
+    const tars = twoLayer.layers.reduce((n, l) => n + gunzipSync(l.bytes).length, 0);
+    assert.equal(img.size, 2 * twoLayer.manifestBytes.length + twoLayer.configBytes.length + tars);
   });
 
   test('index: the wanted platform is picked and both digests are recorded', async () => {
@@ -136,7 +147,7 @@ describe('image pull from a real registry', { skip }, () => {
     const a = await amd.svc.pull(`${registry.host}/library/multi`, undefined, ctx);
     assert.equal(a.id, hex(busybox.configDigest));
     assert.deepEqual(a.repoDigests, [`${registry.host}/library/multi@${index.indexDigest}`, `${registry.host}/library/multi@${busybox.manifestDigest}`]);
-    assert.equal(amd.svc.status(`${registry.host}/library/multi@${index.indexDigest}`)?.id, a.id);
+    assert.equal((await amd.svc.status(`${registry.host}/library/multi@${index.indexDigest}`))?.id, a.id);
     const arm = await newService({ platform: { os: 'linux', architecture: 'arm64' } });
     assert.equal((await arm.svc.pull(`${registry.host}/library/multi:latest`, undefined, ctx)).id, hex(arm64.configDigest));
     const s390 = await newService({ platform: { os: 'linux', architecture: 's390x' } });
@@ -177,39 +188,39 @@ describe('image pull from a real registry', { skip }, () => {
     const bb = await svc.pull(`${registry.host}/library/busybox:latest`, undefined, ctx);
     await svc.pull('example.test/library/busybox:latest', undefined, ctx);
     const two = await svc.pull(`${registry.host}/library/two:v1`, undefined, ctx);
-    assert.deepEqual(svc.list().map((i) => i.id).sort(), [bb.id, two.id].sort());
-    assert.deepEqual(svc.list(`${registry.host}/library/two:v1`).map((i) => i.id), [two.id]);
-    assert.deepEqual(svc.list('nothing:here'), []);
-    assert.equal(svc.status(bb.id.slice(0, 12))?.id, bb.id);
-    assert.equal(svc.status(`sha256:${two.id}`)?.id, two.id);
-    assert.equal(svc.status('docker.io/library/absent:1'), undefined);
-    assert.throws(() => svc.resolve('absent:1'), (e: unknown) => e instanceof NotFoundError && e.message.includes('absent:1'));
+    assert.deepEqual((await svc.list()).map((i) => i.id).sort(), [bb.id, two.id].sort());
+    assert.deepEqual((await svc.list(`${registry.host}/library/two:v1`)).map((i) => i.id), [two.id]);
+    assert.deepEqual(await svc.list('nothing:here'), []);
+    assert.equal((await svc.status(bb.id.slice(0, 12)))?.id, bb.id);
+    assert.equal((await svc.status(`sha256:${two.id}`))?.id, two.id);
+    assert.equal(await svc.status('docker.io/library/absent:1'), undefined);
+    await assert.rejects(svc.resolve('absent:1'), (e: unknown) => e instanceof NotFoundError && e.message.includes('absent:1'));
 
     // By tag with another tag left: untag only.
     const untag = await svc.remove('example.test/library/busybox:latest', ctx);
     assert.equal(untag?.deleted, false);
-    assert.deepEqual(svc.status(bb.id)?.repoTags, [`${registry.host}/library/busybox:latest`]);
-    // Last tag: the image goes, its layers are reported unused.
+    assert.deepEqual((await svc.status(bb.id))?.repoTags, [`${registry.host}/library/busybox:latest`]);
+    // Last tag: the image goes; its only layer stays, the two-layer image sits on it.
     const gone = await svc.remove(`${registry.host}/library/busybox:latest`, ctx);
     assert.equal(gone?.deleted, true);
-    assert.equal(svc.status(bb.id), undefined);
-    assert.deepEqual(gone?.unusedChainIds, [], 'the base layer is still used by the two-layer image');
-    // By ID.
+    assert.equal(await svc.status(bb.id), undefined);
+    assert.deepEqual(gone?.removedLayerIds, [], 'the base layer is still used by the two-layer image');
+    // By ID: both layers go, top first.
     const byId = await svc.remove(two.id, ctx);
     assert.equal(byId?.deleted, true);
-    assert.equal(byId?.unusedChainIds.length, 2);
-    assert.deepEqual(svc.list(), []);
+    assert.deepEqual(byId?.removedLayerIds, [...two.layers].reverse().map((l) => l.layerId));
+    assert.deepEqual(await svc.list(), []);
     assert.equal(await svc.remove(two.id, ctx), undefined, 'removing a missing image is not an error');
     const usage = await svc.fsUsage();
     assert.ok(usage.inodes > 0 && usage.bytes >= 0);
   });
 
   test('records and content survive a restart', async () => {
-    const { svc, sink, root } = await newService();
+    const { svc, root, storage } = await newService();
     const img = await svc.pull(`${registry.host}/library/two:v1`, undefined, ctx);
-    const again = new ImageService({ root: path.join(root, 'images'), registriesConfFile: path.join(root, 'registries.conf'), layerSink: sink, log });
+    const again = new ImageService({ root: path.join(root, 'images'), registriesConfFile: path.join(root, 'registries.conf'), storage, log });
     await again.init();
-    assert.deepEqual(again.status(`${registry.host}/library/two:v1`), img);
+    assert.deepEqual(await again.status(`${registry.host}/library/two:v1`), img);
   });
 
   test('errors: unreachable registry, unknown manifest, malformed reference, encrypted layer', async () => {
@@ -221,7 +232,7 @@ describe('image pull from a real registry', { skip }, () => {
     const encrypted = await buildBusyboxImage({ layerMediaType: 'application/vnd.oci.image.layer.v1.tar+gzip+encrypted', labels: { z: '1' } });
     await registry.push('library/encrypted', '1', encrypted);
     await assert.rejects(svc.pull(`${registry.host}/library/encrypted:1`, undefined, ctx), (e: unknown) => e instanceof UnimplementedError && e.message.includes('+encrypted'));
-    assert.deepEqual(svc.list(), []);
+    assert.deepEqual(await svc.list(), []);
     // The media type says zstd, the bytes are gzip: magic bytes win, as in c/image.
     const mislabelled = await buildBusyboxImage({ layerMediaType: 'application/vnd.oci.image.layer.v1.tar+zstd', labels: { z: '2' } });
     await registry.push('library/mislabelled', '1', mislabelled);
@@ -237,15 +248,16 @@ describe('image pull from a real registry', { skip }, () => {
     const bytes = await fs.readFile(file);
     bytes[bytes.length - 20] = (bytes[bytes.length - 20] ?? 0) ^ 0xff; // same length, different content
     await fs.writeFile(file, bytes);
-    const { svc, sink, root } = await newService();
+    const { svc, sink, root, storage } = await newService();
     await assert.rejects(svc.pull(`${registry.host}/library/corrupt:1`, undefined, ctx), (e: unknown) => e instanceof FailedPreconditionError && e.message.includes(`expected ${top.digest}`));
-    assert.equal(svc.status(`${registry.host}/library/corrupt:1`), undefined);
-    assert.deepEqual(svc.list(), []);
+    assert.equal(await svc.status(`${registry.host}/library/corrupt:1`), undefined);
+    assert.deepEqual(await svc.list(), []);
     // The base layer may or may not have been applied before the failure aborted the pull.
-    assert.ok([...sink.layers.keys()].every((c) => c === top.diffId || c === img.layers[0]?.diffId));
-    assert.ok(!sink.layers.has(sha256(`${img.layers[0]?.diffId} ${top.diffId}`)), 'the corrupted layer was never applied');
-    assert.deepEqual(await fs.readdir(path.join(root, 'images', 'content', 'ingest')), []);
-    assert.deepEqual(await fs.readdir(path.join(root, 'images', 'images')), []);
+    const [baseId, topId] = layerIdsOf(img.layers.map((l) => l.diffId));
+    assert.ok([...sink.layers.keys()].every((c) => c === baseId), 'only the base layer may have been applied');
+    assert.ok(!sink.layers.has(topId ?? ''), 'the corrupted layer was never applied');
+    assert.deepEqual(await fs.readdir(path.join(root, 'images', 'ingest')), []);
+    assert.deepEqual(JSON.parse(await fs.readFile(path.join(storage.layers.graphRoot, 'overlay-images', 'images.json'), 'utf8').catch(() => '[]')), []);
   });
 
   test('a layer whose content does not match the config diff_id is never committed', async () => {
@@ -254,7 +266,7 @@ describe('image pull from a real registry', { skip }, () => {
     const { svc, sink } = await newService();
     await assert.rejects(svc.pull(`${registry.host}/library/baddiff:1`, undefined, ctx), (e: unknown) => e instanceof FailedPreconditionError && /does not match the config's diff_id/.test(e.message));
     assert.equal(sink.layers.size, 0);
-    assert.deepEqual(svc.list(), []);
+    assert.deepEqual(await svc.list(), []);
   });
 
   test('basic auth: refused without credentials, accepted with them, never logged', { skip: haveHtpasswd ? false : 'htpasswd missing (apt-get install apache2-utils)' }, async () => {
@@ -278,21 +290,31 @@ describe('image pull from a real registry', { skip }, () => {
   test('a sink that skips reading is tolerated only when the layer is really there', async () => {
     /** Claims every layer is missing, then either "finds" it (destroying the stream) or ignores the stream. */
     class LazySink extends TestSink {
-      constructor(private readonly mode: 'appeared' | 'ignores') {
-        super();
+      private readonly seen = new Set<string>();
+      constructor(
+        store: LayerStore,
+        private readonly mode: 'appeared' | 'ignores',
+      ) {
+        super(store);
+      }
+      override async hasLayer(layerId: string): Promise<boolean> {
+        return this.seen.has(layerId) && (await super.hasLayer(layerId));
       }
       override async applyLayer(p: ApplyLayerParams): Promise<void> {
-        this.applied.push(p.chainId);
+        this.applied.push(p.layerId);
         if (this.mode === 'appeared') {
           p.tar.destroy();
-          this.layers.set(p.chainId, { parentChainId: p.parentChainId, diffId: p.diffId, entries: [] });
+          this.seen.add(p.layerId);
         }
       }
     }
-    const appeared = await newService({ sink: new LazySink('appeared') });
+    // The layers are in the store already (another pull), but the sink first says they are not.
+    const pre = await newService();
+    await pre.svc.pull(`${registry.host}/library/two:v1`, undefined, ctx);
+    const appeared = await newService({ storage: pre.storage, sink: (store) => new LazySink(store, 'appeared') });
     assert.equal((await appeared.svc.pull(`${registry.host}/library/two:v1`, undefined, ctx)).id, hex(twoLayer.configDigest));
     // A sink that does not read: the puller drains the stream itself, so the DiffID is still checked.
-    const ignores = await newService({ sink: new LazySink('ignores') });
+    const ignores = await newService({ storage: pre.storage, sink: (store) => new LazySink(store, 'ignores') });
     assert.equal((await ignores.svc.pull(`${registry.host}/library/two:v1`, undefined, ctx)).layers.length, 2);
     const bad = withWrongDiffId(await buildBusyboxImage({ labels: { lazy: 'bad' } }));
     await registry.push('library/lazybad', '1', bad);

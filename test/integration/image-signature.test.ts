@@ -99,7 +99,7 @@ describe('signature policy', { skip }, () => {
       svc.pull(ref, undefined, ctx, namespace ? { namespace } : {}),
       (e: unknown) => e instanceof FailedPreconditionError && e.message.startsWith('SignatureValidationFailed: Source image rejected') && why.test(e.message),
     );
-    assert.equal(svc.status(ref), undefined, `${ref} is not stored`);
+    assert.equal(await svc.status(ref), undefined, `${ref} is not stored`);
     assert.equal(sink.applied.length, applied, 'no layer was fetched');
   };
 
@@ -108,7 +108,7 @@ describe('signature policy', { skip }, () => {
   });
 
   test('CreateContainer-time check: the stored image is verified again for the name the user gave', async () => {
-    const img = svc.resolve(name('signed', 'good'));
+    const img = await svc.resolve(name('signed', 'good'));
     await svc.verifyStoredImage(img, name('signed', 'good'), undefined, ctx);
     await assert.rejects(svc.verifyStoredImage(img, name('other', '1'), undefined, ctx), /SignatureValidationFailed: .*was not pulled as/);
     const open = await svc.pull(name('open', '1'), undefined, ctx);

@@ -78,7 +78,7 @@ test('GET /info: storage and cgroup driver with the field names and types cAdvis
   assert.deepEqual(info.default_id_mappings, { uids: full, gids: full });
   // The same keep-alive connection answers again, and gRPC still works on the socket.
   assert.equal((await inspect('/info')).status, 200);
-  assert.equal((await fx.daemon.cri.runtime.version({})).runtimeName, 'crio-ts');
+  assert.equal((await fx.daemon.cri.runtime.version({})).runtimeName, 'cri-o');
 });
 
 test('GET /config: the effective crio.conf; unknown paths and IDs: 404 with CRI-O texts', async () => {

@@ -179,11 +179,14 @@ test('a create whose caller gave up stays hidden until the identical retry claim
   // No retry: removed after the timeout, with its rootfs and bundle; the name is free again.
   const forgotten = await abandonCreate(request('forgotten', ['sleep', '1']));
   const bundle = path.join(fx.daemon.dir, 'run', 'crio-bundles', forgotten);
-  const layer = path.join(fx.daemon.dir, 'root', 'crio-containers', forgotten);
+  // Its writable layer in the containers/storage store (containers.json names it).
+  const stored = JSON.parse(readFileSync(path.join(fx.daemon.dir, 'root', 'overlay-containers', 'containers.json'), 'utf8')) as { id: string; layer: string }[];
+  const layerId = stored.find((c) => c.id === forgotten)?.layer ?? '';
+  const layer = path.join(fx.daemon.dir, 'root', 'overlay', layerId);
   const record = path.join(fx.daemon.dir, 'root', 'crio-state', 'containers', `${forgotten}.json`);
-  assert.ok(existsSync(bundle) && existsSync(layer) && existsSync(record));
+  assert.ok(layerId !== '' && existsSync(bundle) && existsSync(layer) && existsSync(record));
   await waitFor('the abandoned container to be removed', async () => ([bundle, layer, record].some((p) => existsSync(p)) ? undefined : true), ABANDON_MS + 30_000);
-  assert.ok(!readFileSync('/proc/self/mountinfo', 'utf8').includes(forgotten), 'its rootfs is unmounted');
+  assert.ok(!readFileSync('/proc/self/mountinfo', 'utf8').includes(layerId), 'its rootfs is unmounted');
   const again = await fx.daemon.cri.runtime.createContainer(request('forgotten', ['sleep', '2']));
   assert.notEqual(again.containerId, forgotten);
   assert.deepEqual((await listed()).sort(), [hidden, again.containerId].sort());

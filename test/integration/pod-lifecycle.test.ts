@@ -59,7 +59,7 @@ after(async () => {
 test('runtime reports version, readiness and the cgroupfs driver', async () => {
   const v = await daemon.cri.runtime.version({});
   assert.equal(v.runtimeApiVersion, 'v1');
-  assert.equal(v.runtimeName, 'crio-ts');
+  assert.equal(v.runtimeName, 'cri-o');
   const st = await daemon.cri.runtime.status({ verbose: false });
   const cond = Object.fromEntries((st.status?.conditions ?? []).map((c) => [c.type, c.status]));
   assert.deepEqual(cond, { RuntimeReady: true, NetworkReady: true });
@@ -74,7 +74,7 @@ test('clients sending the socket path as :authority (kubelet/crictl <= 1.26) are
       const v = await new Promise<VersionResponse>((resolve, reject) =>
         client.version(VersionRequest.fromPartial({}), (err, res) => (err ? reject(err) : resolve(res))),
       );
-      assert.equal(v.runtimeName, 'crio-ts');
+      assert.equal(v.runtimeName, 'cri-o');
     }
   } finally {
     client.close();

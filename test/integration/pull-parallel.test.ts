@@ -9,6 +9,7 @@ import type { OpContext } from '../../lib/context';
 import { FailedPreconditionError } from '../../lib/errors';
 import { nullLogger } from '../../lib/log';
 import { LayerStore } from '../../lib/storage/layer-store';
+import { layerIdOf } from '../../lib/storage/store-records';
 import { captureLogger, newImageService, registrySkipReason, type LogLine } from '../harness/image-fixtures';
 import { startRegistry, type TestRegistry } from '../harness/registry';
 import { buildBusyboxImage, sha256, type BuiltImage } from '../harness/test-images';
@@ -36,17 +37,17 @@ async function tarOf(files: Record<string, string>): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-const chainOf = (parent: string | undefined, diff: string): string => (parent === undefined ? diff : sha256(`${parent} ${diff}`));
+const chainOf = (parent: string | undefined, diff: string): string => layerIdOf(parent, diff);
 
 async function newStore(log = nullLogger()): Promise<LayerStore> {
-  const store = new LayerStore({ root: path.join(tmp, `layers-${n++}`), log });
+  const store = new LayerStore({ graphRoot: path.join(tmp, `layers-${n++}`), log });
   await store.init();
   return store;
 }
 
 /** Directories an unpack left behind in the store root. */
 async function leftovers(store: LayerStore): Promise<string[]> {
-  return (await fs.readdir(store.root)).filter((d) => d.includes('.incomplete-'));
+  return fs.readdir(store.staging);
 }
 
 /** A promise with its settle functions. */
@@ -84,27 +85,27 @@ describe('LayerStore: a layer applied beside its parent', { skip }, () => {
   before(async () => {
     const b = await tarOf({ 'etc/base': 'base\n' });
     const t = await tarOf({ 'etc/top': 'top\n' });
-    base = { tar: b, diff: sha256(b), chain: sha256(b) };
-    top = { tar: t, diff: sha256(t), chain: chainOf(sha256(b), sha256(t)) };
+    base = { tar: b, diff: sha256(b), chain: layerIdOf(undefined, sha256(b)) };
+    top = { tar: t, diff: sha256(t), chain: chainOf(layerIdOf(undefined, sha256(b)), sha256(t)) };
   });
 
   test('is unpacked first and committed only on top of the committed parent', async () => {
     const store = await newStore();
     const parent = deferred();
     const child = trackedTar(top.tar);
-    const applying = store.applyLayer({ chainId: top.chain, parentChainId: base.chain, diffId: top.diff, tar: child.tar, parentApplied: parent.promise }, ctx);
+    const applying = store.applyLayer({ layerId: top.chain, parentLayerId: base.chain, diffId: top.diff, tar: child.tar, parentApplied: parent.promise }, ctx);
     await child.ended;
     assert.equal(await store.hasLayer(top.chain), false, 'not visible before its parent');
-    assert.ok(!existsSync(path.join(store.root, top.chain.slice(7))));
-    await store.applyLayer({ chainId: base.chain, parentChainId: undefined, diffId: base.diff, tar: Readable.from([base.tar]) }, ctx);
+    assert.ok(!existsSync(path.join(store.home, top.chain)));
+    await store.applyLayer({ layerId: base.chain, parentLayerId: undefined, diffId: base.diff, tar: Readable.from([base.tar]) }, ctx);
     parent.resolve();
     await applying;
     assert.ok(await store.hasLayer(top.chain));
     const links = await store.layerLinks(top.chain);
     assert.equal(links.length, 2);
     assert.deepEqual(links.slice(1), await store.layerLinks(base.chain));
-    assert.equal(await fs.readFile(path.join(store.root, top.chain.slice(7), 'lower'), 'utf8'), links[1]);
-    assert.equal(await fs.readFile(path.join(store.root, top.chain.slice(7), 'diff', 'etc', 'top'), 'utf8'), 'top\n');
+    assert.equal(await fs.readFile(path.join(store.home, top.chain, 'lower'), 'utf8'), links[1]);
+    assert.equal(await fs.readFile(path.join(store.home, top.chain, 'diff', 'etc', 'top'), 'utf8'), 'top\n');
     assert.deepEqual(await leftovers(store), []);
   });
 
@@ -112,18 +113,18 @@ describe('LayerStore: a layer applied beside its parent', { skip }, () => {
     const store = await newStore();
     const parent = deferred();
     const child = trackedTar(top.tar);
-    const applying = store.applyLayer({ chainId: top.chain, parentChainId: base.chain, diffId: top.diff, tar: child.tar, parentApplied: parent.promise }, ctx);
+    const applying = store.applyLayer({ layerId: top.chain, parentLayerId: base.chain, diffId: top.diff, tar: child.tar, parentApplied: parent.promise }, ctx);
     await child.ended;
     parent.reject(new Error('base layer download failed'));
     await assert.rejects(applying, (e: unknown) => e instanceof FailedPreconditionError && /was not applied/.test(e.message));
     assert.equal(await store.hasLayer(top.chain), false);
     assert.deepEqual(await leftovers(store), []);
-    assert.deepEqual((await fs.readdir(store.root)).filter((d) => d !== 'l'), []);
+    assert.deepEqual((await fs.readdir(store.home)).filter((d) => d !== 'l' && d !== 'crio-staging'), []);
   });
 
   test('a parent that settles without being there fails the layer too', async () => {
     const store = await newStore();
-    const applying = store.applyLayer({ chainId: top.chain, parentChainId: base.chain, diffId: top.diff, tar: Readable.from([top.tar]), parentApplied: Promise.resolve() }, ctx);
+    const applying = store.applyLayer({ layerId: top.chain, parentLayerId: base.chain, diffId: top.diff, tar: Readable.from([top.tar]), parentApplied: Promise.resolve() }, ctx);
     await assert.rejects(applying, (e: unknown) => e instanceof FailedPreconditionError && /is not present/.test(e.message));
     assert.deepEqual(await leftovers(store), []);
   });
@@ -131,7 +132,7 @@ describe('LayerStore: a layer applied beside its parent', { skip }, () => {
   test('without parentApplied the parent must already be there', async () => {
     const store = await newStore();
     await assert.rejects(
-      store.applyLayer({ chainId: top.chain, parentChainId: base.chain, diffId: top.diff, tar: Readable.from([top.tar]) }, ctx),
+      store.applyLayer({ layerId: top.chain, parentLayerId: base.chain, diffId: top.diff, tar: Readable.from([top.tar]) }, ctx),
       (e: unknown) => e instanceof FailedPreconditionError && /is not present/.test(e.message),
     );
   });
@@ -170,16 +171,16 @@ describe('pull into the layer store, layers side by side', { skip }, () => {
   });
 
   test('every layer is committed bottom-up with its lower chain and content', async () => {
-    const store = await newStore();
-    const { svc } = await newImageService(tmp, log, { registriesConf: conf(), layerSink: store });
+    const { svc, storage } = await newImageService(tmp, log, { registriesConf: conf(), direct: true });
+    const store = storage.layers;
     const img = await svc.pull(`${registry.host}/parallel/ok:1`, undefined, ctx);
     const ids = chains(image);
-    assert.deepEqual(img.layers.map((l) => l.chainId), ids);
+    assert.deepEqual(img.layers.map((l) => l.layerId), ids);
     for (const [i, c] of ids.entries()) {
       assert.ok(await store.hasLayer(c), `layer ${i} present`);
       assert.equal((await store.layerLinks(c)).length, i + 1);
     }
-    const diff = (i: number, p: string): string => path.join(store.root, (ids[i] ?? '').slice(7), 'diff', p);
+    const diff = (i: number, p: string): string => path.join(store.home, ids[i] ?? '', 'diff', p);
     assert.equal(await fs.readFile(diff(1, 'etc/one'), 'utf8'), 'one ok\n');
     assert.equal((await fs.stat(diff(2, 'etc/two'))).size, 200_000);
     assert.ok((await fs.lstat(diff(2, 'bin/vi'))).isCharacterDevice(), 'whiteout converted');
@@ -190,11 +191,11 @@ describe('pull into the layer store, layers side by side', { skip }, () => {
   test('two pulls sharing layers apply each layer once', async () => {
     const other = await buildBusyboxImage({ labels: { tag: 'other' }, extraLayers: [{ files: [{ path: 'etc/other', content: 'other\n' }] }] });
     await registry.push('parallel/other', '1', other);
-    const store = await newStore(log);
-    const { svc } = await newImageService(tmp, log, { registriesConf: conf(), layerSink: store });
+    const { svc, storage } = await newImageService(tmp, log, { registriesConf: conf(), direct: true });
+    const store = storage.layers;
     const before = logs.length;
     await Promise.all([svc.pull(`${registry.host}/parallel/ok:1`, undefined, ctx), svc.pull(`${registry.host}/parallel/other:1`, undefined, ctx)]);
-    const applied = logs.slice(before).filter((l) => l.message === 'layer applied' && typeof l.fields.durationMs === 'number').map((l) => String(l.fields.chainId));
+    const applied = logs.slice(before).filter((l) => l.message === 'layer applied' && typeof l.fields.durationMs === 'number').map((l) => String(l.fields.layerId));
     const want = new Set([...chains(image), ...chains(other)]);
     assert.equal(applied.length, want.size, 'each distinct layer unpacked once');
     assert.deepEqual(new Set(applied), want);
@@ -210,13 +211,13 @@ describe('pull into the layer store, layers side by side', { skip }, () => {
     const bytes = await fs.readFile(file);
     bytes[bytes.length - 20] = (bytes[bytes.length - 20] ?? 0) ^ 0xff;
     await fs.writeFile(file, bytes);
-    const store = await newStore();
-    const { svc } = await newImageService(tmp, log, { registriesConf: conf(), layerSink: store });
+    const { svc, storage } = await newImageService(tmp, log, { registriesConf: conf(), direct: true });
+    const store = storage.layers;
     await assert.rejects(svc.pull(`${registry.host}/parallel/corrupt:1`, undefined, ctx), (e: unknown) => e instanceof FailedPreconditionError && e.message.includes(bad.digest));
     const ids = chains(img);
     for (const c of ids.slice(1)) assert.equal(await store.hasLayer(c), false);
     assert.deepEqual(await leftovers(store), []);
-    assert.deepEqual(svc.list(), []);
+    assert.deepEqual(await svc.list(), []);
   });
 
   test('a wrong diff_id of the base layer commits no layer at all', async () => {
@@ -227,11 +228,11 @@ describe('pull into the layer store, layers side by side', { skip }, () => {
     const manifestBytes = Buffer.from(JSON.stringify(manifest));
     const bad: BuiltImage = { ...img, config, configBytes, configDigest: sha256(configBytes), manifest, manifestBytes, manifestDigest: sha256(manifestBytes) };
     await registry.push('parallel/baddiff', '1', bad);
-    const store = await newStore();
-    const { svc } = await newImageService(tmp, log, { registriesConf: conf(), layerSink: store });
+    const { svc, storage } = await newImageService(tmp, log, { registriesConf: conf(), direct: true });
+    const store = storage.layers;
     await assert.rejects(svc.pull(`${registry.host}/parallel/baddiff:1`, undefined, ctx), (e: unknown) => e instanceof FailedPreconditionError && /does not match the config's diff_id/.test(e.message));
     assert.deepEqual(await store.listLayers(), []);
     assert.deepEqual(await leftovers(store), []);
-    assert.deepEqual(svc.list(), []);
+    assert.deepEqual(await svc.list(), []);
   });
 });

@@ -3,6 +3,13 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { pack, type Header } from 'tar-stream';
+import { nullLogger } from '../../lib/log';
+import { ContainerLayers } from '../../lib/storage/container-layers';
+import type { CrioMetadata } from '../../lib/storage/container-records';
+import { ImageRecords } from '../../lib/storage/image-records';
+import { LayerGc } from '../../lib/storage/layer-gc';
+import { LayerStore } from '../../lib/storage/layer-store';
+import { layerIdsOf } from '../../lib/storage/store-records';
 import type { BuiltImage } from '../harness/test-images';
 
 /**
@@ -97,23 +104,31 @@ export function rawImage(layerTars: readonly Buffer[], cmd: string[] = ['sh']): 
   };
 }
 
-/** Chain IDs of an image's layers, bottom first. */
-export function chainIds(image: BuiltImage): string[] {
-  const out: string[] = [];
-  for (const l of image.layers) out.push(out.length === 0 ? l.diffId : sha256(`${out[out.length - 1] ?? ''} ${l.diffId}`));
-  return out;
+/** Storage layer IDs of an image's layers (containers/image's rule), bottom first. */
+export function layerIds(image: BuiltImage): string[] {
+  return layerIdsOf(image.layers.map((l) => l.diffId));
 }
 
-/** What the layer store directory holds: complete layers, incomplete leftovers, and dangling links. */
-export async function layerStoreState(root: string): Promise<{ complete: string[]; incomplete: string[]; danglingLinks: string[] }> {
+/**
+ * What a graph root's layer store holds: complete layers (in layers.json, not flagged incomplete,
+ * with a directory), incomplete leftovers (flagged records, directories without a record, staged
+ * unpacks), and dangling links.
+ */
+export async function layerStoreState(graphRoot: string): Promise<{ complete: string[]; incomplete: string[]; danglingLinks: string[] }> {
   const out = { complete: [] as string[], incomplete: [] as string[], danglingLinks: [] as string[] };
-  for (const name of await fs.readdir(root).catch(() => [] as string[])) {
-    if (name === 'l') continue;
-    const complete = /^[0-9a-f]{64}$/.test(name) && (await fs.stat(path.join(root, name, 'layer.json')).then(() => true, () => false));
-    (complete ? out.complete : out.incomplete).push(complete ? `sha256:${name}` : name);
+  const home = path.join(graphRoot, 'overlay');
+  const text = await fs.readFile(path.join(graphRoot, 'overlay-layers', 'layers.json'), 'utf8').catch(() => '[]');
+  const records = (text.trim() === '' ? [] : JSON.parse(text)) as { id: string; flags?: Record<string, unknown> }[];
+  // Layer directories only (the home also holds l/, crio-staging/, podman's .has-mount-program).
+  const dirs = new Set((await fs.readdir(home).catch(() => [] as string[])).filter((n) => /^[0-9a-f]{64}$/.test(n)));
+  for (const r of records) {
+    if (r.flags?.incomplete === true || !dirs.has(r.id)) out.incomplete.push(`record ${r.id}`);
+    else out.complete.push(r.id);
   }
-  for (const link of await fs.readdir(path.join(root, 'l')).catch(() => [] as string[])) {
-    if (!(await fs.stat(path.join(root, 'l', link)).then(() => true, () => false))) out.danglingLinks.push(link);
+  for (const d of dirs) if (!records.some((r) => r.id === d)) out.incomplete.push(`dir ${d}`);
+  for (const s of await fs.readdir(path.join(home, 'crio-staging')).catch(() => [] as string[])) out.incomplete.push(`staged ${s}`);
+  for (const link of await fs.readdir(path.join(home, 'l')).catch(() => [] as string[])) {
+    if (!(await fs.stat(path.join(home, 'l', link)).then(() => true, () => false))) out.danglingLinks.push(link);
   }
   out.complete.sort();
   return out;
@@ -127,4 +142,33 @@ export async function mountsUnder(dir: string): Promise<string[]> {
     .split('\n')
     .map((l) => (l.split(' ')[4] ?? '').replace(/\\040/g, ' '))
     .filter((m) => m === real || m.startsWith(real + '/'));
+}
+
+/** A whole store (graph root `<dir>/graph`, run root `<dir>/run`) as the daemon opens it. */
+export async function openTestStore(dir: string, log = nullLogger()): Promise<{ graphRoot: string; runRoot: string; layers: LayerStore; images: ImageRecords; containers: ContainerLayers; gc: LayerGc }> {
+  const graphRoot = path.join(dir, 'graph');
+  const runRoot = path.join(dir, 'run');
+  let gc: LayerGc | undefined;
+  const layers = new LayerStore({ graphRoot, log, onCommit: async (id) => gc?.addCandidates([id]) });
+  await layers.init();
+  const images = new ImageRecords(graphRoot, log);
+  await images.init();
+  const containers = new ContainerLayers({ graphRoot, runRoot, layerStore: layers, images, log });
+  gc = new LayerGc({ layers, images, containers: containers.store, log });
+  await containers.init();
+  return { graphRoot, runRoot, layers, images, containers, gc };
+}
+
+/** Records an image on `topLayer` (its big data is a stand-in: the storage tests never read it). */
+export async function recordImage(images: ImageRecords, id: string, topLayer: string, names: string[] = []): Promise<void> {
+  await images.createImage({ id, names, topLayer, created: new Date(0), metadata: '{}', bigData: [{ key: 'manifest', data: Buffer.from('{}') }] });
+}
+
+/** CRI-O-style names and metadata for a test container. */
+export function testContainer(name: string, imageId: string): { imageId: string; names: string[]; metadata: CrioMetadata } {
+  return {
+    imageId,
+    names: [`k8s_${name}_pod_ns_uid_0`],
+    metadata: { 'pod-name': 'k8s_pod_ns_uid_0', 'pod-id': 'p'.repeat(64), 'image-name': 'test', 'image-id': imageId, name: `k8s_${name}_pod_ns_uid_0`, 'metadata-name': name, 'created-at': 0 },
+  };
 }

@@ -121,7 +121,7 @@ for (const c of corpus) {
     assert.deepEqual(await fs.readdir(outside), ['canary']);
     assert.equal(await fs.readFile(path.join(outside, 'canary'), 'utf8'), 'untouched');
     await assert.rejects(fs.lstat('/tmp/crio-evil'), { code: 'ENOENT' });
-    const st = await layerStoreState(path.join(daemon.dir, 'root', 'crio-layers'));
+    const st = await layerStoreState(path.join(daemon.dir, 'root'));
     assert.deepEqual(st, { complete: [], incomplete: [], danglingLinks: [] }, 'no half layer left');
     const img = await daemon.cri.image.imageStatus({ image: { image: `${registry.host}/hostile/${c.name}:latest` } });
     assert.equal(img.image, undefined);
@@ -131,5 +131,5 @@ for (const c of corpus) {
 test('after the corpus, a benign image still pulls', { skip }, async () => {
   const r = await daemon.cri.image.pullImage({ image: { image: `${registry.host}/benign/ok:latest` } });
   assert.match(r.imageRef, /^[0-9a-f]{64}$/);
-  assert.equal((await layerStoreState(path.join(daemon.dir, 'root', 'crio-layers'))).complete.length, 1);
+  assert.equal((await layerStoreState(path.join(daemon.dir, 'root'))).complete.length, 1);
 });

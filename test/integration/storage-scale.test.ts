@@ -8,7 +8,8 @@ import { after, before, test } from 'node:test';
 import { backgroundContext } from '../../lib/context';
 import { nullLogger } from '../../lib/log';
 import { runProgram } from '../../lib/process';
-import { LayerStore } from '../../lib/storage/layer-store';
+import { inventoryOf, LayerStore } from '../../lib/storage/layer-store';
+import { layerIdOf } from '../../lib/storage/store-records';
 import { listMountsUnder, mount, unmount } from '../../lib/storage/mount';
 
 /*
@@ -87,8 +88,9 @@ async function peakRssGrowth(fn: () => Promise<void>): Promise<number> {
  * puller verifies that while streaming), so a made-up DiffID spares hashing the stream twice.
  */
 async function applyGenerated(name: string, parts: () => Iterable<Buffer>): Promise<{ chainId: string; rss: number }> {
-  const chainId = 'sha256:' + createHash('sha256').update(name).digest('hex');
-  const rss = await peakRssGrowth(() => store.applyLayer({ chainId, parentChainId: undefined, diffId: chainId, tar: generated(parts) }, ctx));
+  const diffId = 'sha256:' + createHash('sha256').update(name).digest('hex');
+  const chainId = layerIdOf(undefined, diffId);
+  const rss = await peakRssGrowth(() => store.applyLayer({ layerId: chainId, parentLayerId: undefined, diffId, tar: generated(parts) }, ctx));
   return { chainId, rss };
 }
 
@@ -96,7 +98,7 @@ before(async () => {
   if (skip) return;
   tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'crio-scale-it-'));
   await mount({ source: 'tmpfs', fstype: 'tmpfs', target: tmp, options: ['size=3g', 'nr_inodes=400k'] });
-  store = new LayerStore({ root: path.join(tmp, 'layers'), log: nullLogger() });
+  store = new LayerStore({ graphRoot: path.join(tmp, 'graph'), log: nullLogger() });
   await store.init();
 });
 
@@ -121,8 +123,8 @@ test('a tar bomb of 100 000 tiny files unpacks with bounded memory', { skip }, a
     }
   });
   const rec = await store.getLayer(chainId);
-  assert.equal(rec?.inventory?.inodes, 1 + DIRS + DIRS * PER_DIR);
-  assert.equal((await fs.readdir(path.join(store.root, chainId.slice(7), 'diff', 'd99'))).length, PER_DIR);
+  assert.equal(rec ? inventoryOf(rec.layer)?.inodes : undefined, 1 + DIRS + DIRS * PER_DIR);
+  assert.equal((await fs.readdir(path.join(store.home, chainId, 'diff', 'd99'))).length, PER_DIR);
   assert.ok(rss < 256 * 1024 * 1024, `resident memory grew by ${Math.round(rss / 1e6)} MB for a ~100 MB archive`);
   await store.removeLayer(chainId);
 });
@@ -133,7 +135,7 @@ test('a 2 GiB file of zeros is streamed and stays sparse', { skip }, async () =>
     yield header('var/log/lastlog', 2 * GiB, '0');
     for (let i = 0; i < 2048; i++) yield zeros;
   });
-  const st = await fs.stat(path.join(store.root, chainId.slice(7), 'diff/var/log/lastlog'));
+  const st = await fs.stat(path.join(store.home, chainId, 'diff/var/log/lastlog'));
   assert.equal(st.size, 2 * GiB);
   assert.equal(st.blocks, 0, 'no block allocated for zeros');
   assert.ok(rss < 256 * 1024 * 1024, `resident memory grew by ${Math.round(rss / 1e6)} MB for a 2 GiB file`);
@@ -150,9 +152,10 @@ test('a 2 GiB GNU-sparse file stays sparse', { skip }, async () => {
   const tar = await runProgram('tar', ['-c', '-f', '-', '--sparse', '--format=posix', 'disk.img'], { cwd: src });
   assert.equal(tar.exitCode, 0, tar.stderr.toString());
   assert.ok(tar.stdout.length < 64 * 1024);
-  const chainId = 'sha256:' + createHash('sha256').update(tar.stdout).digest('hex');
-  await store.applyLayer({ chainId, parentChainId: undefined, diffId: chainId, tar: Readable.from([tar.stdout]) }, ctx);
-  const file = path.join(store.root, chainId.slice(7), 'diff/disk.img');
+  const diffId = 'sha256:' + createHash('sha256').update(tar.stdout).digest('hex');
+  const chainId = layerIdOf(undefined, diffId);
+  await store.applyLayer({ layerId: chainId, parentLayerId: undefined, diffId, tar: Readable.from([tar.stdout]) }, ctx);
+  const file = path.join(store.home, chainId, 'diff/disk.img');
   const st = await fs.stat(file);
   assert.equal(st.size, 2 * GiB);
   assert.ok(st.blocks <= 16, `allocated ${st.blocks} blocks`);
@@ -161,5 +164,6 @@ test('a 2 GiB GNU-sparse file stays sparse', { skip }, async () => {
   await rd.read(b, 0, 4096, GiB);
   await rd.close();
   assert.ok(b.equals(Buffer.alloc(4096, 0xab)));
-  assert.equal((await store.getLayer(chainId))?.inventory?.fileBytes, 2 * GiB);
+  const located = await store.getLayer(chainId);
+  assert.equal(located ? inventoryOf(located.layer)?.fileBytes : undefined, 2 * GiB);
 });

@@ -153,9 +153,9 @@ test('hostUsers: false — the pod has its own user namespace owning its other n
   assert.match(out, /^host=mapped$/m);
 
   // Outside, what the container wrote belongs to the mapped ids; the image layer itself is untouched.
-  const layers = path.join(daemon.dir, 'root', 'crio-containers');
   const [ctr] = (await rt.listContainers({ filter: { podSandboxId } })).containers;
-  const upper = path.join(layers, ctr?.id ?? '', 'diff');
+  const stored = JSON.parse(await fs.readFile(path.join(daemon.dir, 'root', 'overlay-containers', 'containers.json'), 'utf8')) as { id: string; layer: string }[];
+  const upper = path.join(daemon.dir, 'root', 'overlay', stored.find((c) => c.id === ctr?.id)?.layer ?? '', 'diff');
   const st = await fs.stat(path.join(upper, 'etc', 'new-file'));
   assert.deepEqual([st.uid, st.gid], [HOST_ID, HOST_ID]);
   assert.equal((await fs.stat(path.join(upper, 'etc', 'image-file'))).uid, HOST_ID);
