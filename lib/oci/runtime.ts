@@ -83,6 +83,8 @@ export class OciRuntime {
   private readonly runc: Runc;
   private readonly info = new Map<string, ContainerInfo>();
   private readonly stops = new Map<string, StopOperation>();
+  /** Unsubscribes the exit-file watch that wakes running stops; set while any stop runs. */
+  private exitWatch: (() => void) | undefined;
   private rro: Promise<boolean> | undefined;
   /** Whether the runtime is a runc started through its exec FIFO; probed once. */
   private execFifo: Promise<boolean> | undefined;
@@ -236,17 +238,20 @@ export class OciRuntime {
    * gone. Idempotent; a concurrent call joins the running stop and can only shorten its timeout.
    * If `ctx` is aborted the call rejects but the stop keeps going in the background.
    */
-  async stopContainer(containerId: string, timeoutSec: number, stopSignal: string | number, ctx?: OpContext): Promise<void> {
+  async stopContainer(containerId: string, timeoutSec: number, stopSignal: string | number | (() => Promise<string | number>), ctx?: OpContext): Promise<void> {
     let op = this.stops.get(containerId);
     if (op) {
       op.shorten(timeoutSec * 1000);
     } else {
       const log = (ctx?.log ?? this.options.log).child({ containerId });
+      // conmon's exit file wakes the loop at once: no poll interval or backoff after the exit.
+      this.exitWatch ??= this.watchExits((id) => this.stops.get(id)?.poke());
       const created = new StopOperation(
         {
           sendStopSignal: () =>
             ignoreNotRunning(async () => {
-              await this.runc.kill(containerId, stopSignal);
+              // Looked up only when sent: a stop with no grace period (timeout 0) sends none.
+              await this.runc.kill(containerId, typeof stopSignal === 'function' ? await stopSignal() : stopSignal);
               faultPoint('container-stop:signal-sent');
             }),
           kill: () => ignoreNotRunning(() => this.runc.kill(containerId, 'KILL', true)),
@@ -257,7 +262,15 @@ export class OciRuntime {
       );
       op = created;
       this.stops.set(containerId, created);
-      void created.done.finally(() => this.stops.delete(containerId)).catch(() => undefined);
+      void created.done
+        .finally(() => {
+          this.stops.delete(containerId);
+          if (this.stops.size === 0) {
+            this.exitWatch?.();
+            this.exitWatch = undefined;
+          }
+        })
+        .catch(() => undefined);
     }
     if (!ctx) return op.done;
     const signal = ctx.signal;
