@@ -209,14 +209,19 @@ function usernsArgs(ns: PodNamespaces, mappings: IdMappings, setup: NamespaceSet
   });
 }
 
-/** Unmounts (lazily) and unlinks each namespace file; files already gone are fine. */
-export async function removePodNamespaces(ns: PodNamespaces): Promise<void> {
+/**
+ * Unmounts (lazily) and unlinks each namespace file; files already gone are fine. `alongside`:
+ * other mounts of the pod with a filesystem of their own (its /dev/shm tmpfs), unmounted by the
+ * same umount, since each spawn blocks the daemon for 5-15 ms.
+ */
+export async function removePodNamespaces(ns: PodNamespaces, alongside: readonly string[] = []): Promise<void> {
   const files = KINDS.map((k) => ns[k.kind]).filter((f): f is string => f !== undefined);
-  if (files.length === 0) return;
+  if (files.length === 0 && alongside.length === 0) return;
+  const stillThere = async (): Promise<string[]> => [...(await pinnedFiles(files)), ...(await pinnedFiles(alongside))];
   // Mounts can be stacked (a crash between two attempts); umount once per layer.
   let unmounted = false;
   for (let pass = 0; pass < 4; pass++) {
-    const mounted = await pinnedFiles(files);
+    const mounted = await stillThere();
     if (mounted.length === 0) break;
     unmounted = true;
     const r = await runProgram('umount', ['--lazy', ...mounted], { timeoutMs: SPAWN_TIMEOUT_MS });
@@ -224,7 +229,7 @@ export async function removePodNamespaces(ns: PodNamespaces): Promise<void> {
       throw new InternalError(`cannot unmount namespace files ${mounted.join(', ')}: ${stderrTail(r)}`);
     }
   }
-  const stillMounted = await pinnedFiles(files);
+  const stillMounted = await stillThere();
   if (stillMounted.length > 0) throw new InternalError(`namespace files still mounted: ${stillMounted.join(', ')}`);
   if (unmounted) faultPoint('pod-ns:unmounted');
   for (const f of files) {
