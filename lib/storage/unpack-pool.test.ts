@@ -9,7 +9,7 @@ import { gzipSync } from 'node:zlib';
 import { pack } from 'tar-stream';
 import { FailedPreconditionError } from '../errors';
 import { nullLogger } from '../log';
-import { unpackInWorker } from './unpack-pool';
+import { setUnpackWorkerIdleExit, unpackInWorker } from './unpack-pool';
 
 /** A tar of `files` (name → content), built in memory. */
 async function tarOf(files: Record<string, string>): Promise<Buffer> {
@@ -92,4 +92,18 @@ test("a plain tar's chunks are copied, not moved: a source may send one buffer m
   await unpackInWorker(Readable.from([header, zeros, zeros, zeros, zeros, tail]), dir, opts);
   assert.equal(zeros.length, 65536, 'the reused buffer is still ours');
   assert.equal((await fs.stat(path.join(dir, 'z.bin'))).size, 4 * 65536);
+});
+
+test('a layer that comes as an idle worker exits gets a live worker', async () => {
+  setUnpackWorkerIdleExit(0);
+  try {
+    const tar = await tarOf({ 'a.txt': 'alpha\n' });
+    for (let i = 0; i < 5; i++) {
+      await unpackInWorker(Readable.from([tar]), await fresh(), opts);
+      // The idle timer (0 ms) fires first: the worker is terminating, its exit not yet seen.
+      await new Promise((resolve) => setTimeout(resolve, 0));
+    }
+  } finally {
+    setUnpackWorkerIdleExit(5_000);
+  }
 });

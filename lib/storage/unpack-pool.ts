@@ -17,7 +17,12 @@ import { fromWire, type FromWorker, type ToWorker, type WorkerDecode, type Worke
 /** Layers unpacked at once: the floor (parallel `tar -x`) gains up to about twice the cores on small files. */
 const MAX_WORKERS = Math.max(2, Math.min(4, availableParallelism() * 2));
 /** How long an idle worker waits for the next layer before it exits. */
-const IDLE_EXIT_MS = 5_000;
+let idleExitMs = 5_000;
+
+/** Sets how long idle workers stay (tests race a new layer against an exiting worker). */
+export function setUnpackWorkerIdleExit(ms: number): void {
+  idleExitMs = ms;
+}
 /** Tar bytes sent but not yet taken by the worker's unpacker. */
 const WINDOW_BYTES = 4 << 20;
 /** Bytes per message to a worker. */
@@ -82,7 +87,12 @@ function release(pw: PooledWorker, healthy: boolean): void {
   running--;
   // Busy, a worker keeps the process alive (the pull waits on it); idle, it must not.
   pw.worker.unref();
-  pw.idleTimer = setTimeout(() => void pw.worker.terminate(), IDLE_EXIT_MS);
+  pw.idleTimer = setTimeout(() => {
+    // Out of the idle list first: a terminating worker must not be handed the next layer.
+    const at = idle.indexOf(pw);
+    if (at >= 0) idle.splice(at, 1);
+    void pw.worker.terminate();
+  }, idleExitMs);
   pw.idleTimer.unref();
   idle.push(pw);
 }
