@@ -6,7 +6,7 @@ import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
 import { pack } from 'tar-stream';
 import { backgroundContext } from '../lib/context';
-import { decompressorFor } from '../lib/image/decompress';
+import { decompressorFor } from '../lib/storage/decompress';
 import { nullLogger } from '../lib/log';
 import { runProgram } from '../lib/process';
 import { ContainerLayers } from '../lib/storage/container-layers';

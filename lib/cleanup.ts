@@ -32,3 +32,12 @@ export class CleanupStack {
     }
   }
 }
+
+/**
+ * Waits for steps that run at once, then throws the first failure: a failing step never leaves
+ * the others running unobserved (a retry would find them half done).
+ */
+export async function allDone(steps: readonly Promise<unknown>[]): Promise<void> {
+  const failed = (await Promise.allSettled(steps)).find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
+}

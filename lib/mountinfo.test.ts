@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { parseMountInfo, unescapeMountField } from './mountinfo';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { hasOwnFilesystem, parseMountInfo, unescapeMountField } from './mountinfo';
 
 const escapeCases: { name: string; in: string; want: string }[] = [
   { name: 'plain path', in: '/run/netns/abc', want: '/run/netns/abc' },
@@ -75,3 +78,14 @@ for (const c of escapes) {
     assert.equal(unescapeMountField(c.input), c.want);
   });
 }
+
+test('hasOwnFilesystem: a mount of another filesystem, a plain directory, a missing path', async () => {
+  assert.equal(await hasOwnFilesystem('/proc'), true);
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'crio-ts-mountinfo-'));
+  try {
+    assert.equal(await hasOwnFilesystem(dir), false);
+    assert.equal(await hasOwnFilesystem(path.join(dir, 'missing')), false);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});

@@ -1,4 +1,5 @@
 import { promises as fs } from 'node:fs';
+import path from 'node:path';
 
 /**
  * /proc/self/mountinfo (proc(5)): storage checks what is mounted, the namespace code whether a
@@ -56,4 +57,20 @@ export async function readMountPointCounts(): Promise<Map<string, number>> {
   const counts = new Map<string, number>();
   for (const e of parseMountInfo(text)) counts.set(e.mountPoint, (counts.get(e.mountPoint) ?? 0) + 1);
   return counts;
+}
+
+/**
+ * Whether a filesystem of its own (overlay, tmpfs, nsfs) is mounted at `target`, however many
+ * times: its device then differs from its parent directory's. Blind to a bind mount within one
+ * filesystem (that needs mountinfo); two stats instead of reading mountinfo, which takes 10-25 ms
+ * on a node with a thousand mounts. False when `target` does not exist.
+ */
+export async function hasOwnFilesystem(target: string): Promise<boolean> {
+  try {
+    const [st, parent] = await Promise.all([fs.stat(target), fs.stat(path.dirname(target))]);
+    return st.dev !== parent.dev;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw err;
+  }
 }

@@ -5,7 +5,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { errnoCode, NotFoundError } from '../errors';
 import { syncDir } from '../fsutil';
-import { DigestVerifier } from './digest-stream';
+import { DigestVerifier } from '../storage/digest-stream';
 import { digestHex } from './reference';
 
 /**

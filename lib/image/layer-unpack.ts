@@ -5,8 +5,8 @@ import { finished } from 'node:stream/promises';
 import type { OpContext } from '../context';
 import { errnoCode, FailedPreconditionError, InternalError, UnimplementedError } from '../errors';
 import type { ContentStore, StagedBlob } from './content-store';
-import { decompressorFor, detectCompression, peek } from './decompress';
-import { DigestVerifier } from './digest-stream';
+import { decompressorFor, detectCompression, peek } from '../storage/decompress';
+import { DigestVerifier } from '../storage/digest-stream';
 import type { LayerRecord } from './image-store';
 import type { LayerSink } from './layer-sink';
 import type { MetricsRecorder } from '../metrics/recorder';
@@ -21,10 +21,11 @@ import type { RegistryClient } from './registry-client';
 
 /**
  * Gets an image's layers into the layer sink, committed strictly bottom-up. Each layer streams
- * through digest check → decompress → DiffID check → sink. A sink with `concurrentApply` (the
- * layer store) gets every layer straight from the registry, several side by side — gunzip is
- * the bottleneck and runs on the thread pool, so two layers use both cores — and commits each
- * once its parent is. For other sinks the layer whose parent is in place streams from the
+ * through digest check → decompress → DiffID check → sink; a sink that `decompresses` (the layer
+ * store: on its unpack workers, beside the tar work) takes the blob right after the digest check
+ * and does the other two itself. A sink with `concurrentApply` (the layer store) gets every
+ * layer straight from the registry, several side by side, and commits each once its parent
+ * is. For other sinks the layer whose parent is in place streams from the
  * registry while the layers above download in parallel into the content store's ingest dir
  * (verified against their compressed digest and size), to be applied from there as soon as
  * their parent is — c/image's storage destination does the same.
@@ -66,6 +67,9 @@ type LayerParams = { layerId: string; parentLayerId: string | undefined; diffId:
 /** c/storage's archive.Compression numbers, recorded with each layer. */
 const COMPRESSION_CODE: Record<string, number> = { none: 0, gzip: 2, zstd: 4 };
 
+/** Layers downloaded (and, into the layer store, unpacked) at once per pull: c/image's default. */
+const DEFAULT_PARALLEL_DOWNLOADS = 6;
+
 /** Staged blobs are read back in big chunks: fewer reads and fewer trips through the stream stages. */
 const STAGED_READ_CHUNK = 1 << 20;
 
@@ -102,12 +106,13 @@ export class LayerUnpacker {
     const inner: OpContext = { log: ctx.log, signal: AbortSignal.any([ctx.signal, abort.signal]) };
     // Each layer in flight listens on it a few times (request, decompression, unpack); not a leak.
     setMaxListeners(10 + 4 * layers.length, inner.signal);
-    const max = Math.max(1, this.options.maxConcurrentDownloads ?? 3);
+    const max = Math.max(1, this.options.maxConcurrentDownloads ?? DEFAULT_PARALLEL_DOWNLOADS);
     if (this.options.sink.concurrentApply) {
       const applied = await this.applySideBySide(req, missing, chain, max, inner, fail);
       abort.abort(); // nothing runs any more; frees the signal's listeners
       if (firstError !== undefined) throw firstError;
       const done = missing.filter((_, k) => applied[k]);
+      if (done.length > 0) await this.options.sink.flush?.();
       return { layers: records, downloadedBytes: done.reduce((n, i) => n + (layers[i]?.size ?? 0), 0), appliedLayers: done.length };
     }
     const staging = new Map<number, Promise<StagedBlob>>();
@@ -169,6 +174,7 @@ export class LayerUnpacker {
         if (r.status === 'fulfilled') await r.value.remove();
       }
     }
+    if (appliedLayers > 0) await this.options.sink.flush?.();
     return { layers: records, downloadedBytes, appliedLayers };
   }
 
@@ -262,35 +268,51 @@ export class LayerUnpacker {
       input.destroy();
       throw err;
     }
-    const verifier = new DigestVerifier({ digest: params.diffId }, `${what}: uncompressed content does not match the config's diff_id`);
-    pipeline(input, decompressorFor(kind, what), verifier, () => undefined);
-    if (onRead) verifier.once('end', onRead);
-    // Cancellation reaches the sink as a stream error; only while this apply runs.
+    const compression = COMPRESSION_CODE[kind];
+    if (this.options.sink.decompresses) {
+      // The store decompresses on its unpack workers and checks the DiffID there.
+      if (onRead) input.once('end', onRead);
+      await this.applyUntilAborted(input, ctx, () => this.options.sink.applyLayer({ ...params, compression, tar: input, decode: { compression: kind, what } }, ctx));
+      if (!input.readableEnded && !(await this.options.sink.hasLayer(params.layerId))) {
+        throw new InternalError(`layer sink neither read nor stored layer ${params.layerId} of ${req.name}`);
+      }
+    } else {
+      const verifier = new DigestVerifier({ digest: params.diffId }, `${what}: uncompressed content does not match the config's diff_id`);
+      pipeline(input, decompressorFor(kind, what), verifier, () => undefined);
+      if (onRead) verifier.once('end', onRead);
+      try {
+        await this.applyUntilAborted(verifier, ctx, () => this.options.sink.applyLayer({ ...params, compression, tar: verifier }, ctx));
+      } catch (err) {
+        // zlib notices a corrupt stream before the digest check at EOF can; say which blob it was.
+        if (/^Z_/.test(errnoCode(err) ?? '')) throw new FailedPreconditionError(`${what}: corrupt gzip data: ${(err as Error).message}`, { cause: err });
+        throw err;
+      }
+      if (!verifier.verified) {
+        if (verifier.destroyed) {
+          // The sink dropped the stream unread because the layer appeared meanwhile (idempotent apply).
+          if (await this.options.sink.hasLayer(params.layerId)) return;
+          throw new InternalError(`layer sink neither read nor stored layer ${params.layerId} of ${req.name}`);
+        }
+        // The sink returned without reading to EOF: read the rest so the DiffID is still checked.
+        verifier.resume();
+        await finished(verifier);
+      }
+    }
+    ctx.log.debug('layer applied', { digest: layer.digest, layerId: params.layerId, compression: kind });
+  }
+
+  /** Runs the sink's apply with cancellation reaching it as an error of `stream`, only while it runs. */
+  private async applyUntilAborted(stream: Readable, ctx: OpContext, apply: () => Promise<void>): Promise<void> {
     const onAbort = (): void => {
-      verifier.destroy(ctx.signal.reason instanceof Error ? ctx.signal.reason : new Error('layer apply cancelled'));
+      stream.destroy(ctx.signal.reason instanceof Error ? ctx.signal.reason : new Error('layer apply cancelled'));
     };
     if (ctx.signal.aborted) onAbort();
     ctx.signal.addEventListener('abort', onAbort);
     try {
-      await this.options.sink.applyLayer({ ...params, compression: COMPRESSION_CODE[kind], tar: verifier }, ctx);
-    } catch (err) {
-      // zlib notices a corrupt stream before the digest check at EOF can; say which blob it was.
-      if (/^Z_/.test(errnoCode(err) ?? '')) throw new FailedPreconditionError(`${what}: corrupt gzip data: ${(err as Error).message}`, { cause: err });
-      throw err;
+      await apply();
     } finally {
       ctx.signal.removeEventListener('abort', onAbort);
     }
-    if (!verifier.verified) {
-      if (verifier.destroyed) {
-        // The sink dropped the stream unread because the layer appeared meanwhile (idempotent apply).
-        if (await this.options.sink.hasLayer(params.layerId)) return;
-        throw new InternalError(`layer sink neither read nor stored layer ${params.layerId} of ${req.name}`);
-      }
-      // The sink returned without reading to EOF: read the rest so the DiffID is still checked.
-      verifier.resume();
-      await finished(verifier);
-    }
-    ctx.log.debug('layer applied', { digest: layer.digest, layerId: params.layerId, compression: kind });
   }
 }
 

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { InternalError, InvalidArgumentError, UnavailableError, asError, errnoCode } from '../errors';
 import { nullLogger, type Logger } from '../log';
 import { runProgram, stderrTail } from '../process';
-import { readMountPointCounts } from '../mountinfo';
+import { hasOwnFilesystem, readMountPointCounts } from '../mountinfo';
 import type { IdMappings } from '../idmap';
 import { usernsPinnsArgs } from './userns-pinns';
 import { faultPoint } from '../fault-points';
@@ -209,14 +209,19 @@ function usernsArgs(ns: PodNamespaces, mappings: IdMappings, setup: NamespaceSet
   });
 }
 
-/** Unmounts (lazily) and unlinks each namespace file; files already gone are fine. */
-export async function removePodNamespaces(ns: PodNamespaces): Promise<void> {
+/**
+ * Unmounts (lazily) and unlinks each namespace file; files already gone are fine. `alongside`:
+ * other mounts of the pod with a filesystem of their own (its /dev/shm tmpfs), unmounted by the
+ * same umount, since each spawn blocks the daemon for 5-15 ms.
+ */
+export async function removePodNamespaces(ns: PodNamespaces, alongside: readonly string[] = []): Promise<void> {
   const files = KINDS.map((k) => ns[k.kind]).filter((f): f is string => f !== undefined);
-  if (files.length === 0) return;
+  if (files.length === 0 && alongside.length === 0) return;
+  const stillThere = async (): Promise<string[]> => [...(await pinnedFiles(files)), ...(await pinnedFiles(alongside))];
   // Mounts can be stacked (a crash between two attempts); umount once per layer.
   let unmounted = false;
   for (let pass = 0; pass < 4; pass++) {
-    const mounted = await mountedFiles(files);
+    const mounted = await stillThere();
     if (mounted.length === 0) break;
     unmounted = true;
     const r = await runProgram('umount', ['--lazy', ...mounted], { timeoutMs: SPAWN_TIMEOUT_MS });
@@ -224,7 +229,7 @@ export async function removePodNamespaces(ns: PodNamespaces): Promise<void> {
       throw new InternalError(`cannot unmount namespace files ${mounted.join(', ')}: ${stderrTail(r)}`);
     }
   }
-  const stillMounted = await mountedFiles(files);
+  const stillMounted = await stillThere();
   if (stillMounted.length > 0) throw new InternalError(`namespace files still mounted: ${stillMounted.join(', ')}`);
   if (unmounted) faultPoint('pod-ns:unmounted');
   for (const f of files) {
@@ -282,6 +287,15 @@ async function mountedFiles(files: readonly string[]): Promise<string[]> {
   if (existing.length === 0) return [];
   const counts = await readMountPointCounts();
   return existing.filter((e) => (counts.get(e.real) ?? 0) > 0).map((e) => e.file);
+}
+
+/**
+ * The namespace files that still have a namespace mounted on them: a pinned namespace is an nsfs
+ * mount (stacked ones too), unpinned the file belongs to the directory's own filesystem.
+ */
+async function pinnedFiles(files: readonly string[]): Promise<string[]> {
+  const pinned = await Promise.all(files.map((f) => hasOwnFilesystem(f)));
+  return files.filter((_, i) => pinned[i]);
 }
 
 // One setup per directory per process; a failed setup is forgotten so the next call retries.

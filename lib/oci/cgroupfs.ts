@@ -23,8 +23,19 @@ export function parseCgroupMounts(mountinfo: string): string[] {
   return out;
 }
 
-async function cgroupMounts(): Promise<string[]> {
-  return parseCgroupMounts(await fs.readFile('/proc/self/mountinfo', 'utf8'));
+let mounts: Promise<string[]> | undefined;
+
+/**
+ * The cgroup hierarchies, read once per process as cgroupLayout() is: they are mounted at boot,
+ * and mountinfo takes 10-25 ms to read on a node with a thousand mounts (every container create
+ * and pod stop asked).
+ */
+function cgroupMounts(): Promise<string[]> {
+  mounts ??= fs.readFile('/proc/self/mountinfo', 'utf8').then(parseCgroupMounts, (err: unknown) => {
+    mounts = undefined;
+    throw err;
+  });
+  return mounts;
 }
 
 function relative(cgroupPath: string): string {

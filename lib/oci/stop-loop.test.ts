@@ -64,3 +64,39 @@ test('StopOperation: a longer timeout never extends the wait', async () => {
   await op.done;
   assert.deepEqual(calls, ['stop', 'kill']);
 });
+
+test('StopOperation: poke() (the exit file appeared) ends a grace-period poll and a SIGKILL backoff at once', async () => {
+  const HOUR = 3_600_000;
+  const slow = { pollMs: HOUR, initialBackoffMs: HOUR, maxBackoffMs: HOUR };
+  // Exits on the stop signal, but the loop would only look again after an hour.
+  const graceful = fakeContainer('stop-signal');
+  const op = new StopOperation(graceful.driver, HOUR, nullLogger(), slow);
+  while (!graceful.calls.includes('stop')) await new Promise((r) => setImmediate(r));
+  op.poke();
+  await op.done;
+  assert.deepEqual(graceful.calls, ['stop']);
+  // Killed, then an hour's backoff before the next look.
+  const killed = fakeContainer('kill');
+  const op2 = new StopOperation(killed.driver, 0, nullLogger(), slow);
+  while (!killed.calls.includes('kill')) await new Promise((r) => setImmediate(r));
+  op2.poke();
+  await op2.done;
+  assert.deepEqual(killed.calls, ['kill']);
+});
+
+test('StopOperation: a poke between two looks is not lost', async () => {
+  const HOUR = 3_600_000;
+  const { driver, calls } = fakeContainer('kill');
+  let op: StopOperation | undefined;
+  // The exit file appears while `runc kill` still runs, before the loop starts its backoff.
+  const announcing: StopDriver = {
+    ...driver,
+    kill: async () => {
+      await driver.kill();
+      op?.poke();
+    },
+  };
+  op = new StopOperation(announcing, 0, nullLogger(), { pollMs: HOUR, initialBackoffMs: HOUR, maxBackoffMs: HOUR });
+  await op.done; // would wait an hour if the poke were lost
+  assert.deepEqual(calls, ['kill']);
+});

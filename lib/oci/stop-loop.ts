@@ -32,6 +32,8 @@ export class StopOperation {
   /** True once the grace period is over and SIGKILL is being sent (CRI-O refuses new execs then). */
   killing = false;
   private wake: (() => void) | undefined;
+  /** Set by poke() when no sleep was running: the next sleep returns at once. */
+  private poked = false;
   /** Settles when the container is gone. */
   readonly done: Promise<void>;
 
@@ -54,13 +56,28 @@ export class StopOperation {
     }
   }
 
+  /**
+   * Something the container's end shows (conmon's exit file) appeared: the loop checks isGone()
+   * now instead of after its poll interval or backoff. Harmless when nothing changed.
+   */
+  poke(): void {
+    this.poked = true;
+    this.wake?.();
+  }
+
   private sleep(ms: number): Promise<void> {
+    if (this.poked) {
+      this.poked = false;
+      return Promise.resolve();
+    }
     return new Promise((resolve) => {
-      const timer = setTimeout(done, ms);
-      function done(): void {
+      const done = (): void => {
         clearTimeout(timer);
+        this.poked = false;
+        this.wake = undefined;
         resolve();
-      }
+      };
+      const timer = setTimeout(done, ms);
       this.wake = done;
     });
   }

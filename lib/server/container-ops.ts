@@ -7,6 +7,7 @@ import { emitContainerEvent } from './container-events';
 import { killLeftovers, markContainerLost, refreshContainerExit } from './container-exit';
 import type { ServerDeps } from './deps';
 import { faultPoint } from '../fault-points';
+import { allDone } from '../cleanup';
 
 /**
  * Stop and remove steps shared by the container RPCs and the pod RPCs that must stop or remove
@@ -61,7 +62,7 @@ export async function stopSignalOf(deps: ServerDeps, record: ContainerRecord): P
 export async function stopContainerRecord(deps: ServerDeps, record: ContainerRecord, timeoutSec: number, log: Logger): Promise<void> {
   const runtime = runtimeOf(deps, record);
   if (record.state === 'running') {
-    await runtime.stopContainer(record.id, timeoutSec, await stopSignalOf(deps, record));
+    await runtime.stopContainer(record.id, timeoutSec, () => stopSignalOf(deps, record));
   } else if (record.state === 'created') {
     // Never started: the init process waits in runc's exec fifo; killing it yields an exit file.
     await runtime.stopContainer(record.id, 0, 'SIGKILL');
@@ -82,11 +83,18 @@ export async function removeContainerRecord(deps: ServerDeps, record: ContainerR
   if (record.state === 'running' || record.state === 'created') await stopContainerRecord(deps, record, 0, log);
   const runtime = runtimeOf(deps, record);
   const last = deps.containers.find(record.id) ?? record;
-  await runtime.delete(record.id, true);
-  faultPoint('container-remove:runtime-deleted');
-  await runtime.removeContainerFiles(record.id);
-  await deps.containerLayers.remove(record.id);
-  faultPoint('container-remove:layer-removed');
+  // runc's state and the writable layer are independent: `runc delete` and the rootfs unmount
+  // run at once (each is a spawn). The bundle goes after runc, whose poststop hooks may read it.
+  const runtimeDeleted = (async () => {
+    await runtime.delete(record.id, true);
+    faultPoint('container-remove:runtime-deleted');
+    await runtime.removeContainerFiles(record.id);
+  })();
+  const layerRemoved = (async () => {
+    await deps.containerLayers.remove(record.id);
+    faultPoint('container-remove:layer-removed');
+  })();
+  await allDone([runtimeDeleted, layerRemoved]);
   await fs.rm(record.bundleDir, { recursive: true, force: true });
   faultPoint('container-remove:bundle-removed');
   await deps.containers.delete(record.id);

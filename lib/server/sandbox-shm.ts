@@ -1,5 +1,6 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
+import { hasOwnFilesystem } from '../mountinfo';
 import { unmount } from '../storage/mount';
 
 /** CRI-O's default /dev/shm size for a pod (64 MiB). */
@@ -15,7 +16,12 @@ export async function preparePodShmDir(podDir: string): Promise<string> {
   return target;
 }
 
-/** Unmounts the pod's /dev/shm; already unmounted is fine. */
+/**
+ * Unmounts the pod's /dev/shm; already unmounted is fine. The tmpfs has its own device: when the
+ * directory has its parent's (or is gone), there is nothing to unmount and no umount to spawn
+ * (a repeated StopPodSandbox, RemovePodSandbox after the stop).
+ */
 export async function unmountPodShm(shmPath: string): Promise<void> {
+  if (!(await hasOwnFilesystem(shmPath))) return;
   await unmount(shmPath, { detach: true });
 }

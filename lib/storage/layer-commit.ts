@@ -4,13 +4,14 @@ import type { Readable } from 'node:stream';
 import { FailedPreconditionError } from '../errors';
 import { writeFileAtomic } from '../fsutil';
 import type { Logger } from '../log';
-import { treeInventory, type TreeInventory } from './disk-usage';
+import type { TreeInventory } from './disk-usage';
 import { BASE_DIFF_MODE, installLayerDir, lowerFor } from './layer-dirs';
 import type { RecordFile } from './record-file';
 import { INCOMPLETE_FLAG, goTime, isIncomplete, type StoredLayer } from './store-records';
-import { syncFilesystem } from './sync-fs';
-import { TarSplitRecorder } from './tar-split';
-import { unpackLayer } from './tar-unpack';
+import { unpackInWorker } from './unpack-pool';
+import type { LayerDecode } from './unpack-wire';
+
+export type { LayerDecode } from './unpack-wire';
 
 /**
  * Making one layer, as containers/storage's Put does on disk but with the slow part outside the
@@ -48,35 +49,35 @@ export interface LayerFacts {
   compression?: number;
 }
 
-/** Unpacks `tar` into `<staging>/diff` with its tar-split, inventory and c/storage record; synced to disk. */
-export async function unpackStaged(facts: LayerFacts, tar: Readable, staging: string, o: { log: Logger; signal: AbortSignal }): Promise<StagedLayer> {
-  const recorder = new TarSplitRecorder();
-  try {
-    await fs.mkdir(staging, { mode: 0o700 });
-    // The overlay driver's mode for a diff dir the tar does not set (0555 for a base layer).
-    await fs.mkdir(path.join(staging, 'diff'), { mode: BASE_DIFF_MODE });
-    await fs.chmod(path.join(staging, 'diff'), BASE_DIFF_MODE);
-    const { bytes, entries, rootSet } = await unpackLayer(tar, path.join(staging, 'diff'), { log: o.log, signal: o.signal, recorder });
-    const split = await recorder.result();
-    const inventory = await treeInventory(path.join(staging, 'diff'));
-    // The record promises complete content; after a power cut it must not point at torn files.
-    await syncFilesystem(staging);
-    const layer: StoredLayer = {
-      id: facts.layerId,
-      ...(facts.parentLayerId !== undefined ? { parent: facts.parentLayerId } : {}),
-      created: goTime(),
-      ...(facts.compressedDigest ? { 'compressed-diff-digest': facts.compressedDigest, 'compressed-size': facts.compressedSize ?? 0 } : {}),
-      'diff-digest': facts.diffId,
-      'diff-size': split.size,
-      ...(facts.compression ? { compression: facts.compression } : {}),
-      ...(split.uids.length > 0 ? { uidset: split.uids, gidset: split.gids } : {}),
-      flags: { [INVENTORY_FLAG]: inventory },
-    };
-    return { layer, tarSplit: split.data, diffModeFromParent: !rootSet, bytes, entries };
-  } catch (err) {
-    recorder.discard();
-    throw err;
-  }
+/**
+ * Unpacks `tar` (the blob as `decode` says, else the uncompressed tar) into `<staging>/diff`
+ * with its tar-split, inventory and c/storage record.
+ */
+export async function unpackStaged(facts: LayerFacts, tar: Readable, staging: string, o: { log: Logger; signal: AbortSignal; decode?: LayerDecode }): Promise<StagedLayer> {
+  await fs.mkdir(staging, { mode: 0o700 });
+  // The overlay driver's mode for a diff dir the tar does not set (0555 for a base layer).
+  await fs.mkdir(path.join(staging, 'diff'), { mode: BASE_DIFF_MODE });
+  await fs.chmod(path.join(staging, 'diff'), BASE_DIFF_MODE);
+  const {
+    unpack: { bytes, entries, rootSet },
+    split,
+    inventory,
+  } = await unpackInWorker(tar, path.join(staging, 'diff'), { log: o.log, signal: o.signal, ...(o.decode ? { decode: { ...o.decode, diffId: facts.diffId } } : {}) });
+  // Not synced here: the pull syncs once before its image record (LayerStore.flush). A power
+  // cut before that leaves an unclean shutdown, whose check compares each layer with the
+  // inventory taken here and drops what is torn.
+  const layer: StoredLayer = {
+    id: facts.layerId,
+    ...(facts.parentLayerId !== undefined ? { parent: facts.parentLayerId } : {}),
+    created: goTime(),
+    ...(facts.compressedDigest ? { 'compressed-diff-digest': facts.compressedDigest, 'compressed-size': facts.compressedSize ?? 0 } : {}),
+    'diff-digest': facts.diffId,
+    'diff-size': split.size,
+    ...(facts.compression ? { compression: facts.compression } : {}),
+    ...(split.uids.length > 0 ? { uidset: split.uids, gidset: split.gids } : {}),
+    flags: { [INVENTORY_FLAG]: inventory },
+  };
+  return { layer, tarSplit: split.data, diffModeFromParent: !rootSet, bytes, entries };
 }
 
 /** Where a staged layer is committed. */

@@ -7,12 +7,13 @@ import { FailedPreconditionError, InvalidArgumentError, NotFoundError } from '..
 import type { Logger } from '../log';
 import { treeInventory, type DiskUsage, type TreeInventory } from './disk-usage';
 import { checkLayers, type LayerDamage } from './layer-check';
-import { commitStaged, inventoryOf, unpackStaged, type CommitTarget, type LayerFacts } from './layer-commit';
+import { commitStaged, inventoryOf, unpackStaged, type CommitTarget, type LayerDecode, type LayerFacts } from './layer-commit';
 import { layerLinks, removeLayerDir } from './layer-dirs';
 import { removeDanglingLinks } from './layer-links';
 import { getLockFile, type LockFile } from './lockfile';
 import { ensurePrivateMount } from './mount';
 import { RecordFile } from './record-file';
+import { syncFilesystem } from './sync-fs';
 import { removeTree } from './remove-tree';
 import { INCOMPLETE_FLAG, isHexId, isIncomplete, layerIdOf, type StoredLayer } from './store-records';
 
@@ -27,9 +28,14 @@ export { INVENTORY_FLAG, inventoryOf } from './layer-commit';
  * `additionalimagestores` are read, never changed.
  */
 
-/** What applyLayer needs; `tar` is the uncompressed layer stream. */
+/** What applyLayer needs; `tar` is the uncompressed layer stream, or the blob as `decode` says. */
 export interface ApplyLayerParams extends LayerFacts {
   tar: Readable;
+  /**
+   * Set when `tar` is the layer blob as downloaded: the store decompresses it and checks the
+   * DiffID; its chunks are then the store's once emitted (moved to the unpack worker).
+   */
+  decode?: LayerDecode;
   /** Set when the parent is still being applied: the layer unpacks meanwhile and commits once this resolved. */
   parentApplied?: Promise<unknown>;
 }
@@ -68,6 +74,8 @@ export class LayerStore {
   readonly home: string;
   readonly graphRoot: string;
   readonly concurrentApply = true;
+  /** Takes layer blobs as downloaded (ApplyLayerParams.decode): unpack workers decompress them. */
+  readonly decompresses = true;
   private readonly log: Logger;
   private readonly rw: Store;
   private readonly ro: Store[];
@@ -250,6 +258,11 @@ export class LayerStore {
     }
   }
 
+  /** Puts every layer applied so far on disk (one syncfs, shared with concurrent callers); see LayerSink.flush. */
+  flush(): Promise<void> {
+    return syncFilesystem(this.home);
+  }
+
   /** Marks a pull as running until the returned function is called: removeLayer refuses meanwhile. */
   holdForPull(): () => void {
     this.pullHolds++;
@@ -372,7 +385,7 @@ export class LayerStore {
     }
     const staging = path.join(this.staging, `${layerId}-${randomBytes(6).toString('hex')}`);
     try {
-      const staged = await unpackStaged(params, tar, staging, { log: ctx.log, signal: ctx.signal });
+      const staged = await unpackStaged(params, tar, staging, { log: ctx.log, signal: ctx.signal, ...(params.decode ? { decode: params.decode } : {}) });
       if (parentLayerId !== undefined) {
         await params.parentApplied?.catch((err: unknown) => {
           throw new FailedPreconditionError(`parent layer ${parentLayerId} of layer ${layerId} was not applied`, { cause: err });

@@ -1,5 +1,6 @@
 import path from 'node:path';
 import type { Logger } from '../log';
+import { hasOwnFilesystem } from '../mountinfo';
 import { mountIdmappedOverlay } from './idmap-mount';
 import type { LayerStore } from './layer-store';
 import { ensurePrivateMount, isMounted, listMountsUnder, mount, unmount } from './mount';
@@ -57,7 +58,8 @@ export class MountTable {
     // layers lock, never the other way round.
     const lowers = await this.lowerLinks(rec);
     return this.o.mounts.write(async (entries) => {
-      const mounted = await isMounted(target);
+      // The merged dir is an overlay mount or none: its device tells, without reading mountinfo.
+      const mounted = await hasOwnFilesystem(target);
       const before = mounted ? (entries.find((e) => e.id === rec.layerId)?.count ?? 0) : 0;
       if (!mounted) await this.mountLayer(rec, lowers);
       return { records: withCount(entries, rec.layerId, target, before + 1), result: target };
@@ -74,7 +76,7 @@ export class MountTable {
   async restore(rec: MountedLayer): Promise<string> {
     const target = this.target(rec.layerId);
     const counted = (await this.count(rec.layerId)) > 0;
-    if (counted && (await isMounted(target))) return target;
+    if (counted && (await hasOwnFilesystem(target))) return target;
     return this.mount(rec);
   }
 

@@ -4,7 +4,7 @@ import type { Decompress } from 'fzstd';
 import { FailedPreconditionError, UnimplementedError } from '../errors';
 
 /**
- * Layer decompression chosen by magic bytes, as c/image does (the media type may lie):
+ * Layer decompression chosen by magic bytes, as c/storage's pkg/archive does (the media type may lie):
  * gzip (node zlib), zstd including zstd:chunked's skippable frames (fzstd, pure JS, streaming),
  * or an uncompressed tar. bzip2 and xz are refused by name.
  */
