@@ -8,13 +8,14 @@ import { daemonPid, memoryLine, mib, nodeFloor, procMemory, pssKiB, settledMemor
 import { percentile, pool } from './stats';
 
 /**
- * The daemon's footprint (targets: idle ≤ 55 MiB, ≤ 2.5 MiB more per running pod) and
+ * The daemon's footprint (issue 17's targets: idle ≤ 52 MiB, ≤ 67 MiB with 30 running pods) and
  * ListContainers at 500 containers (target ≤ 2 ms). RSS is read from /proc once it has settled
  * (V8 shrinks its heap a few seconds after activity): just started; after kubelet-like polling
  * (which makes V8 optimize the hot RPC code, as a real node does within minutes); with the
  * image pulled; with PODS running pods of one container each (the per-pod increase, plus each
  * pod's conmon, RSS and PSS); then ListContainers with 500 containers, taken apart.
- * Usage: node build/bench/rss.js [pods=50] [iterations=200]
+ * The daemon starts as its launchers start it (lib/server/launch-env.ts, through the harness).
+ * Usage: node build/bench/rss.js [pods=50] [iterations=200]   (pods=30 for issue 17's row)
  */
 
 const PODS = Number(process.argv[2] ?? 50);

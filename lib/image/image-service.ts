@@ -10,7 +10,7 @@ import { ImageStore, type ImageRecord } from './image-store';
 import type { LayerSink } from './layer-sink';
 import type { MetricsRecorder } from '../metrics/recorder';
 import { hostPlatform, type Platform } from './manifest';
-import { ImagePuller, type ImageTrust, type PullOptions } from './pull';
+import type { ImagePuller, ImageTrust, PullOptions } from './pull';
 import { SIGNATURE_VALIDATION_FAILED } from './image-trust';
 import { resolvePullSources, resolveShortName } from './pull-sources';
 import { formatReference, isShortName, repositoryName, type ImageReference } from './reference';
@@ -21,7 +21,7 @@ import type { LayerGc } from '../storage/layer-gc';
 import type { LayerStore } from '../storage/layer-store';
 import { DEFAULT_SHORT_NAME_ALIASES_FILE, loadRegistriesConf, loadShortNameAliasCache, type RegistriesConf, type ShortNameMode } from './registries-conf';
 import type { AuthConfig } from './registry-auth';
-import { RegistryClient } from './registry-client';
+import type { RegistryClient } from './registry-client';
 import { quote } from '../quote';
 
 /**
@@ -88,33 +88,50 @@ export interface ImageRemoval {
 export class ImageService {
   private readonly content: ContentStore;
   private readonly images: ImageStore;
-  private readonly client: RegistryClient;
-  private readonly puller: ImagePuller;
+  private registryClient: RegistryClient | undefined;
+  private imagePuller: ImagePuller | undefined;
   private readonly authFiles: AuthFiles;
   private registries: RegistriesConf | undefined;
 
   constructor(private readonly options: ImageServiceOptions) {
     this.content = new ContentStore(options.root);
     this.images = new ImageStore(options.storage.images, options.storage.layers, options.log);
-    this.client = new RegistryClient({ timeoutMs: options.registryTimeoutMs });
     const authLocations: AuthFileLocations = { ...options.authFileLocations };
     if (options.globalAuthFile) authLocations.globalAuthFile = options.globalAuthFile;
     this.authFiles = new AuthFiles(authLocations);
-    this.puller = new ImagePuller({
-      content: this.content,
-      images: this.images,
-      layerSink: options.layerSink ?? options.storage.layers,
-      client: this.client,
-      registries: () => this.registriesConf(),
-      platform: options.platform ?? hostPlatform(),
-      shortNameMode: options.shortNameMode,
-      authFiles: this.authFiles,
-      trust: options.trust,
-      progressTimeoutMs: options.pullProgressTimeoutMs,
-      progressLogIntervalMs: options.pullProgressLogIntervalMs,
-      maxConcurrentDownloads: options.maxConcurrentDownloads,
-      metrics: options.metrics,
-    });
+  }
+
+  /** The registry client, made (and its HTTP code loaded) at first use: an idle node never talks to a registry (issue 17, idle RSS). */
+  private get client(): RegistryClient {
+    if (!this.registryClient) {
+      const { RegistryClient: Client } = require('./registry-client') as typeof import('./registry-client');
+      this.registryClient = new Client({ timeoutMs: this.options.registryTimeoutMs });
+    }
+    return this.registryClient;
+  }
+
+  /** The puller (and the pull and unpack code), made at the first pull, like the client. */
+  private get puller(): ImagePuller {
+    if (!this.imagePuller) {
+      const { ImagePuller: Puller } = require('./pull') as typeof import('./pull');
+      const options = this.options;
+      this.imagePuller = new Puller({
+        content: this.content,
+        images: this.images,
+        layerSink: options.layerSink ?? options.storage.layers,
+        client: this.client,
+        registries: () => this.registriesConf(),
+        platform: options.platform ?? hostPlatform(),
+        shortNameMode: options.shortNameMode,
+        authFiles: this.authFiles,
+        trust: options.trust,
+        progressTimeoutMs: options.pullProgressTimeoutMs,
+        progressLogIntervalMs: options.pullProgressLogIntervalMs,
+        maxConcurrentDownloads: options.maxConcurrentDownloads,
+        metrics: options.metrics,
+      });
+    }
+    return this.imagePuller;
   }
 
   /** Loads registries.conf; empties the download work directory. */

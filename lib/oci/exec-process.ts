@@ -20,7 +20,10 @@ export interface ExecProcessOptions {
  */
 export function buildExecProcess(base: SpecProcess, options: ExecProcessOptions): SpecProcess {
   if (options.cmd.length === 0) throw new InvalidArgumentError('exec command is empty');
-  const process: SpecProcess = structuredClone(base);
+  // A shallow copy: nested values are replaced below, never changed in place (and the result is
+  // only serialized), so the container's cached process stays as it was. structuredClone took
+  // ~0.1 ms of every ExecSync.
+  const process: SpecProcess = { ...base };
   process.args = [...options.cmd];
   process.terminal = options.tty ?? false;
   delete process.consoleSize;

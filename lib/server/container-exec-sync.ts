@@ -1,10 +1,17 @@
 import type { ExecSyncRequest, ExecSyncResponse } from '../cri/gen/api';
 import { withLogFields, type OpContext } from '../context';
 import { FailedPreconditionError, InvalidArgumentError, NotFoundError } from '../errors';
-import { containerConfig } from './container-convert';
 import type { ServerDeps } from './deps';
 import { findContainer } from './lookup';
 import { checkArgs, checkNoNulBytes } from './request-rules';
+
+/**
+ * The `tty` of a container's stored config (proto JSON, where ContainerConfig.fromJSON reads any
+ * truthy value as true), read without decoding the whole config on every probe.
+ */
+function configTty(config: unknown): boolean {
+  return typeof config === 'object' && config !== null && Boolean((config as { tty?: unknown }).tty);
+}
 
 /**
  * ExecSync: runs a command in a running container and returns its output and exit code. A
@@ -25,7 +32,7 @@ export async function execSync(deps: ServerDeps, ctx: OpContext, req: ExecSyncRe
   const out = await runtime.execSync(
     record.id,
     // Like CRI-O, a tty container's exec gets a terminal too (through conmon, which owns the pty).
-    { cmd: req.cmd, timeoutSec: Number(req.timeout), tty: containerConfig(record).tty },
+    { cmd: req.cmd, timeoutSec: Number(req.timeout), tty: configTty(record.config) },
     withLogFields(ctx, { containerId: record.id, podSandboxId: record.podSandboxId }),
   );
   return { stdout: out.stdout, stderr: out.stderr, exitCode: out.exitCode };

@@ -7,15 +7,24 @@ import type { AttachRequest, ExecRequest, PortForwardRequest } from '../cri/gen/
 import { InvalidArgumentError, UnavailableError } from '../errors';
 import type { Logger } from '../log';
 import { advertisedHost } from './address';
-import { parsePort, servePortForwardSpdy } from './portforward-spdy';
-import { servePortForwardWs } from './portforward-ws';
 import * as proto from './protocols';
-import { spdyClientStreams } from './remotecommand-spdy';
-import { wsClientStreams } from './remotecommand-ws';
 import type { StreamRuntime } from './runtime';
 import type { ClientStreams } from './session';
-import { acceptSpdy, isSpdyUpgrade } from './spdy-session';
 import { TokenCache } from './token-cache';
+
+/**
+ * The session code (SPDY framing, WebSocket channels, port forwarding), loaded at the first
+ * upgrade: an idle node, or one whose pods are never exec'd into, never needs it (issue 17, idle RSS).
+ */
+function sessions() {
+  return {
+    ...(require('./portforward-spdy') as typeof import('./portforward-spdy')),
+    ...(require('./portforward-ws') as typeof import('./portforward-ws')),
+    ...(require('./remotecommand-spdy') as typeof import('./remotecommand-spdy')),
+    ...(require('./remotecommand-ws') as typeof import('./remotecommand-ws')),
+    ...(require('./spdy-session') as typeof import('./spdy-session')),
+  };
+}
 
 /**
  * The streaming server (the kubelet's pkg/kubelet/cri/streaming server, which CRI-O embeds): Exec,
@@ -160,6 +169,7 @@ export class StreamingServer {
     if (!(socket instanceof Socket)) return void socket.destroy(); // http(s) always hands over a net.Socket
     const cached = this.lookup(req);
     if (!cached) return refuse(socket, 404, 'Not Found');
+    const { acceptSpdy, isSpdyUpgrade, parsePort, servePortForwardSpdy, servePortForwardWs, spdyClientStreams, wsClientStreams } = sessions();
     const log = this.options.log.child({ stream: cached.kind, ...('containerId' in cached.req ? { containerId: cached.req.containerId } : { podSandboxId: cached.req.podSandboxId }) });
     const websocket = (req.headers.upgrade ?? '').toLowerCase() === 'websocket';
     if (!websocket && !isSpdyUpgrade(req)) return refuse(socket, 400, 'unable to upgrade: missing upgrade headers in request');
