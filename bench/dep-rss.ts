@@ -1,4 +1,5 @@
 import { memoryLine, mib, nodeFloor, type ProcMemory } from './proc-memory';
+import { runBench } from './stats';
 
 /**
  * What each dependency costs in a process's settled RSS: a bare `node` that requires only that
@@ -44,7 +45,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((err: unknown) => {
-  process.stderr.write(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-  process.exit(1);
-});
+runBench(main);

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { runProgram } from '../lib/process';
 import { benchPodConfig, startBenchDaemon } from './bench-daemon';
-import { paired, pairedRatio, percentile, result, row } from './stats';
+import { paired, pairedRatio, percentile, result, row, runBench } from './stats';
 
 /**
  * ExecSync `true` against its floor (issue 17: ≤ 1.0×), a bare `runc exec <id> true` of the same
@@ -53,7 +53,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((err: unknown) => {
-  process.stderr.write(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-  process.exit(1);
-});
+runBench(main);

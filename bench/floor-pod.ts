@@ -1,7 +1,12 @@
 import { spawn } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
+import os from 'node:os';
 import { runProgram } from '../lib/process';
+import type { TestDaemon } from '../test/harness/daemon';
+import type { TestRegistry } from '../test/harness/registry';
+import { startBenchDaemon } from './bench-daemon';
+import { unmountUnder } from '../test/harness/daemon';
 import { testBridge, TEST_SUBNET_OCTET } from '../test/harness/slot';
 
 /**
@@ -131,4 +136,40 @@ export class FloorPods {
   async close(): Promise<void> {
     await runProgram('ip', ['link', 'del', this.bridge]);
   }
+}
+
+/** A bench daemon with busybox pulled, and floor pods on the next network index beside it. */
+export interface FloorBenchParts {
+  daemon: TestDaemon;
+  registry: TestRegistry;
+  floorPods: FloorPods;
+  /** The floor pods' directory. */
+  work: string;
+  /** /proc/sys/net/ipv4/ip_forward before the bench (the bridge plugin turns it on). */
+  ipForward: string;
+}
+
+/** Starts the daemon (network `netIndex`) with busybox pulled, and floor pods (network `netIndex + 1`) on its layer. */
+export async function startFloorBench(netIndex: number): Promise<FloorBenchParts> {
+  // The bridge plugin (isGateway) turns on IPv4 forwarding; the floor's own run must put it back.
+  const ipForward = await fs.readFile('/proc/sys/net/ipv4/ip_forward', 'utf8');
+  const { registry, daemon } = await startBenchDaemon(netIndex);
+  const work = await fs.mkdtemp(path.join(os.tmpdir(), 'crio-ts-bench-'));
+  const parts = { daemon, registry, work, ipForward };
+  try {
+    await daemon.cri.image.pullImage({ image: { image: 'busybox' } });
+    return { ...parts, floorPods: new FloorPods(work, await imageLayerDir(daemon.dir), netIndex + 1) };
+  } catch (err) {
+    await stopFloorBench(parts);
+    throw err;
+  }
+}
+
+/** Stops the daemon and registry, removes the floor pods' mounts and directory, restores ip_forward. */
+export async function stopFloorBench(p: Omit<FloorBenchParts, 'floorPods'>): Promise<void> {
+  await p.daemon.cleanup();
+  await p.registry.stop();
+  await unmountUnder(p.work);
+  await fs.rm(p.work, { recursive: true, force: true });
+  await fs.writeFile('/proc/sys/net/ipv4/ip_forward', p.ipForward);
 }

@@ -1,5 +1,6 @@
 import { startDaemon } from '../test/harness/daemon';
 import { daemonPid, memoryLine, mib, nodeFloor, settledMemory, type ProcMemory } from './proc-memory';
+import { runBench } from './stats';
 
 /**
  * The idle daemon's settled RSS (issue 17's target: ≤ 52 MiB), with metrics off (the default,
@@ -38,7 +39,4 @@ async function main(): Promise<void> {
   process.stdout.write(`ratio to floor: metrics off ${(off.rss / floor.rss).toFixed(2)}×, on ${(on.rss / floor.rss).toFixed(2)}×; metrics cost +${mib(on.rss - off.rss)} MiB\n`);
 }
 
-main().catch((err: unknown) => {
-  process.stderr.write(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-  process.exit(1);
-});
+runBench(main);

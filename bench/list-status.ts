@@ -4,7 +4,7 @@ import type { TestDaemon } from '../test/harness/daemon';
 import { removeAllPods, startBenchDaemon, startSleepPods, type SleepPod } from './bench-daemon';
 import { measureListContainers } from './list-containers';
 import { cpuMs, daemonPid } from './proc-memory';
-import { paired, percentile, result } from './stats';
+import { paired, percentile, result, runBench } from './stats';
 
 /**
  * List/Status calls against their floor, the round trip of an RPC that does no work (Version) on
@@ -146,7 +146,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((err: unknown) => {
-  process.stderr.write(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-  process.exit(1);
-});
+runBench(main);

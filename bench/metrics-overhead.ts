@@ -4,7 +4,7 @@ import { NO_METRICS, type MetricsRecorder } from '../lib/metrics/recorder';
 import { promises as fs } from 'node:fs';
 import { benchPodConfig, startBenchDaemon, startBenchPod } from './bench-daemon';
 import { daemonPid } from './proc-memory';
-import { percentile, row, sample, timeMs } from './stats';
+import { percentile, row, runBench, sample, timeMs } from './stats';
 
 /**
  * What the metrics cost on the paths that matter: one recorded operation (the RPC boundary's
@@ -89,7 +89,4 @@ async function main(): Promise<void> {
   out(`ratio on/off: daemon CPU per Version ${(on.cpuPerVersionMs / off.cpuPerVersionMs).toFixed(2)}×, per pod ${(on.cpuPerPodMs / off.cpuPerPodMs).toFixed(2)}×; wall p50 Version ${ratio(off.version, on.version)}×, pod start ${ratio(off.podStart, on.podStart)}×`);
 }
 
-main().catch((err: unknown) => {
-  process.stderr.write(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-  process.exit(1);
-});
+runBench(main);

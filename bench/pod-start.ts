@@ -1,10 +1,7 @@
-import { benchPodConfig, startBenchDaemon, startBenchPod } from './bench-daemon';
-import { promises as fs } from 'node:fs';
 import os from 'node:os';
-import path from 'node:path';
-import { unmountUnder } from '../test/harness/daemon';
-import { FloorPods, imageLayerDir } from './floor-pod';
-import { percentile, result, row, timeMs } from './stats';
+import { benchPodConfig, startBenchPod } from './bench-daemon';
+import { startFloorBench, stopFloorBench } from './floor-pod';
+import { percentile, result, row, runBench, timeMs } from './stats';
 
 /**
  * Pod + container start: RunPodSandbox + CreateContainer + StartContainer through the CRI,
@@ -21,14 +18,10 @@ const NET_INDEX = 231;
 const WARM_UP = 2;
 
 async function main(): Promise<void> {
-  // The bridge plugin (isGateway) turns on IPv4 forwarding; the floor's own run must put it back.
-  const ipForward = await fs.readFile('/proc/sys/net/ipv4/ip_forward', 'utf8');
-  const { registry, daemon } = await startBenchDaemon(NET_INDEX);
-  const work = await fs.mkdtemp(path.join(os.tmpdir(), 'crio-ts-bench-'));
+  const bench = await startFloorBench(NET_INDEX);
+  const { daemon, floorPods } = bench;
   try {
-    const { runtime: rt, image: im } = daemon.cri;
-    await im.pullImage({ image: { image: 'busybox' } });
-    const floorPods = new FloorPods(work, await imageLayerDir(daemon.dir), NET_INDEX + 1);
+    const rt = daemon.cri.runtime;
     const ours: number[] = [];
     const oursSandbox: number[] = [];
     const floor: number[] = [];
@@ -75,15 +68,8 @@ async function main(): Promise<void> {
     out(result({ name: 'pod start (RunPodSandbox + Create + Start)', value: percentile(ours, 50), floor: percentile(floor, 50), ratio, unit: 'ms' }));
     out(result({ name: 'RunPodSandbox', value: percentile(oursSandbox, 50), floor: percentile(floorSandbox, 50), ratio: sandboxRatio, unit: 'ms' }));
   } finally {
-    await daemon.cleanup();
-    await registry.stop();
-    await unmountUnder(work);
-    await fs.rm(work, { recursive: true, force: true });
-    await fs.writeFile('/proc/sys/net/ipv4/ip_forward', ipForward);
+    await stopFloorBench(bench);
   }
 }
 
-main().catch((err: unknown) => {
-  process.stderr.write(`bench failed: ${err instanceof Error ? err.stack : String(err)}\n`);
-  process.exit(1);
-});
+runBench(main);

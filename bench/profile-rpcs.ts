@@ -5,6 +5,7 @@ import { connectCri, type CriClients } from '../test/harness/cri-client';
 import { startBenchDaemon, startSleepPods } from './bench-daemon';
 import { cpuMs, daemonPid } from './proc-memory';
 import { monotonicUs, profilesIn, summarizeProfile, type Window } from './cpu-profile';
+import { runBench } from './stats';
 
 /**
  * Where the daemon's CPU goes per List/Status call: a CPU profile (node --cpu-prof) of the daemon
@@ -65,7 +66,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((err: unknown) => {
-  process.stderr.write(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-  process.exit(1);
-});
+runBench(main);

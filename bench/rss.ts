@@ -5,7 +5,7 @@ import { NamespaceMode } from '../lib/cri/gen/api';
 import { type TestDaemon } from '../test/harness/daemon';
 import { measureListContainers } from './list-containers';
 import { daemonPid, memoryLine, mib, nodeFloor, procMemory, pssKiB, settledMemory } from './proc-memory';
-import { percentile, pool } from './stats';
+import { percentile, pool, runBench } from './stats';
 
 /**
  * The daemon's footprint (issue 17's targets: idle ≤ 52 MiB, ≤ 67 MiB with 30 running pods) and
@@ -122,7 +122,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((err: unknown) => {
-  process.stderr.write(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-  process.exit(1);
-});
+runBench(main);

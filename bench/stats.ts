@@ -100,3 +100,11 @@ export interface BenchResult {
 export function result(r: BenchResult): string {
   return `RESULT ${JSON.stringify(r)}`;
 }
+
+/** Runs a bench's main, printing its failure and exiting 1 (a bench is a script, not a test). */
+export function runBench(main: () => Promise<void>): void {
+  main().catch((err: unknown) => {
+    process.stderr.write(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exit(1);
+  });
+}

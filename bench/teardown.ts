@@ -1,10 +1,7 @@
-import { promises as fs } from 'node:fs';
 import os from 'node:os';
-import path from 'node:path';
-import { unmountUnder } from '../test/harness/daemon';
-import { startBenchDaemon, startSleepPods } from './bench-daemon';
-import { FloorPods, imageLayerDir } from './floor-pod';
-import { percentile, result, row, timeMs } from './stats';
+import { startSleepPods } from './bench-daemon';
+import { startFloorBench, stopFloorBench } from './floor-pod';
+import { percentile, result, row, runBench, timeMs } from './stats';
 
 /**
  * Pod teardown: StopContainer (timeout 0) + StopPodSandbox + RemovePodSandbox of a networked pod
@@ -20,13 +17,10 @@ const NET_INDEX = 233;
 const WARM_UP = 2;
 
 async function main(): Promise<void> {
-  const ipForward = await fs.readFile('/proc/sys/net/ipv4/ip_forward', 'utf8');
-  const { registry, daemon } = await startBenchDaemon(NET_INDEX);
-  const work = await fs.mkdtemp(path.join(os.tmpdir(), 'crio-ts-bench-'));
+  const bench = await startFloorBench(NET_INDEX);
+  const { daemon, floorPods } = bench;
   try {
     const rt = daemon.cri.runtime;
-    await daemon.cri.image.pullImage({ image: { image: 'busybox' } });
-    const floorPods = new FloorPods(work, await imageLayerDir(daemon.dir), NET_INDEX + 1);
     const t = { total: [] as number[], stopContainer: [] as number[], stopPod: [] as number[], removePod: [] as number[], floor: [] as number[] };
     try {
       for (let i = 0; i < N + WARM_UP; i++) {
@@ -66,15 +60,8 @@ async function main(): Promise<void> {
     out(result({ name: '  StopPodSandbox', value: percentile(t.stopPod, 50), unit: 'ms' }));
     out(result({ name: '  RemovePodSandbox', value: percentile(t.removePod, 50), unit: 'ms' }));
   } finally {
-    await daemon.cleanup();
-    await registry.stop();
-    await unmountUnder(work);
-    await fs.rm(work, { recursive: true, force: true });
-    await fs.writeFile('/proc/sys/net/ipv4/ip_forward', ipForward);
+    await stopFloorBench(bench);
   }
 }
 
-main().catch((err: unknown) => {
-  process.stderr.write(`bench failed: ${err instanceof Error ? err.stack : String(err)}\n`);
-  process.exit(1);
-});
+runBench(main);
