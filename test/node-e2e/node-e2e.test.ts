@@ -30,6 +30,8 @@ const seenIds = new Set<string>();
 const runtimeDown: [number, number][] = [];
 /** When each pod's manifest was removed (its teardown began). */
 const teardownFrom = new Map<string, number>();
+/** Container IDs of dangling /var/log/containers symlinks found before the kubelet started. */
+let staleLogLinks = new Set<string>();
 /** The kubelet's gRPC reconnect back-off can keep its errors going this long after the daemon is back. */
 const RECONNECT_SLACK_MS = 30_000;
 let node: Node;
@@ -38,10 +40,23 @@ let hostPort = 0;
 /** The kubelet's error lines of the run so far, grouped, each with its reason if it is expected. */
 function errorTriage(kubeletLog: string, daemonLog: string) {
   const ownIds = new Set(daemonLog.match(/[0-9a-f]{64}/g) ?? []);
-  return triageErrors(kubeletErrors(kubeletLog), knownKubeletErrors({ ownIds, runtimeDown, crashLoopPod: fullName('crashloop'), teardownFrom }));
+  return triageErrors(kubeletErrors(kubeletLog), knownKubeletErrors({ ownIds, runtimeDown, crashLoopPod: fullName('crashloop'), teardownFrom, staleLogLinks }));
+}
+
+/** `<pod>_<namespace>_<container>-<id>.log` links in /var/log/containers whose target is gone. */
+async function danglingLogLinks(): Promise<Set<string>> {
+  const dir = '/var/log/containers';
+  const names = await fs.readdir(dir).catch(() => [] as string[]);
+  const ids = new Set<string>();
+  for (const name of names) {
+    const id = /-([0-9a-f]{64})\.log$/.exec(name)?.[1];
+    if (id !== undefined && !(await fs.stat(path.join(dir, name)).then(() => true, () => false))) ids.add(id);
+  }
+  return ids;
 }
 
 before(async () => {
+  staleLogLinks = await danglingLogLinks();
   node = await setUpNode(process.env.KUBELET ?? '');
   hostPort = await unusedPort();
   const img = node.images.busybox;
