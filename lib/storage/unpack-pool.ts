@@ -155,8 +155,8 @@ export async function unpackInWorker(tar: Readable, diffDir: string, o: WorkerUn
         if (!tar.destroyed) tar.destroy();
       };
       // A blob's chunk that is the whole of its memory (the socket's reads are) is moved to the
-      // worker, not copied. Others — views into a larger buffer, zlib's or a pool's, which a clone would
-      // copy whole — are copied into batches of their own and moved a batch at a time. A slow
+      // worker, not copied. Others (views into a larger buffer, zlib's or a pool's, which a clone
+      // would copy whole) are copied into batches of their own, moved a batch at a time. A slow
       // download only makes the worker wait for a full batch; the window stays open, since at
       // most one batch of it is unsent.
       let batch: Uint8Array<ArrayBuffer> | undefined;
