@@ -1,5 +1,6 @@
 import { ContainerConfig, ContainerState, type Container, type ContainerStatus, type ImageSpec } from '../cri/gen/api';
 import type { ContainerRecord } from '../state/records';
+import { perRecordVersion } from './per-version';
 
 const STATE: Record<ContainerRecord['state'], ContainerState> = {
   created: ContainerState.CONTAINER_CREATED,
@@ -45,21 +46,12 @@ export function toCriContainer(record: ContainerRecord): Container {
   };
 }
 
-const statuses = new WeakMap<ContainerRecord, ContainerStatus>();
-
 /**
  * ContainerRecord → CRI ContainerStatus, made once per record version (records are immutable;
  * ContainerConfig.fromJSON alone costs more than the rest of a ContainerStatus call). Callers
  * must not change the object.
  */
-export function toCriContainerStatus(record: ContainerRecord): ContainerStatus {
-  let status = statuses.get(record);
-  if (status === undefined) {
-    status = makeCriContainerStatus(record);
-    statuses.set(record, status);
-  }
-  return status;
-}
+export const toCriContainerStatus: (record: ContainerRecord) => ContainerStatus = perRecordVersion(makeCriContainerStatus);
 
 function makeCriContainerStatus(record: ContainerRecord): ContainerStatus {
   const cfg = containerConfig(record);

@@ -1,3 +1,5 @@
+import { perRecordVersion } from './per-version';
+
 /**
  * Wire bytes of a List response (a message whose field 1 is `repeated Item`) for the RPCs the
  * kubelet polls every second. Records are immutable (every change makes a new object), so each
@@ -30,25 +32,18 @@ function fieldPrefix(field: number, length: number): Uint8Array {
 
 /** Caches per record (`message`) and per message (`encode`) for one List RPC. */
 export class CachedListEncoding<R extends object, M extends object> {
-  private readonly messages = new WeakMap<R, M>();
+  /** The item message of a record version (the same object while the record is). */
+  readonly message: (record: R) => M;
   /** Each item's bytes as field 1 of the response: key, length, message. */
   private readonly encoded = new WeakMap<M, Uint8Array>();
   /** Whole encoded answers, newest first, with the items they hold (in order). */
   private readonly recent: { items: M[]; bytes: Buffer }[] = [];
 
   constructor(
-    private readonly toMessage: (record: R) => M,
+    toMessage: (record: R) => M,
     private readonly encode: (message: M) => Uint8Array,
-  ) {}
-
-  /** The item message of a record version (the same object while the record is). */
-  message(record: R): M {
-    let m = this.messages.get(record);
-    if (m === undefined) {
-      m = this.toMessage(record);
-      this.messages.set(record, m);
-    }
-    return m;
+  ) {
+    this.message = perRecordVersion(toMessage);
   }
 
   /** The response bytes for these items, reusing a recent answer or each item's cached encoding. */

@@ -1,5 +1,6 @@
 import { NamespaceMode, PodSandboxConfig, PodSandboxState, type PodSandbox, type PodSandboxStatus } from '../cri/gen/api';
 import type { SandboxRecord } from '../state/records';
+import { perRecordVersion } from './per-version';
 
 /** The RunPodSandbox config kept in the record, as a typed message. */
 export function sandboxConfig(record: SandboxRecord): PodSandboxConfig {
@@ -23,17 +24,8 @@ export function toCriPodSandbox(record: SandboxRecord): PodSandbox {
   };
 }
 
-const statuses = new WeakMap<SandboxRecord, PodSandboxStatus>();
-
-/** SandboxRecord → CRI PodSandboxStatus, made once per record version (records are immutable). Callers must not change the object. */
-export function toCriPodSandboxStatus(record: SandboxRecord): PodSandboxStatus {
-  let status = statuses.get(record);
-  if (status === undefined) {
-    status = makeCriPodSandboxStatus(record);
-    statuses.set(record, status);
-  }
-  return status;
-}
+/** SandboxRecord → CRI PodSandboxStatus, made once per record version. Callers must not change the object. */
+export const toCriPodSandboxStatus: (record: SandboxRecord) => PodSandboxStatus = perRecordVersion(makeCriPodSandboxStatus);
 
 function makeCriPodSandboxStatus(record: SandboxRecord): PodSandboxStatus {
   const nsOptions = sandboxConfig(record).linux?.securityContext?.namespaceOptions;
