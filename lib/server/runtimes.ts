@@ -62,8 +62,12 @@ export class RuntimeHandlers {
           logLevel: config.runtime.log_level,
           logSizeMax: config.runtime.log_size_max,
           log: log.child({ handler: name }),
+          sealedCopy: true,
         }),
       });
+    }
+    for (const [name, old] of previous?.entries ?? []) {
+      if ('runtime' in old && entries.get(name) !== old) old.runtime.dispose();
     }
     return new RuntimeHandlers(entries, config.runtime.default_runtime);
   }
