@@ -57,15 +57,18 @@ export async function reloadConfig(target: ReloadTarget, next: Config): Promise<
   for (const [name, h] of Object.entries(next.runtime.runtimes)) await checkSeccompProfile(h.seccomp_profile, `crio.runtime.runtimes.${name}.seccomp_profile`);
   if (deps.host.apparmor && next.runtime.apparmor_profile !== live.runtime.apparmor_profile) await setupAppArmorAtStart(next.runtime.apparmor_profile);
   const runtimes = await RuntimeHandlers.create(next, target.bundlesDir, log, target.runtimes);
-  // A spec that does not load is logged and left out (as at start), so this only fails on I/O.
-  const cdi = same(live.runtime.cdi_spec_dirs, next.runtime.cdi_spec_dirs) ? undefined : await watchCdiSpecs(next.runtime.cdi_spec_dirs, log);
-  // Last of the fallible steps: it swaps registries.conf in by itself when it succeeds.
+  let cdi: Awaited<ReturnType<typeof watchCdiSpecs>> | undefined;
   try {
+    // A spec that does not load is logged and left out (as at start), so this only fails on I/O.
+    if (!same(live.runtime.cdi_spec_dirs, next.runtime.cdi_spec_dirs)) cdi = await watchCdiSpecs(next.runtime.cdi_spec_dirs, log);
+    // Last of the fallible steps: it swaps registries.conf in by itself when it succeeds.
     await deps.images.reloadRegistries();
   } catch (err) {
     cdi?.close();
+    runtimes.discard(target.runtimes);
     throw err;
   }
+  runtimes.retireReplaced(target.runtimes);
   if (cdi) {
     const old = deps.cdi;
     deps.cdi = cdi;

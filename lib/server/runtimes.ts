@@ -66,9 +66,6 @@ export class RuntimeHandlers {
         }),
       });
     }
-    for (const [name, old] of previous?.entries ?? []) {
-      if ('runtime' in old && entries.get(name) !== old) old.runtime.dispose();
-    }
     return new RuntimeHandlers(entries, config.runtime.default_runtime);
   }
 
@@ -83,6 +80,17 @@ export class RuntimeHandlers {
     }
     if ('error' in entry) throw new UnavailableError(entry.error);
     return entry.runtime;
+  }
+
+  /** After a reload took these handlers: the runtimes of `previous` that none of them kept go (their sealed runc copies). */
+  retireReplaced(previous: RuntimeHandlers): void {
+    const kept = new Set(this.usable());
+    for (const runtime of previous.usable()) if (!kept.has(runtime)) runtime.dispose();
+  }
+
+  /** A reload that failed after making these handlers: the runtimes it made for nothing go. */
+  discard(previous: RuntimeHandlers): void {
+    previous.retireReplaced(this);
   }
 
   /** Every usable runtime (for exit watching). */
