@@ -60,6 +60,8 @@ const SPAWNERS = new Set([
   'lib/oci/conmon-exec.ts',
   'lib/oci/exec-sync.ts',
   'lib/oci/exec-stream.ts',
+  // perl must hold the memfd open (stdin) until the daemon has opened it: runProgram closes stdin at once.
+  'lib/oci/sealed-runtime.ts',
   'lib/streaming/netns-forward.ts',
 ]);
 

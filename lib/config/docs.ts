@@ -80,7 +80,8 @@ export const RUNTIME_DOCS: KeyDocs<RuntimeConfig> = {
     'A device defined in two directories comes from the later one; twice in one directory, it cannot be used.\n' +
     'Containers request devices by the CRI CDI_devices field or cdi.k8s.io/<key> annotations,\n' +
     'as "vendor.com/class=name"; "vendor.com/class=all" means every device of that kind unless a spec\n' +
-    'defines a device named "all". Changes to the directories are picked up while crio runs.',
+    'defines a device named "all". Changes to the directories are picked up while crio runs, and\n' +
+    'a changed list applies on SIGHUP.',
   device_ownership_from_security_context:
     'Own the CRI devices of a container by its runAsUser/runAsGroup (when not 0) instead of\n' +
     'by the host node\'s owner, as device plugins expect for non-root pods. In a pod with a user\n' +

@@ -21,6 +21,7 @@ import { processStartTime, sameProcessAlive } from './pids';
 import { reopenContainerLog } from './reopen-log';
 import { ignoreNotRunning, Runc, type RuncStatus } from './runc';
 import type { LinuxResources, Spec, SpecProcess } from './spec-input';
+import { SealedRuntime } from './sealed-runtime';
 import { StopOperation } from './stop-loop';
 import { faultPoint } from '../fault-points';
 
@@ -50,6 +51,8 @@ export interface OciRuntimeOptions {
   logSizeMax?: number;
   /** How long runc create may take (CRI-O: 240 s). */
   createTimeoutMs?: number;
+  /** Run `runc create`/`runc exec` from a sealed copy of a runc binary (sealed-runtime.ts). */
+  sealedCopy?: boolean;
 }
 
 /** What createContainer needs about one container. */
@@ -88,9 +91,21 @@ export class OciRuntime {
   private rro: Promise<boolean> | undefined;
   /** Whether the runtime is a runc started through its exec FIFO; probed once. */
   private execFifo: Promise<boolean> | undefined;
+  private readonly sealed: SealedRuntime | undefined;
 
   constructor(private readonly options: OciRuntimeOptions) {
     this.runc = new Runc(options.runtimePath, options.runtimeRoot, options.log, options.cgroupManager === 'systemd');
+    this.sealed = options.sealedCopy ? SealedRuntime.start(options.runtimePath, options.log, options.createTimeoutMs ?? 240_000) : undefined;
+  }
+
+  /** The runtime path for calls that start a `runc init` (create, exec): the sealed copy when there is one. */
+  private initPath(): string {
+    return this.sealed?.path() ?? this.options.runtimePath;
+  }
+
+  /** This handler was replaced (reload): its sealed copy goes once calls already started are past their exec. */
+  dispose(): void {
+    this.sealed?.retire();
   }
 
   private containerDir(containerId: string): string {
@@ -138,7 +153,7 @@ export class OciRuntime {
         args: {
           containerId: opts.containerId,
           name: opts.name,
-          runtimePath: o.runtimePath,
+          runtimePath: this.initPath(),
           runtimeRoot: o.runtimeRoot,
           bundleDir: opts.bundleDir,
           logPath: opts.logPath,
@@ -319,7 +334,7 @@ export class OciRuntime {
   private async execBase(containerId: string, opts: ExecProcessOptions, ctx: OpContext) {
     const info = await this.withProcess(containerId);
     return {
-      runtimePath: this.options.runtimePath,
+      runtimePath: this.initPath(),
       conmonPath: this.options.conmonPath,
       conmonLogLevel: conmonLogLevel(this.options.logLevel),
       runtimeRoot: this.options.runtimeRoot,

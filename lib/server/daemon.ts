@@ -9,7 +9,7 @@ import { ImageService } from '../image/image-service';
 import { PolicyTrust } from '../image/image-trust';
 import type { Logger } from '../log';
 import { CniManager } from '../network/cni';
-import { startSpecSources } from './spec-sources';
+import { closeSpecSources, startSpecSources } from './spec-sources';
 import { infraExited } from './sandbox-infra-watch';
 import { NameRegistry } from '../state/name-registry';
 import { PodGate } from '../state/pod-gate';
@@ -156,7 +156,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
     statsCache: new StatsCache(),
     abandoned: new AbandonedCreates(log),
     creating: new RecordsInCreation(),
-    ...specSources.deps,
+    ...specSources,
     runtimeFor: (handler) => runtimes.get(handler),
     metrics: metrics.recorder,
   };
@@ -213,7 +213,7 @@ export async function startDaemon(config: Config, log: Logger): Promise<Daemon> 
       await metrics.close();
       inspect.close();
       deps.abandoned.close();
-      specSources.close();
+      closeSpecSources(deps);
       await shutdown(server, exitWatcher, cni, config, log);
     },
   };

@@ -2,6 +2,7 @@ import { promises as fs } from 'node:fs';
 import type { Config } from '../config/config';
 import { asError, FailedPreconditionError, InvalidArgumentError } from '../errors';
 import { parseReference } from '../image/reference';
+import { watchCdiSpecs } from '../oci/cdi-cache';
 import type { Logger } from '../log';
 import { setupAppArmorAtStart } from '../security/apparmor-host';
 import { parseSeccompProfileText } from '../security/seccomp-profile';
@@ -12,14 +13,15 @@ import { RuntimeHandlers } from './runtimes';
  * SIGHUP: what CRI-O reloads (pkg/config/reload.go) — log_level and log_filter (applied by the
  * caller, which owns the logger), pause_image, pause_command, pause_image_auth_file,
  * pinned_images, seccomp_profile (and privileged_seccomp_profile), apparmor_profile,
- * registries.conf(.d), and the [crio.runtime.runtimes.*] table with default_runtime.
+ * registries.conf(.d), the [crio.runtime.runtimes.*] table with default_runtime, and
+ * cdi_spec_dirs (the specs of the new directories are loaded and watched instead).
  * Unlike CRI-O, which applies key by key and stops at the first bad one, every check runs
  * before anything changes: a bad new file leaves the whole old configuration in force. Other
  * changed keys are named in a warning: they take effect at the next start.
  */
 
 /** The [crio.runtime] keys a reload applies. */
-const RUNTIME_KEYS = ['log_level', 'log_filter', 'seccomp_profile', 'privileged_seccomp_profile', 'apparmor_profile', 'default_runtime', 'runtimes'] as const;
+const RUNTIME_KEYS = ['log_level', 'log_filter', 'seccomp_profile', 'privileged_seccomp_profile', 'apparmor_profile', 'default_runtime', 'runtimes', 'cdi_spec_dirs'] as const;
 /** The [crio.image] keys a reload applies. */
 const IMAGE_KEYS = ['pause_image', 'pause_command', 'pause_image_auth_file', 'pinned_images'] as const;
 
@@ -55,8 +57,23 @@ export async function reloadConfig(target: ReloadTarget, next: Config): Promise<
   for (const [name, h] of Object.entries(next.runtime.runtimes)) await checkSeccompProfile(h.seccomp_profile, `crio.runtime.runtimes.${name}.seccomp_profile`);
   if (deps.host.apparmor && next.runtime.apparmor_profile !== live.runtime.apparmor_profile) await setupAppArmorAtStart(next.runtime.apparmor_profile);
   const runtimes = await RuntimeHandlers.create(next, target.bundlesDir, log, target.runtimes);
-  // Last of the fallible steps: it swaps registries.conf in by itself when it succeeds.
-  await deps.images.reloadRegistries();
+  let cdi: Awaited<ReturnType<typeof watchCdiSpecs>> | undefined;
+  try {
+    // A spec that does not load is logged and left out (as at start), so this only fails on I/O.
+    if (!same(live.runtime.cdi_spec_dirs, next.runtime.cdi_spec_dirs)) cdi = await watchCdiSpecs(next.runtime.cdi_spec_dirs, log);
+    // Last of the fallible steps: it swaps registries.conf in by itself when it succeeds.
+    await deps.images.reloadRegistries();
+  } catch (err) {
+    cdi?.close();
+    runtimes.discard(target.runtimes);
+    throw err;
+  }
+  runtimes.retireReplaced(target.runtimes);
+  if (cdi) {
+    const old = deps.cdi;
+    deps.cdi = cdi;
+    old.close();
+  }
 
   const applied: string[] = [];
   for (const key of RUNTIME_KEYS) {

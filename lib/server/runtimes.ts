@@ -62,6 +62,7 @@ export class RuntimeHandlers {
           logLevel: config.runtime.log_level,
           logSizeMax: config.runtime.log_size_max,
           log: log.child({ handler: name }),
+          sealedCopy: true,
         }),
       });
     }
@@ -79,6 +80,17 @@ export class RuntimeHandlers {
     }
     if ('error' in entry) throw new UnavailableError(entry.error);
     return entry.runtime;
+  }
+
+  /** After a reload took these handlers: the runtimes of `previous` that none of them kept go (their sealed runc copies). */
+  retireReplaced(previous: RuntimeHandlers): void {
+    const kept = new Set(this.usable());
+    for (const runtime of previous.usable()) if (!kept.has(runtime)) runtime.dispose();
+  }
+
+  /** A reload that failed after making these handlers: the runtimes it made for nothing go. */
+  discard(previous: RuntimeHandlers): void {
+    previous.retireReplaced(this);
   }
 
   /** Every usable runtime (for exit watching). */

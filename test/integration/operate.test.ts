@@ -19,7 +19,7 @@ import { grpcCode, waitFor } from './container-fixture';
  * Operating the daemon as a node service: SIGHUP reloads every key CRI-O reloads, each checked
  * for its effect (a new seccomp default blocks mkdir in the next container, a new pause image
  * and command for the next infra container, pinned images, a new runtime handler and default,
- * registries.conf, log level and filter), and a bad file keeps the whole old configuration;
+ * registries.conf, log level and filter, a new cdi_spec_dirs), and a bad file keeps the whole old configuration;
  * `--log-format json`; the systemd notify protocol against a NOTIFY_SOCKET the test listens on;
  * HTTPS metrics; `crio wipe` after a "reboot" and with --force.
  */
@@ -52,14 +52,18 @@ function podConfig(d: TestDaemon, name: string, pid = NamespaceMode.CONTAINER) {
   };
 }
 
-/** Runs `sh -c script` in a new container of a new pod; returns its exit code and log. */
-async function runOnce(d: TestDaemon, name: string, script: string): Promise<{ exitCode: number; log: string }> {
+/** Runs `sh -c script` in a new container of a new pod (with the CDI devices named); returns its exit code and log. */
+async function runOnce(d: TestDaemon, name: string, script: string, cdiDevices: string[] = []): Promise<{ exitCode: number; log: string }> {
   const config = podConfig(d, name);
   const { podSandboxId } = await d.cri.runtime.runPodSandbox({ config });
   const { containerId } = await d.cri.runtime.createContainer({
     podSandboxId,
     sandboxConfig: config,
-    config: { metadata: { name: 'c' }, image: { image: 'busybox' }, command: ['sh', '-c', script], logPath: 'c.log' },
+    config: { metadata: { name: 'c' }, image: { image: 'busybox' }, command: ['sh', '-c', script], logPath: 'c.log', CDIDevices: cdiDevices.map((n) => ({ name: n })) },
+  }).catch(async (err: unknown) => {
+    await d.cri.runtime.stopPodSandbox({ podSandboxId });
+    await d.cri.runtime.removePodSandbox({ podSandboxId });
+    throw err;
   });
   await d.cri.runtime.startContainer({ containerId });
   const s = await waitFor('container exit', async () => {
@@ -101,6 +105,12 @@ test('SIGHUP reloads what CRI-O reloads, each with its effect; a bad file keeps 
     await assert.rejects(d.cri.runtime.runPodSandbox({ config: podConfig(d, 'alt0'), runtimeHandler: 'alt' }), (e: unknown) => grpcCode(e) === 3);
     await assert.rejects(d.cri.image.pullImage({ image: { image: 'later' } }));
 
+    // cdi_spec_dirs: a device defined only in the new directory is unknown until the reload.
+    const cdiDir = path.join(d.dir, 'cdi-reloaded');
+    await fs.mkdir(cdiDir);
+    await fs.writeFile(path.join(cdiDir, 'late.json'), JSON.stringify({ cdiVersion: '0.3.0', kind: 'reload.example.com/c', devices: [{ name: 'one', containerEdits: { env: ['FROM_CDI=reloaded'] } }] }));
+    await assert.rejects(runOnce(d, 'cdi0', 'true', ['reload.example.com/c=one']), (e: unknown) => grpcCode(e) === 5);
+
     const profile = path.join(d.dir, 'no-mkdir.json');
     await fs.writeFile(profile, JSON.stringify({ defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['mkdir', 'mkdirat'], action: 'SCMP_ACT_ERRNO' }] }));
     const badProfile = path.join(d.dir, 'bad.json');
@@ -110,6 +120,7 @@ test('SIGHUP reloads what CRI-O reloads, each with its effect; a bad file keeps 
       'log_level = "debug"',
       `seccomp_profile = "${profile}"`,
       'default_runtime = "alt"',
+      `cdi_spec_dirs = ["${cdiDir}"]`,
       '[crio.runtime.runtimes.alt]',
       'runtime_path = "/usr/sbin/runc"',
       // The same state directory as runc's: pods made before the switch stay reachable.
@@ -145,6 +156,9 @@ test('SIGHUP reloads what CRI-O reloads, each with its effect; a bad file keeps 
     assert.match(after.log, /refused/);
     // pinned_images.
     assert.equal(await pinned(d, 'busybox'), true);
+    // cdi_spec_dirs: the new directory's device is there.
+    const cdi = await runOnce(d, 'cdi1', 'echo "cdi=$FROM_CDI"', ['reload.example.com/c=one']);
+    assert.match(cdi.log, /cdi=reloaded/);
     // runtimes table: the new handler works; default_runtime is the new one.
     const alt = await d.cri.runtime.runPodSandbox({ config: podConfig(d, 'alt1'), runtimeHandler: 'alt' });
     await d.cri.runtime.stopPodSandbox({ podSandboxId: alt.podSandboxId });
