@@ -7,8 +7,10 @@ import { percentile, result, row, runBench, timeMs } from './stats';
  * Pod + container start: RunPodSandbox + CreateContainer + StartContainer through the CRI,
  * next to the floor measured by this same script (floor-pod.ts): `ip netns add` + CNI bridge ADD
  * + overlay mount + `runc run true`, with the same rootfs and the same bridge plugin; also
- * RunPodSandbox alone next to its own floor (`ip netns add` + CNI bridge ADD). One crio-ts pod and
- * one floor pod per round, so the machine's load hits both alike; the first two rounds warm
+ * RunPodSandbox alone next to its own floor (`ip netns add` + CNI bridge ADD), and the same floor
+ * with the seccomp filter the daemon applies by default (runc compiles it at every create, which
+ * the plain floor does not pay). One crio-ts pod and two floor pods per round, so the machine's
+ * load hits all alike; the first two rounds warm
  * caches (JIT, page cache) and are not counted. Ratios are of the p50s.
  * Usage: node build/bench/pod-start.js [iterations=20]
  */
@@ -26,6 +28,7 @@ async function main(): Promise<void> {
     const oursSandbox: number[] = [];
     const floor: number[] = [];
     const floorSandbox: number[] = [];
+    const floorSeccomp: number[] = [];
     try {
       for (let i = 0; i < N + WARM_UP; i++) {
         let podSandboxId = '';
@@ -46,7 +49,16 @@ async function main(): Promise<void> {
           await floorPods.run(id, false);
         });
         await floorPods.teardown(id);
+
+        const sid = `crts-floor-${process.pid}-${i}-s`;
+        const fs = await timeMs(async () => {
+          await floorPods.network(sid);
+          await floorPods.rootfs(sid, ['true'], true);
+          await floorPods.run(sid, false);
+        });
+        await floorPods.teardown(sid);
         if (i < WARM_UP) continue;
+        floorSeccomp.push(fs);
         ours.push(t);
         oursSandbox.push(sandboxMs);
         floor.push(f);
@@ -56,16 +68,20 @@ async function main(): Promise<void> {
       await floorPods.close();
     }
     const ratio = percentile(ours, 50) / percentile(floor, 50);
+    const seccompRatio = percentile(ours, 50) / percentile(floorSeccomp, 50);
     const sandboxRatio = percentile(oursSandbox, 50) / percentile(floorSandbox, 50);
     const out = (l: string): void => void process.stdout.write(l + '\n');
     out(`pod + container start, ${N} rounds on ${os.cpus().length} cores`);
     out(row('floor: netns + CNI bridge + overlay + runc run', floor));
     out(row('crio-ts: RunPodSandbox + Create + Start', ours));
     out(`ratio p50 crio-ts / floor: ${ratio.toFixed(2)}x (target <= 1.2x, aim 1.0x; CRI-O 1.6x)`);
+    out(row('floor with the default seccomp filter', floorSeccomp));
+    out(`ratio p50 crio-ts / floor with seccomp: ${seccompRatio.toFixed(2)}x`);
     out(row('floor: netns + CNI bridge ADD', floorSandbox));
     out(row('crio-ts: RunPodSandbox', oursSandbox));
     out(`ratio p50 RunPodSandbox / floor: ${sandboxRatio.toFixed(2)}x`);
     out(result({ name: 'pod start (RunPodSandbox + Create + Start)', value: percentile(ours, 50), floor: percentile(floor, 50), ratio, unit: 'ms' }));
+    out(result({ name: 'pod start vs floor with seccomp', value: percentile(ours, 50), floor: percentile(floorSeccomp, 50), ratio: seccompRatio, unit: 'ms' }));
     out(result({ name: 'RunPodSandbox', value: percentile(oursSandbox, 50), floor: percentile(floorSandbox, 50), ratio: sandboxRatio, unit: 'ms' }));
   } finally {
     await stopFloorBench(bench);

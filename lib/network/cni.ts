@@ -255,7 +255,10 @@ export class CniManager {
         throw err;
       }
     }
-    await writeJsonAtomic(cacheFile, { ...record, state: 'added', result: prev }, 0o600);
+    // Atomic but not fsynced (libcni's own cache write is neither): what must be on disk before a
+    // plugin runs is the 'adding' record above, and a teardown that finds it after a power loss
+    // DELs the same way (the result is optional for DEL). Saves two fsyncs (~2 ms) per pod start.
+    await writeJsonAtomic(cacheFile, { ...record, state: 'added', result: prev }, 0o600, false);
     faultPoint('cni-add:cache-updated');
     const ips = podIpsFromResult(prev);
     log.info('pod network attached', { network: net.name, ips, durationMs: Date.now() - start });

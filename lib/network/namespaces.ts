@@ -6,6 +6,7 @@ import { runProgram, stderrTail } from '../process';
 import { hasOwnFilesystem, readMountPointCounts } from '../mountinfo';
 import type { IdMappings } from '../idmap';
 import { usernsPinnsArgs } from './userns-pinns';
+import { podPinnsArgs } from './pod-pinns';
 import { faultPoint } from '../fault-points';
 import { quote } from '../quote';
 
@@ -140,7 +141,7 @@ export function setupCommand(ns: PodNamespaces, setup: NamespaceSetup): string[]
   return args;
 }
 
-/** Creates the pod's namespaces with one unshare(1) spawn; on failure nothing is left behind. */
+/** Creates the pod's namespaces with one spawn (pod-pinns.ts, else unshare(1)); on failure nothing is left behind. */
 export async function createPodNamespaces(opts: CreatePodNamespacesOptions): Promise<PodNamespaces> {
   const log = opts.log ?? nullLogger();
   if (!ID_RE.test(opts.podSandboxId)) {
@@ -163,7 +164,9 @@ export async function createPodNamespaces(opts: CreatePodNamespacesOptions): Pro
       await fs.writeFile(file, '', { flag: 'wx', mode: 0o444 });
     }
     faultPoint('pod-ns:files-created');
-    const [program, args] = opts.userns === undefined ? ['unshare', unshareArgs(ns, opts)] : ['perl', usernsArgs(ns, opts.userns, opts)];
+    const pinns = opts.userns === undefined ? podPinnsArgs(ns, opts) : undefined;
+    const [program, args] =
+      opts.userns !== undefined ? ['perl', usernsArgs(ns, opts.userns, opts)] : pinns !== undefined ? ['perl', pinns] : ['unshare', unshareArgs(ns, opts)];
     let result;
     try {
       result = await runProgram(program, args, { signal: opts.signal, timeoutMs: SPAWN_TIMEOUT_MS });

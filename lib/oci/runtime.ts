@@ -171,12 +171,8 @@ export class OciRuntime {
         timeoutMs: o.createTimeoutMs ?? 240_000,
         signal: ctx.signal,
       });
-      this.info.set(opts.containerId, {
-        bundleDir: opts.bundleDir,
-        ...result,
-        pidStartTime: await processStartTime(result.pid),
-        conmonStartTime: await processStartTime(result.conmonPid),
-      });
+      const [pidStartTime, conmonStartTime] = await Promise.all([processStartTime(result.pid), processStartTime(result.conmonPid)]);
+      this.info.set(opts.containerId, { bundleDir: opts.bundleDir, ...result, pidStartTime, conmonStartTime });
       ctx.log.info('container created', { containerId: opts.containerId, pid: result.pid, conmonPid: result.conmonPid, durationMs: Date.now() - started });
       return result;
     } catch (err) {

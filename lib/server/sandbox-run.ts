@@ -122,10 +122,18 @@ async function createSandbox(deps: ServerDeps, ctx: OpContext, n: NewSandbox): P
     await fs.mkdir(podDir, { recursive: true, mode: 0o755 });
     cleanup.add('remove pod dir', () => fs.rm(podDir, { recursive: true, force: true }));
     await createPodDiffDir(podDir);
+    // The pod cgroup (~5 ms of cpuset copies on cgroup v1) is made while the namespaces and the
+    // network are set up, and awaited with them; its removal waits for the make to settle.
+    let cgroupDone: Promise<void> | undefined;
     if (!needsInfraContainer(deps, nsOptions?.pid)) {
       const podCgroup = { id, cgroupParent: parent };
-      await createSandboxCgroup(podCgroup);
-      cleanup.add('remove pod cgroup', () => removeSandboxCgroup(podCgroup));
+      const made = createSandboxCgroup(podCgroup);
+      cgroupDone = made;
+      made.catch(() => undefined); // awaited below; a failure before then is seen by the cleanup
+      cleanup.add('remove pod cgroup', async () => {
+        await made.catch(() => undefined);
+        await removeSandboxCgroup(podCgroup);
+      });
     }
     faultPoint('sandbox-run:pod-dir-created');
 
@@ -161,7 +169,7 @@ async function createSandbox(deps: ServerDeps, ctx: OpContext, n: NewSandbox): P
       const bandwidth = podBandwidth(config.annotations);
       networkDone = deps.cni.setUpPod({ ...podInfo, portMappings, bandwidth }, work, namespacesDone);
     }
-    const [nsResult, netResult] = await Promise.allSettled([namespacesDone, networkDone]);
+    const [nsResult, netResult, cgroupResult] = await Promise.allSettled([namespacesDone, networkDone, cgroupDone]);
     faultPoint('sandbox-run:namespaces-and-network-done');
     // Failed namespaces leave nothing behind, and a network set-up waiting for them undid itself.
     if (nsResult.status === 'rejected') throw nsResult.reason;
@@ -169,6 +177,7 @@ async function createSandbox(deps: ServerDeps, ctx: OpContext, n: NewSandbox): P
     cleanup.add('remove pod namespaces', () => removePodNamespaces(namespaces));
     if (!hostIpc) cleanup.add('unmount pod shm', () => unmountPodShm(shmPath));
     if (netResult.status === 'rejected') throw netResult.reason;
+    if (cgroupResult.status === 'rejected') throw cgroupResult.reason;
     const ips = netResult.value?.ips ?? [];
     view.ips = ips;
     if (networkDone) cleanup.add('tear down pod network', () => deps.cni.tearDownPod(podInfo, { log, signal: new AbortController().signal }));
