@@ -150,3 +150,13 @@ test('pure modules do no I/O', () => {
     [],
   );
 });
+
+test('what only attach, pulls or nothing needs is not imported at start (idle RSS, issue 17)', () => {
+  // node-unix-socket (a native addon that loads worker_threads) and worker_threads are required
+  // where first used; perf_hooks is not used at all (lib/monotonic.ts). Only the unpack worker,
+  // which runs on its own thread, imports worker_threads statically.
+  const statics = files.flatMap((f) =>
+    [...readFileSync(f, 'utf8').matchAll(/^import (?!type )[^;]*from '(node-unix-socket|node:worker_threads|(?:node:)?perf_hooks)'/gm)].map((m) => `${path.relative(ROOT, f)}: ${m[1]}`),
+  );
+  assert.deepEqual(statics, ['lib/storage/unpack-worker.ts: node:worker_threads']);
+});

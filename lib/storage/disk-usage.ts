@@ -1,6 +1,6 @@
 import { lstatSync, readdirSync, type Stats } from 'node:fs';
 import path from 'node:path';
-import { performance } from 'node:perf_hooks';
+import { monotonicMs } from '../monotonic';
 import { errnoCode } from '../errors';
 
 /**
@@ -44,11 +44,11 @@ export async function treeInventory(dir: string): Promise<TreeInventory> {
   const linked = new Set<string>();
   const out: TreeInventory = { bytes: 0, inodes: 0, fileBytes: 0 };
   const stack = [dir];
-  let sliceStart = performance.now();
+  let sliceStart = monotonicMs();
   while (stack.length > 0) {
-    if (performance.now() - sliceStart > SLICE_MS) {
+    if (monotonicMs() - sliceStart > SLICE_MS) {
       await new Promise((resolve) => setImmediate(resolve));
-      sliceStart = performance.now();
+      sliceStart = monotonicMs();
     }
     const p = stack.pop() as string;
     const st = lstatOrUndefined(p);

@@ -1,6 +1,6 @@
 import { lstatSync, readdirSync, rmdirSync, unlinkSync } from 'node:fs';
 import path from 'node:path';
-import { performance } from 'node:perf_hooks';
+import { monotonicMs } from '../monotonic';
 import { errnoCode } from '../errors';
 
 /**
@@ -35,11 +35,11 @@ export async function removeTree(dir: string): Promise<void> {
   }
   // Depth-first: a directory is listed when first met and removed once its entries are gone.
   const stack: { dir: string; listed: boolean }[] = [{ dir, listed: false }];
-  let sliceStart = performance.now();
+  let sliceStart = monotonicMs();
   while (stack.length > 0) {
-    if (performance.now() - sliceStart > SLICE_MS) {
+    if (monotonicMs() - sliceStart > SLICE_MS) {
       await new Promise((resolve) => setImmediate(resolve));
-      sliceStart = performance.now();
+      sliceStart = monotonicMs();
     }
     const top = stack[stack.length - 1] as { dir: string; listed: boolean };
     if (top.listed) {
@@ -56,9 +56,9 @@ export async function removeTree(dir: string): Promise<void> {
       throw err;
     }
     for (const e of entries) {
-      if (performance.now() - sliceStart > SLICE_MS) {
+      if (monotonicMs() - sliceStart > SLICE_MS) {
         await new Promise((resolve) => setImmediate(resolve));
-        sliceStart = performance.now();
+        sliceStart = monotonicMs();
       }
       const p = path.join(top.dir, e.name);
       if (e.isDirectory()) stack.push({ dir: p, listed: false });

@@ -1,7 +1,7 @@
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import { InternalError } from '../errors';
 import type { Logger } from '../log';
 import { fromWire, type FromWorker, type ToWorker, type WorkerDecode, type WorkerResult } from './unpack-wire';
@@ -41,7 +41,9 @@ let running = 0;
 const waiting: ((w: PooledWorker) => void)[] = [];
 
 function spawnWorker(): PooledWorker {
-  const worker = new Worker(path.join(__dirname, 'unpack-worker.js'), {
+  // node:worker_threads is loaded with the first pull, not at start (issue 17: idle RSS).
+  const { Worker: WorkerThread } = require('node:worker_threads') as typeof import('node:worker_threads');
+  const worker: Worker = new WorkerThread(path.join(__dirname, 'unpack-worker.js'), {
     // Young generation as small as the daemon's (lib/server/v8-flags.ts): chunks go by fast.
     resourceLimits: { maxYoungGenerationSizeMb: 8 },
     stdout: false,

@@ -1,6 +1,6 @@
 import { chmodSync, closeSync, constants, fchmodSync, fchownSync, futimesSync, lchownSync, linkSync, lstatSync, lutimesSync, mkdirSync, openSync, rmSync, symlinkSync, unlinkSync, type Stats } from 'node:fs';
 import path from 'node:path';
-import { performance } from 'node:perf_hooks';
+import { monotonicMs } from '../monotonic';
 import { CriError, InternalError, ResourceExhaustedError, errnoCode } from '../errors';
 import type { Logger } from '../log';
 import { StreamFailure } from './chunk-source';
@@ -47,7 +47,7 @@ export class Unpacker {
   private bytes = 0;
   private entries = 0;
   private rootSet = false;
-  private lastYield = performance.now();
+  private lastYield = monotonicMs();
   private readonly dirTimes = new Map<string, number>();
   private readonly opaque = new Set<string>();
   private readonly pending = new Map<string, PendingNode>();
@@ -77,10 +77,10 @@ export class Unpacker {
       if (code === 'ENOSPC' || code === 'EDQUOT') throw new ResourceExhaustedError(msg, { cause: err });
       throw new InternalError(msg, { cause: err });
     }
-    if (performance.now() - this.lastYield > SLICE_MS) {
+    if (monotonicMs() - this.lastYield > SLICE_MS) {
       await new Promise((resolve) => setImmediate(resolve));
       this.signal?.throwIfAborted();
-      this.lastYield = performance.now();
+      this.lastYield = monotonicMs();
     }
   }
 
