@@ -1,3 +1,5 @@
+import { syscallNumbers } from '../syscall-numbers';
+
 /**
  * The one process that creates, pins and sets up a pod's net/ipc/uts namespaces (no user
  * namespace: userns-pinns.ts does those), as CRI-O's pinns does in one exec.
@@ -12,7 +14,7 @@
  * unmounts what was pinned.
  *
  * Plain perl with no modules (POSIX alone costs ~15 ms to load): system call numbers come from
- * the caller, which knows the architecture; on others the caller falls back to unshare(1).
+ * syscall-numbers.ts; on others the caller falls back to unshare(1).
  */
 const SCRIPT = String.raw`
 my ($sys, $nsspec, $hostname, $lo, $shm, @sysctls) = @ARGV;
@@ -52,12 +54,6 @@ if (length $shm) {
 }
 `;
 
-/** unshare, mount and sethostname by architecture (Node's process.arch). */
-const SYSCALLS: Partial<Record<string, string>> = {
-  x64: '272,165,170',
-  arm64: '97,40,161',
-};
-
 /** The namespace files to pin, by kind (namespaces.ts PodNamespaces). */
 export interface PinnedFiles {
   net?: string;
@@ -79,8 +75,8 @@ export interface PinnsSetup {
  * an architecture whose system call numbers are not listed here (pure).
  */
 export function podPinnsArgs(ns: PinnedFiles, setup: PinnsSetup, arch: string = process.arch): string[] | undefined {
-  const sys = SYSCALLS[arch];
-  if (sys === undefined || ns.user !== undefined) return undefined;
+  const nr = syscallNumbers(arch);
+  if (nr === undefined || ns.user !== undefined) return undefined;
   const spec = (['net', 'ipc', 'uts'] as const)
     .filter((k) => ns[k] !== undefined)
     .map((k) => `${k}=${ns[k] as string}`)
@@ -89,5 +85,5 @@ export function podPinnsArgs(ns: PinnedFiles, setup: PinnsSetup, arch: string = 
   const lo = ns.net !== undefined && setup.loopbackUp === true ? '1' : '';
   const shm = setup.shm ? `${setup.shm.path}|mode=1777,size=${Math.floor(setup.shm.sizeBytes)}` : '';
   const sysctls = (setup.sysctls ?? []).map((s) => `${s.path}=${s.value}`);
-  return ['-e', SCRIPT, '--', sys, spec, hostname, lo, shm, ...sysctls];
+  return ['-e', SCRIPT, '--', `${nr.unshare},${nr.mount},${nr.sethostname}`, spec, hostname, lo, shm, ...sysctls];
 }

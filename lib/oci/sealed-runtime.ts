@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { closeSync, fstatSync, openSync, statSync, type Stats } from 'node:fs';
 import type { Logger } from '../log';
 import { runProgram } from '../process';
+import { syscallNumbers, type SyscallNumbers } from '../syscall-numbers';
 
 /**
  * A sealed in-memory copy of runc, for the calls that start a `runc init` (create, exec).
@@ -23,12 +24,6 @@ import { runProgram } from '../process';
  * size in shared memory (8.4 MiB for Debian's runc). When the binary on disk changes (an
  * upgrade), calls go back to it at once and a new copy is made.
  */
-
-/** memfd_create and fcntl syscall numbers (perl's `syscall` needs them; sys/syscall.ph is not in perl-base). */
-const SYSCALLS: Partial<Record<NodeJS.Architecture, { memfdCreate: number; fcntl: number }>> = {
-  x64: { memfdCreate: 319, fcntl: 72 },
-  arm64: { memfdCreate: 279, fcntl: 25 },
-};
 
 /** MFD_ALLOW_SEALING; F_ADD_SEALS; F_SEAL_SEAL|F_SEAL_SHRINK|F_SEAL_GROW|F_SEAL_WRITE (runc's RUNC_MEMFD_SEALS). */
 const SEAL_SCRIPT = `
@@ -66,7 +61,7 @@ function identity(st: Stats): string {
 }
 
 /** Runs the perl script; resolves with the daemon's own descriptor of the sealed memfd. */
-function makeSealedCopy(binaryPath: string, perlPath: string, nr: { memfdCreate: number; fcntl: number }): Promise<number> {
+function makeSealedCopy(binaryPath: string, perlPath: string, nr: SyscallNumbers): Promise<number> {
   return new Promise((resolve, reject) => {
     const child = spawn(perlPath, ['-e', SEAL_SCRIPT, binaryPath, String(nr.memfdCreate), String(nr.fcntl), 'crio-ts-sealed-runc'], {
       stdio: ['pipe', 'pipe', 'pipe'],
@@ -109,7 +104,7 @@ export class SealedRuntime {
   private constructor(
     private readonly binaryPath: string,
     private readonly perlPath: string,
-    private readonly syscalls: { memfdCreate: number; fcntl: number },
+    private readonly syscalls: SyscallNumbers,
     private readonly log: Logger,
     /** How long a replaced copy stays open: a conmon started just before may still exec it (its create timeout). */
     private readonly retireAfterMs: number,
@@ -120,7 +115,7 @@ export class SealedRuntime {
    * when it cannot (the configured path is then used as is).
    */
   static start(binaryPath: string, log: Logger, retireAfterMs = 240_000, perlPath = '/usr/bin/perl'): SealedRuntime | undefined {
-    const syscalls = SYSCALLS[process.arch];
+    const syscalls = syscallNumbers();
     if (syscalls === undefined) return undefined;
     try {
       statSync(perlPath);
