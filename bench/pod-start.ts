@@ -1,5 +1,5 @@
 import os from 'node:os';
-import { benchPodConfig, startBenchPod } from './bench-daemon';
+import { benchPodConfig } from './bench-daemon';
 import { startFloorBench, stopFloorBench } from './floor-pod';
 import { percentile, result, row, runBench, timeMs } from './stats';
 
@@ -11,7 +11,8 @@ import { percentile, result, row, runBench, timeMs } from './stats';
  * with the seccomp filter the daemon applies by default (runc compiles it at every create, which
  * the plain floor does not pay). One crio-ts pod and two floor pods per round, so the machine's
  * load hits all alike; the first two rounds warm
- * caches (JIT, page cache) and are not counted. Ratios are of the p50s.
+ * caches (JIT, page cache) and are not counted. Ratios are of the p50s. CreateContainer and
+ * StartContainer are timed one by one too (as seen by the client), to see where a change pays.
  * Usage: node build/bench/pod-start.js [iterations=20]
  */
 
@@ -26,6 +27,8 @@ async function main(): Promise<void> {
     const rt = daemon.cri.runtime;
     const ours: number[] = [];
     const oursSandbox: number[] = [];
+    const oursCreate: number[] = [];
+    const oursStart: number[] = [];
     const floor: number[] = [];
     const floorSandbox: number[] = [];
     const floorSeccomp: number[] = [];
@@ -33,8 +36,15 @@ async function main(): Promise<void> {
       for (let i = 0; i < N + WARM_UP; i++) {
         let podSandboxId = '';
         let sandboxMs = 0;
+        let createMs = 0;
+        let startMs = 0;
         const t = await timeMs(async () => {
-          ({ podSandboxId, sandboxMs } = await startBenchPod(daemon, benchPodConfig(daemon, `bench-${i}`)));
+          const config = benchPodConfig(daemon, `bench-${i}`);
+          sandboxMs = await timeMs(async () => ({ podSandboxId } = await rt.runPodSandbox({ config })));
+          let containerId = '';
+          const ctr = { metadata: { name: 'c', attempt: 0 }, image: { image: 'busybox' }, command: ['true'], logPath: 'c.log' };
+          createMs = await timeMs(async () => ({ containerId } = await rt.createContainer({ podSandboxId, sandboxConfig: config, config: ctr })));
+          startMs = await timeMs(() => rt.startContainer({ containerId }));
         });
         await rt.stopPodSandbox({ podSandboxId });
         await rt.removePodSandbox({ podSandboxId });
@@ -61,6 +71,8 @@ async function main(): Promise<void> {
         floorSeccomp.push(fs);
         ours.push(t);
         oursSandbox.push(sandboxMs);
+        oursCreate.push(createMs);
+        oursStart.push(startMs);
         floor.push(f);
         floorSandbox.push(fSandbox);
       }
@@ -80,9 +92,13 @@ async function main(): Promise<void> {
     out(row('floor: netns + CNI bridge ADD', floorSandbox));
     out(row('crio-ts: RunPodSandbox', oursSandbox));
     out(`ratio p50 RunPodSandbox / floor: ${sandboxRatio.toFixed(2)}x`);
+    out(row('crio-ts: CreateContainer', oursCreate));
+    out(row('crio-ts: StartContainer', oursStart));
     out(result({ name: 'pod start (RunPodSandbox + Create + Start)', value: percentile(ours, 50), floor: percentile(floor, 50), ratio, unit: 'ms' }));
     out(result({ name: 'pod start vs floor with seccomp', value: percentile(ours, 50), floor: percentile(floorSeccomp, 50), ratio: seccompRatio, unit: 'ms' }));
     out(result({ name: 'RunPodSandbox', value: percentile(oursSandbox, 50), floor: percentile(floorSandbox, 50), ratio: sandboxRatio, unit: 'ms' }));
+    out(result({ name: 'CreateContainer', value: percentile(oursCreate, 50), unit: 'ms' }));
+    out(result({ name: 'StartContainer', value: percentile(oursStart, 50), unit: 'ms' }));
   } finally {
     await stopFloorBench(bench);
   }

@@ -74,8 +74,30 @@ function withDeadline<T>(promise: Promise<T>, timeoutMs: number, signal: AbortSi
   });
 }
 
-/** Runs conmon → runc create; resolves once the container exists (state "created"). */
-export async function spawnConmon(options: SpawnConmonOptions): Promise<ConmonCreateResult> {
+/** What launchConmon needs: no hook yet, the cgroup move happens at start. */
+export type LaunchConmonOptions = Omit<SpawnConmonOptions, 'beforeStart'>;
+
+/**
+ * A conmon blocked on its start pipe. Until the start byte, conmon 2.1 has only parsed its
+ * arguments, checked that the runtime path is executable, opened (O_CREAT) the CRI log file and
+ * set its own oom_score_adj: it has not forked, not touched the bundle, persist or exit dirs,
+ * made no socket or FIFO and written nothing to the sync pipe. So it may be launched before the
+ * bundle exists in full, and killing it before the start leaves only the log file.
+ */
+export interface WaitingConmon {
+  /** The intermediate conmon (our child). */
+  readonly pid: number;
+  /** Moves it (beforeStart), writes the start byte; resolves once the container exists (state "created"). */
+  start(beforeStart?: (conmonPid: number) => Promise<void>): Promise<ConmonCreateResult>;
+  /**
+   * Kills it before the start byte and reaps it. Not by closing the start pipe: conmon takes
+   * EOF (a read of 0 bytes) as the go-ahead and runs `runc create`. A no-op once start was called.
+   */
+  abort(): Promise<void>;
+}
+
+/** Launches conmon and leaves it waiting on the start pipe; rejects when it cannot be spawned. */
+export async function launchConmon(options: LaunchConmonOptions): Promise<WaitingConmon> {
   const argv = buildConmonArgs(options.args);
   const child = spawn(options.conmonPath, argv, {
     cwd: options.args.bundleDir,
@@ -94,6 +116,7 @@ export async function spawnConmon(options: SpawnConmonOptions): Promise<ConmonCr
     child.once('error', reject);
     child.once('exit', (code, signal) => resolve({ code, signal }));
   });
+  exited.catch(() => undefined); // observed by start/abort; a waiting conmon may never be awaited
   const syncLine = readFirstLine(syncPipe);
   syncLine.catch(() => undefined);
 
@@ -106,30 +129,52 @@ export async function spawnConmon(options: SpawnConmonOptions): Promise<ConmonCr
     for (const s of child.stdio) s?.destroy();
     child.unref();
   };
-  try {
-    if (child.pid === undefined) {
+  const pid = child.pid;
+  if (pid === undefined) {
+    try {
       await exited; // rejects with the spawn error (ENOENT, EACCES)
-      throw new InternalError(`conmon ${options.conmonPath} did not start`);
+    } finally {
+      await closeAll();
     }
-    if (options.beforeStart) await options.beforeStart(child.pid);
-    startPipe.end(Buffer.from([0]));
-    const exit = await withDeadline(exited, options.timeoutMs, options.signal, 'conmon start');
-    if (exit.code !== 0) {
-      const text = Buffer.concat(stderrChunks).toString('utf8').trim();
-      throw new InternalError(`conmon exited with ${exit.code ?? exit.signal ?? 'unknown'} before creating container ${options.args.containerId}: ${text}`);
-    }
-    const line = await withDeadline(syncLine, options.timeoutMs, options.signal, `create container ${options.args.containerId}`);
-    const message = line === undefined ? undefined : parseConmonSyncMessage(line);
-    if (message === undefined) {
-      throw new ContainerCreateError(`container create failed: conmon closed the sync pipe without a PID${line ? ` (got ${quote(line)})` : ''}`);
-    }
-    if (message.value <= 0) {
-      throw new ContainerCreateError(`container create failed: ${message.message ? runcErrorMessage(message.message) : 'unknown error'}`);
-    }
-    const conmonPid = await readPidFile(conmonPidFile(options.args.bundleDir));
-    if (conmonPid === undefined) throw new InternalError(`conmon did not write ${conmonPidFile(options.args.bundleDir)}`);
-    return { pid: message.value, conmonPid };
-  } finally {
-    await closeAll();
+    throw new InternalError(`conmon ${options.conmonPath} did not start`);
   }
+  let started = false;
+
+  const start = async (beforeStart?: (conmonPid: number) => Promise<void>): Promise<ConmonCreateResult> => {
+    started = true;
+    try {
+      if (beforeStart) await beforeStart(pid);
+      startPipe.end(Buffer.from([0]));
+      const exit = await withDeadline(exited, options.timeoutMs, options.signal, 'conmon start');
+      if (exit.code !== 0) {
+        const text = Buffer.concat(stderrChunks).toString('utf8').trim();
+        throw new InternalError(`conmon exited with ${exit.code ?? exit.signal ?? 'unknown'} before creating container ${options.args.containerId}: ${text}`);
+      }
+      const line = await withDeadline(syncLine, options.timeoutMs, options.signal, `create container ${options.args.containerId}`);
+      const message = line === undefined ? undefined : parseConmonSyncMessage(line);
+      if (message === undefined) {
+        throw new ContainerCreateError(`container create failed: conmon closed the sync pipe without a PID${line ? ` (got ${quote(line)})` : ''}`);
+      }
+      if (message.value <= 0) {
+        throw new ContainerCreateError(`container create failed: ${message.message ? runcErrorMessage(message.message) : 'unknown error'}`);
+      }
+      const conmonPid = await readPidFile(conmonPidFile(options.args.bundleDir));
+      if (conmonPid === undefined) throw new InternalError(`conmon did not write ${conmonPidFile(options.args.bundleDir)}`);
+      return { pid: message.value, conmonPid };
+    } finally {
+      await closeAll();
+    }
+  };
+  const abort = async (): Promise<void> => {
+    if (started) return;
+    started = true;
+    await closeAll();
+  };
+  return { pid, start, abort };
+}
+
+/** Runs conmon → runc create; resolves once the container exists (state "created"). */
+export async function spawnConmon(options: SpawnConmonOptions): Promise<ConmonCreateResult> {
+  const conmon = await launchConmon(options);
+  return conmon.start(options.beforeStart);
 }

@@ -8,7 +8,7 @@ import { cgroupLayout, controllerDir } from './cgroup-layout';
 import type { CgroupManagerName } from './cgroup-systemd';
 import { type ContainerInfo, killConmon, loadContainerInfo, processesGone } from './container-info';
 import { conmonLogLevel, conmonPidFile, containerPidFile } from './conmon-args';
-import { spawnConmon } from './conmon';
+import { launchConmon, type WaitingConmon } from './conmon';
 import { conmonPlacement } from './conmon-placement';
 import type { StreamIo } from './conmon-attach';
 import { buildExecProcess, type ExecProcessOptions } from './exec-process';
@@ -66,6 +66,16 @@ export interface CreateContainerOptions {
   terminal: boolean;
   stdin: boolean;
   stdinOnce: boolean;
+}
+
+/** A create whose conmon waits on its start pipe (prepareCreate). */
+export interface PendingCreate {
+  /** The waiting (intermediate) conmon. */
+  conmonPid: number;
+  /** Lets conmon run `runc create`; config.json and the rootfs must be complete. Cleans up itself on failure. */
+  create(): Promise<{ pid: number; conmonPid: number }>;
+  /** Kills the waiting conmon and removes what it and prepareCreate made (log file, persist dir). A no-op after create(). */
+  abandon(): Promise<void>;
 }
 
 /** Options of execSync (user overrides the container's process user). */
@@ -135,20 +145,32 @@ export class OciRuntime {
 
   /** Creates the container via conmon + `runc create`; the process waits for startContainer. */
   async createContainer(opts: CreateContainerOptions, ctx: OpContext): Promise<{ pid: number; conmonPid: number }> {
+    const pending = await this.prepareCreate(opts, ctx);
+    return pending.create();
+  }
+
+  /**
+   * The first half of createContainer, for callers that still build the bundle: conmon is
+   * spawned now and waits on its start pipe (conmon.ts says what it has touched by then: only
+   * the CRI log file), so its spawn and start-up overlap the rootfs and spec work. Needs the
+   * bundle directory (conmon's working directory) and the log directory; config.json and the
+   * rootfs only by `create()`. Exactly one of `create()` and `abandon()` must follow.
+   */
+  async prepareCreate(opts: CreateContainerOptions, ctx: OpContext): Promise<PendingCreate> {
     const o = this.options;
     const dir = this.containerDir(opts.containerId);
-    await fs.mkdir(o.exitsDir, { recursive: true, mode: 0o700 });
-    await fs.mkdir(dir, { recursive: true, mode: 0o700 });
-    await fs.mkdir(path.dirname(opts.logPath), { recursive: true });
-    // Leftovers of an earlier attempt would make the new container look exited at once, or make the
-    // failure cleanup below kill whatever process now has an old conmon PID.
-    await Promise.all(
-      [path.join(o.exitsDir, opts.containerId), containerPidFile(opts.bundleDir), conmonPidFile(opts.bundleDir)].map((f) => fs.rm(f, { force: true })),
-    );
+    await Promise.all([
+      fs.mkdir(o.exitsDir, { recursive: true, mode: 0o700 }),
+      fs.mkdir(dir, { recursive: true, mode: 0o700 }),
+      fs.mkdir(path.dirname(opts.logPath), { recursive: true }),
+      // Leftovers of an earlier attempt would make the new container look exited at once, or make the
+      // failure cleanup below kill whatever process now has an old conmon PID.
+      ...[path.join(o.exitsDir, opts.containerId), containerPidFile(opts.bundleDir), conmonPidFile(opts.bundleDir)].map((f) => fs.rm(f, { force: true })),
+    ]);
     const started = Date.now();
+    let conmon: WaitingConmon;
     try {
-      const beforeStart = await conmonPlacement({ ...o, containerId: opts.containerId, bundleDir: opts.bundleDir, signal: ctx.signal });
-      const result = await spawnConmon({
+      conmon = await launchConmon({
         conmonPath: o.conmonPath,
         args: {
           containerId: opts.containerId,
@@ -167,20 +189,45 @@ export class OciRuntime {
           logSizeMax: o.logSizeMax,
           systemdCgroup: o.cgroupManager === 'systemd',
         },
-        beforeStart,
         timeoutMs: o.createTimeoutMs ?? 240_000,
         signal: ctx.signal,
       });
-      const [pidStartTime, conmonStartTime] = await Promise.all([processStartTime(result.pid), processStartTime(result.conmonPid)]);
-      this.info.set(opts.containerId, { bundleDir: opts.bundleDir, ...result, pidStartTime, conmonStartTime });
-      ctx.log.info('container created', { containerId: opts.containerId, pid: result.pid, conmonPid: result.conmonPid, durationMs: Date.now() - started });
-      return result;
     } catch (err) {
       await this.cleanupFailedCreate(opts, ctx.log);
-      // Keep the caller's AbortError as is, so the server can answer CANCELLED/DEADLINE_EXCEEDED.
-      if (err instanceof InternalError || ctx.signal.aborted) throw err;
-      throw new InternalError(`create container ${opts.containerId}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+      throw this.createError(opts, ctx, err);
     }
+    let settled = false;
+    const create = async (): Promise<{ pid: number; conmonPid: number }> => {
+      if (settled) throw new InternalError(`create container ${opts.containerId}: already created or abandoned`);
+      settled = true;
+      try {
+        // After config.json is written: with monitor cgroup "pod" the placement reads its cgroupsPath.
+        const beforeStart = await conmonPlacement({ ...o, containerId: opts.containerId, bundleDir: opts.bundleDir, signal: ctx.signal });
+        const result = await conmon.start(beforeStart);
+        const [pidStartTime, conmonStartTime] = await Promise.all([processStartTime(result.pid), processStartTime(result.conmonPid)]);
+        this.info.set(opts.containerId, { bundleDir: opts.bundleDir, ...result, pidStartTime, conmonStartTime });
+        ctx.log.info('container created', { containerId: opts.containerId, pid: result.pid, conmonPid: result.conmonPid, durationMs: Date.now() - started });
+        return result;
+      } catch (err) {
+        await conmon.abort(); // a placement failure leaves it waiting
+        await this.cleanupFailedCreate(opts, ctx.log);
+        throw this.createError(opts, ctx, err);
+      }
+    };
+    const abandon = async (): Promise<void> => {
+      if (settled) return;
+      settled = true;
+      await conmon.abort();
+      await this.cleanupFailedCreate(opts, ctx.log);
+      await fs.rm(dir, { recursive: true, force: true });
+    };
+    return { conmonPid: conmon.pid, create, abandon };
+  }
+
+  private createError(opts: CreateContainerOptions, ctx: OpContext, err: unknown): Error {
+    // Keep the caller's AbortError as is, so the server can answer CANCELLED/DEADLINE_EXCEEDED.
+    if (err instanceof InternalError || (ctx.signal.aborted && err instanceof Error)) return err;
+    return new InternalError(`create container ${opts.containerId}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
   }
 
   private async cleanupFailedCreate(opts: CreateContainerOptions, log: Logger): Promise<void> {

@@ -123,14 +123,26 @@ async function create(deps: ServerDeps, ctx: OpContext, job: CreateJob): Promise
       imageId: image.id,
       privileged: config.linux?.securityContext?.privileged ?? false,
     });
-    const { rootfs } = await deps.containerLayers.create(id, { imageId: image.id, ...entry, idMappings });
-    cleanup.add('remove container layer', () => deps.containerLayers.remove(id));
-    faultPoint('container-create:layer-created');
-
     const bundleDir = path.join(deps.paths.bundlesDir, id);
     // In a user namespace runc mounts the bundle's files (termination log, volumes) as the pod's root.
     await fs.mkdir(bundleDir, { recursive: true, mode: pod.userns ? 0o711 : 0o700 });
     cleanup.add('remove bundle', () => fs.rm(bundleDir, { recursive: true, force: true }));
+
+    // conmon starts now and waits on its start pipe until the bundle is complete: its spawn
+    // (which blocks the event loop) and start-up overlap the layer's I/O, which is issued first.
+    const layer = deps.containerLayers.create(id, { imageId: image.id, ...entry, idMappings });
+    const conmon = runtime.prepareCreate(
+      { containerId: id, name: job.reservedName, bundleDir, logPath, terminal: config.tty, stdin: config.stdin, stdinOnce: config.stdinOnce },
+      backgroundContext(log),
+    );
+    const [made, waiting] = await Promise.allSettled([layer, conmon]);
+    if (made.status === 'fulfilled') cleanup.add('remove container layer', () => deps.containerLayers.remove(id));
+    if (waiting.status === 'fulfilled') cleanup.add('stop the waiting conmon', () => waiting.value.abandon());
+    if (made.status === 'rejected') throw made.reason;
+    if (waiting.status === 'rejected') throw waiting.reason;
+    const { rootfs } = made.value;
+    const pending = waiting.value;
+    faultPoint('container-create:layer-created');
 
     const { input, warnings, decided } = await buildSpecInput(deps, { id, pod, config, image, rootfs, bundleDir, runtime });
     for (const w of warnings) log.warn('container config adjusted', { warning: w });
@@ -174,10 +186,7 @@ async function create(deps: ServerDeps, ctx: OpContext, job: CreateJob): Promise
     // cAdvisor asks about the cgroup `runc create` makes at once: the inspect API answers from this.
     deps.creating.containers.set(id, base);
     cleanup.add('forget the early inspect view', async () => void deps.creating.containers.delete(id));
-    const created = await runtime.createContainer(
-      { containerId: id, name: job.reservedName, bundleDir, logPath, terminal: config.tty, stdin: config.stdin, stdinOnce: config.stdinOnce },
-      backgroundContext(log),
-    );
+    const created = await pending.create();
     cleanup.add('delete runtime container', () => runtime.delete(id, true));
     faultPoint('container-create:runtime-created');
 

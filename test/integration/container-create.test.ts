@@ -223,3 +223,35 @@ test('termination message, tty, and a failed create leaving nothing', async () =
   await assert.rejects(fx.runContainer(podSandboxId, config, { metadata: { name: 'bad' }, command: ['/no/such/binary'] }, false));
   assert.equal((await fs.readdir(path.join(fx.daemon.dir, 'run', 'crio-bundles'))).length, before);
 });
+
+test('a create failing after its conmon started (spec step) leaves no conmon, log, bundle or cgroup', async () => {
+  const { podSandboxId, config } = await fx.runPod('early-fail');
+  const logDir = path.join(fx.daemon.dir, 'pod-logs', 'early-fail');
+  const bundles = path.join(fx.daemon.dir, 'run', 'crio-bundles');
+  const conmons = async (): Promise<Set<string>> => {
+    const out = new Set<string>();
+    for (const pid of (await fs.readdir('/proc')).filter((p) => /^\d+$/.test(p))) {
+      const argv = (await fs.readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).split('\0');
+      if (path.basename(argv[0] ?? '') === 'conmon' && argv.some((a) => a.startsWith(bundles))) out.add(pid);
+    }
+    return out;
+  };
+  const [bundlesBefore, conmonsBefore] = [(await fs.readdir(bundles)).length, await conmons()];
+  const mark = fx.daemon.logs().length;
+  // The rejected mount source is found while the spec is built: after the layer and conmon.
+  await rejectsWith(
+    fx.runContainer(podSandboxId, config, { metadata: { name: 'late' }, command: ['true'], mounts: [{ hostPath: '/nonexistent-crio-ts-reject', containerPath: '/x' }] }, false),
+    grpcStatus.INVALID_ARGUMENT,
+    /does not exist/,
+  );
+  assert.equal((await fs.readdir(bundles)).length, bundlesBefore);
+  assert.deepEqual([...(await conmons())].filter((pid) => !conmonsBefore.has(pid)), []);
+  assert.deepEqual(await fs.readdir(logDir).catch(() => []), []);
+  // No container cgroup: `runc create` never ran. Any 64-hex ID the daemon logged that is not the pod's.
+  const ids = new Set((fx.daemon.logs().slice(mark).match(/\b[0-9a-f]{64}\b/g) ?? []).filter((i) => i !== podSandboxId));
+  const cgroups = (await runProgram('find', ['/sys/fs/cgroup/pids', '-type', 'd', '-name', '*crio*'])).stdout.toString();
+  for (const id of ids) assert.equal(cgroups.includes(id), false, `cgroup of ${id}`);
+  // The name is free again: the same container without the bad mount is created and runs.
+  const id = await fx.runContainer(podSandboxId, config, { metadata: { name: 'late' }, command: ['sleep', '3600'] });
+  assert.equal((await fx.daemon.cri.runtime.containerStatus({ containerId: id })).status?.state, ContainerState.CONTAINER_RUNNING);
+});

@@ -297,6 +297,58 @@ describe('oci runtime (runc + conmon)', { skip: canRun ? false : 'needs root, ru
     assert.equal(existsSync(cgroupDir(id)), false);
   });
 
+  test('prepareCreate: conmon waits on its start pipe before the bundle exists; create() runs it once written', async () => {
+    const id = newId();
+    created.push(id);
+    const bundleDir = bundleOf(id);
+    await fs.mkdir(bundleDir, { recursive: true });
+    const opts = { containerId: id, name: 'early', bundleDir, logPath: logOf(id), terminal: false, stdin: false, stdinOnce: false };
+    const pending = await runtime.prepareCreate(opts, ctx);
+    const cmdline = await fs.readFile(`/proc/${pending.conmonPid}/cmdline`, 'utf8');
+    assert.ok(cmdline.includes(id), 'the waiting process is this container’s conmon');
+    // Before the start byte conmon forks nothing and makes nothing but the log file: once that is
+    // there, conmon is (about to be) blocked on the start pipe and the dirs are still empty.
+    for (let i = 0; i < 200 && !existsSync(logOf(id)); i++) await new Promise((r) => setTimeout(r, 50));
+    assert.equal(existsSync(logOf(id)), true);
+    assert.deepEqual(await fs.readdir(bundleDir), []);
+    assert.deepEqual(await fs.readdir(path.join(tmp, 'containers', id)), []);
+    assert.equal(existsSync(path.join(tmp, 'exits', id)), false);
+    assert.equal(await runtime.state(id), undefined);
+
+    await writeBundle(id, ['echo', 'started-early']);
+    const c = await pending.create();
+    assert.ok(c.pid > 0 && c.conmonPid > 0);
+    assert.deepEqual(await runtime.state(id), { status: 'created', pid: c.pid });
+    assert.match(await fs.readFile(`/proc/${c.conmonPid}/cgroup`, 'utf8'), new RegExp(`:${CONMON_CGROUP}$`, 'm'));
+    await pending.abandon(); // a no-op after create()
+    assert.equal((await runtime.state(id))?.status, 'created');
+    await assert.rejects(pending.create(), /already created or abandoned/);
+    await runtime.startContainer(id);
+    assert.equal(await waitForExitFile(id), 0);
+    assert.match(await fs.readFile(logOf(id), 'utf8'), /stdout F started-early/);
+    assert.deepEqual(await zombieChildren(), []);
+  });
+
+  test('abandon kills the waiting conmon and leaves no process, log, runtime dir, runc state or cgroup', async () => {
+    const id = newId();
+    created.push(id);
+    const bundleDir = await writeBundle(id, ['sleep', '1000']);
+    const pending = await runtime.prepareCreate({ containerId: id, name: 'gone', bundleDir, logPath: logOf(id), terminal: false, stdin: false, stdinOnce: false }, ctx);
+    const conmonPid = pending.conmonPid;
+    await pending.abandon();
+    // Reaped by abandon: not even a zombie is left.
+    assert.equal(existsSync(`/proc/${conmonPid}`), false);
+    assert.deepEqual(await zombieChildren(), []);
+    assert.deepEqual(await processesMentioning(id), []);
+    assert.equal(existsSync(logOf(id)), false);
+    assert.equal(existsSync(path.join(tmp, 'containers', id)), false);
+    // Only what the caller wrote is in the bundle: no pidfiles, attach socket or FIFOs.
+    assert.deepEqual((await fs.readdir(bundleDir)).sort(), ['config.json', 'rootfs']);
+    assert.equal(await runtime.state(id), undefined);
+    assert.equal(existsSync(cgroupDir(id)), false);
+    await assert.rejects(pending.create(), /already created or abandoned/);
+  });
+
   test('start: a second start and the start of a container whose process died fail with a reason', async () => {
     const c = await create(['sleep', '1000']);
     await runtime.startContainer(c.id);
