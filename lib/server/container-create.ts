@@ -2,7 +2,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { ContainerConfig, ContainerEventType, CreateContainerRequest, type CreateContainerResponse } from '../cri/gen/api';
 import { containerStorageEntry } from './storage-names';
-import { CleanupStack } from '../cleanup';
+import { allDone, CleanupStack } from '../cleanup';
 import { backgroundContext, withLogFields, type OpContext } from '../context';
 import { FailedPreconditionError, InvalidArgumentError } from '../errors';
 import { writeFileAtomic } from '../fsutil';
@@ -109,8 +109,6 @@ async function create(deps: ServerDeps, ctx: OpContext, job: CreateJob): Promise
   const cleanup = new CleanupStack();
   try {
     const logPath = logPathOf(deps, pod, config, id);
-    await fs.mkdir(path.dirname(logPath), { recursive: true, mode: 0o755 });
-
     if (!image.topLayer) throw new FailedPreconditionError(`image ${image.id} has no layers`);
     const idMappings = pod.userns ? { uids: pod.userns.uids, gids: pod.userns.gids } : undefined;
     const entry = containerStorageEntry({
@@ -124,9 +122,12 @@ async function create(deps: ServerDeps, ctx: OpContext, job: CreateJob): Promise
       privileged: config.linux?.securityContext?.privileged ?? false,
     });
     const bundleDir = path.join(deps.paths.bundlesDir, id);
-    // In a user namespace runc mounts the bundle's files (termination log, volumes) as the pod's root.
-    await fs.mkdir(bundleDir, { recursive: true, mode: pod.userns ? 0o711 : 0o700 });
     cleanup.add('remove bundle', () => fs.rm(bundleDir, { recursive: true, force: true }));
+    await allDone([
+      fs.mkdir(path.dirname(logPath), { recursive: true, mode: 0o755 }),
+      // In a user namespace runc mounts the bundle's files (termination log, volumes) as the pod's root.
+      fs.mkdir(bundleDir, { recursive: true, mode: pod.userns ? 0o711 : 0o700 }),
+    ]);
 
     // conmon starts now and waits on its start pipe until the bundle is complete: its spawn
     // (which blocks the event loop) and start-up overlap the layer's I/O, which is issued first.
