@@ -128,3 +128,18 @@ test('children are reaped: no zombie and no descriptor left after many spawns', 
   assert.ok(fdsAfter <= fdsBefore + 1, `descriptors ${fdsBefore} → ${fdsAfter}`);
   for (const pid of pids) assert.throws(() => readlinkSync(`/proc/${pid}/exe`), /ENOENT/);
 });
+
+test('an exception thrown by an exit listener is uncaught, as with Node spawn (not swallowed by the addon)', async () => {
+  const listeners = process.listeners('uncaughtException');
+  process.removeAllListeners('uncaughtException');
+  try {
+    const caught = new Promise<unknown>((resolve) => process.once('uncaughtException', resolve));
+    const child = spawn('/bin/true', [], { stdio: ['ignore', 'ignore', 'ignore'] });
+    child.on('exit', () => {
+      throw new Error('listener failed');
+    });
+    assert.match(String(await caught), /listener failed/);
+  } finally {
+    for (const l of listeners) process.on('uncaughtException', l);
+  }
+});

@@ -137,6 +137,23 @@ class NativeChild extends EventEmitter {
   }
 }
 
+/**
+ * The addon's exit callback. It runs inside napi_make_callback, whose TryCatch would swallow an
+ * exception thrown by an 'exit' or 'close' listener (and skip the rest of finish): it is thrown
+ * again from a fresh macrotask instead, where it is an uncaught exception as with Node's spawn.
+ */
+function onExitOf(child: () => NativeChild | undefined): (code: number | null, signal: number | null) => void {
+  return (code, signal) => {
+    try {
+      child()?.finish(code, signal);
+    } catch (err) {
+      setImmediate(() => {
+        throw err;
+      });
+    }
+  };
+}
+
 function spawnError(file: string, args: readonly string[], errno: number): Error {
   const code = getSystemErrorName(-errno);
   return Object.assign(new Error(`spawn ${file} ${code}`), { errno: -errno, code, syscall: `spawn ${file}`, path: file, spawnargs: [...args] });
@@ -166,7 +183,7 @@ function spawnNative(addon: NativeSpawn, file: string, argv0: string, args: read
   let child: NativeChild | undefined;
   let pid: number;
   try {
-    pid = addon.spawn(file, [argv0, ...args], env, options.cwd ?? null, options.detached ?? false, fdMap, (code, signal) => child?.finish(code, signal));
+    pid = addon.spawn(file, [argv0, ...args], env, options.cwd ?? null, options.detached ?? false, fdMap, onExitOf(() => child));
   } catch (err) {
     for (const fd of [...parentEnds, ...childEnds]) if (fd !== null) addon.close(fd);
     throw err;
