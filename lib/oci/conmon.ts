@@ -9,7 +9,8 @@ import { quote } from '../quote';
 /**
  * Starts conmon for `runc create` and learns the container PID over the sync pipe, the way CRI-O does:
  * fd 3 = _OCI_SYNCPIPE (conmon → us: `{"data": pid}` or `{"data": -1, "message": …}`),
- * fd 4 = _OCI_STARTPIPE (us → conmon: one byte once conmon sits in its cgroup).
+ * fd 4 = _OCI_STARTPIPE (us → conmon: one byte once conmon sits in its cgroup and, for a conmon
+ * launched early (launchConmon), once the bundle is complete).
  * conmon then double-forks and calls setsid, so the monitor outlives the daemon; the intermediate
  * process is our child and is always waited for, so no zombie is left.
  */
@@ -92,6 +93,10 @@ export interface WaitingConmon {
   /**
    * Kills it before the start byte and reaps it. Not by closing the start pipe: conmon takes
    * EOF (a read of 0 bytes) as the go-ahead and runs `runc create`. A no-op once start was called.
+   * The daemon dying while conmon waits is such an EOF: with the sealed runc copy (sealed-runtime.ts)
+   * conmon's runtime path is /proc/<daemon pid>/fd/<n>, gone with the daemon, so no `runc create`
+   * can run; without it the container may come to be, and start-up cleanup removes it as an orphan
+   * (removeOrphans), as after a crash during `runc create`.
    */
   abort(): Promise<void>;
 }
