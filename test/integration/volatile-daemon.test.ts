@@ -79,3 +79,21 @@ test('volatile files lost while the daemon is down: storage drops the container 
   await rt.removePodSandbox({ podSandboxId });
   assert.deepEqual((await rt.listPodSandbox({})).items.filter((p) => p.id === podSandboxId), []);
 });
+
+test('an older copy of the volatile files (a crash lost the last renames) brings back a removed container: it is removed again at start', async () => {
+  const rt = fx.daemon.cri.runtime;
+  const { podSandboxId, config } = await fx.runPod('stale');
+  const containerId = await fx.runContainer(podSandboxId, config, { metadata: { name: 'stale' }, command: ['true'] }, false);
+  const layer = (await stored('containers', true)).find((c) => c.id === containerId)?.layer ?? '';
+  const snapshot = { containers: await fs.readFile(file('containers', true)), layers: await fs.readFile(file('layers', true)) };
+  await rt.removeContainer({ containerId });
+  await fx.daemon.stop();
+  await fs.writeFile(file('containers', true), snapshot.containers);
+  await fs.writeFile(file('layers', true), snapshot.layers);
+  await fx.daemon.restart();
+  assert.deepEqual((await rt.listContainers({ filter: { id: containerId } })).containers, [], 'removed stays removed');
+  assert.ok(!(await stored('containers', true)).some((c) => c.id === containerId), 'its resurrected record dropped');
+  assert.ok(!(await stored('layers', true)).some((l) => l.id === layer), 'its resurrected layer record dropped');
+  await rt.stopPodSandbox({ podSandboxId });
+  await rt.removePodSandbox({ podSandboxId });
+});
