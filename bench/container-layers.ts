@@ -106,7 +106,7 @@ async function main(): Promise<void> {
     const p50 = (v: number[]): number => percentile(v, 50);
     out(`container layer create + remove, ${N} rounds on ${os.cpus().length} cores`);
     for (const op of ['create', 'remove'] as const) {
-      out(row(`floor ${op} (dirs + overlay mount / umount + rm)`, t.floor[op]));
+      out(row(op === 'create' ? 'floor: mkdir + overlay mount' : 'floor: umount + rm -r', t.floor[op]));
       out(row(`${op}, durable records (fsync)`, t.durable[op]));
       out(row(`${op}, volatile records (no fsync)`, t.volatile[op]));
       out(`ratio p50 to floor: durable ${(p50(t.durable[op]) / p50(t.floor[op])).toFixed(2)}x, volatile ${(p50(t.volatile[op]) / p50(t.floor[op])).toFixed(2)}x`);
