@@ -18,8 +18,9 @@ import { UsageCache } from './usage-cache';
 
 /**
  * Containers in containers/storage's container store, as CRI-O makes them: a record in
- * `overlay-containers/containers.json` with CRI-O's metadata (so `podman ps --external` lists
- * them and podman never deletes a layer they use), a writable layer (a random ID) on the
+ * `overlay-containers/containers.json` (`volatile-containers.json` with `volatileRecords`, its
+ * layer's in `volatile-layers.json`) with CRI-O's metadata (so `podman ps --external` lists
+ * them and podman never deletes a layer they use; for the volatile files podman ≥ 4.4), a writable layer (a random ID) on the
  * image's top layer, and `userdata` directories. The rootfs is `overlay/<layer>/merged`; mounts
  * are counted in the shared mountpoints.json (mount-table.ts). Only containers with CRI-O
  * metadata are ours: list() and init() never touch podman's.
