@@ -1,5 +1,5 @@
 import os from 'node:os';
-import { benchPodConfig } from './bench-daemon';
+import { benchPodConfig, startBenchPod } from './bench-daemon';
 import { startFloorBench, stopFloorBench } from './floor-pod';
 import { percentile, result, row, runBench, timeMs } from './stats';
 
@@ -11,9 +11,12 @@ import { percentile, result, row, runBench, timeMs } from './stats';
  * with the seccomp filter the daemon applies by default (runc compiles it at every create, which
  * the plain floor does not pay). One crio-ts pod and two floor pods per round, so the machine's
  * load hits all alike; the first two rounds warm
- * caches (JIT, page cache) and are not counted. Ratios are of the p50s. CreateContainer and
- * StartContainer are timed one by one too (as seen by the client), to see where a change pays.
+ * caches (JIT, page cache) and are not counted. Ratios are of the p50s.
+ * CreateContainer alone is shown next to the floor's rootfs step (overlay mount + config.json);
+ * StartContainer is what is left of the pod start after RunPodSandbox and CreateContainer.
  * Usage: node build/bench/pod-start.js [iterations=20]
+ * CRIO_BENCH_DROP_IN: extra crio.conf TOML for the daemon (e.g. to compare a setting within one
+ * machine state: `[crio]\nstorage_option = ["crio-ts.volatile_records=true"]`).
  */
 
 const N = Number(process.argv[2] ?? 20);
@@ -21,30 +24,25 @@ const NET_INDEX = 231;
 const WARM_UP = 2;
 
 async function main(): Promise<void> {
-  const bench = await startFloorBench(NET_INDEX);
+  const bench = await startFloorBench(NET_INDEX, process.env.CRIO_BENCH_DROP_IN ?? '');
   const { daemon, floorPods } = bench;
   try {
     const rt = daemon.cri.runtime;
     const ours: number[] = [];
     const oursSandbox: number[] = [];
-    const oursCreate: number[] = [];
-    const oursStart: number[] = [];
     const floor: number[] = [];
     const floorSandbox: number[] = [];
     const floorSeccomp: number[] = [];
+    const oursCreate: number[] = [];
+    const oursStart: number[] = [];
+    const floorRootfs: number[] = [];
     try {
       for (let i = 0; i < N + WARM_UP; i++) {
         let podSandboxId = '';
         let sandboxMs = 0;
         let createMs = 0;
-        let startMs = 0;
         const t = await timeMs(async () => {
-          const config = benchPodConfig(daemon, `bench-${i}`);
-          sandboxMs = await timeMs(async () => ({ podSandboxId } = await rt.runPodSandbox({ config })));
-          let containerId = '';
-          const ctr = { metadata: { name: 'c', attempt: 0 }, image: { image: 'busybox' }, command: ['true'], logPath: 'c.log' };
-          createMs = await timeMs(async () => ({ containerId } = await rt.createContainer({ podSandboxId, sandboxConfig: config, config: ctr })));
-          startMs = await timeMs(() => rt.startContainer({ containerId }));
+          ({ podSandboxId, sandboxMs, createMs } = await startBenchPod(daemon, benchPodConfig(daemon, `bench-${i}`)));
         });
         await rt.stopPodSandbox({ podSandboxId });
         await rt.removePodSandbox({ podSandboxId });
@@ -52,10 +50,11 @@ async function main(): Promise<void> {
         const id = `crts-floor-${process.pid}-${i}`;
         const f0 = process.hrtime.bigint();
         let fSandbox = 0;
+        let fRootfs = 0;
         const f = await timeMs(async () => {
           await floorPods.network(id);
           fSandbox = Number(process.hrtime.bigint() - f0) / 1e6;
-          await floorPods.rootfs(id, ['true']);
+          fRootfs = await timeMs(() => floorPods.rootfs(id, ['true']));
           await floorPods.run(id, false);
         });
         await floorPods.teardown(id);
@@ -71,10 +70,11 @@ async function main(): Promise<void> {
         floorSeccomp.push(fs);
         ours.push(t);
         oursSandbox.push(sandboxMs);
-        oursCreate.push(createMs);
-        oursStart.push(startMs);
         floor.push(f);
         floorSandbox.push(fSandbox);
+        oursCreate.push(createMs);
+        oursStart.push(t - sandboxMs - createMs);
+        floorRootfs.push(fRootfs);
       }
     } finally {
       await floorPods.close();
@@ -92,12 +92,15 @@ async function main(): Promise<void> {
     out(row('floor: netns + CNI bridge ADD', floorSandbox));
     out(row('crio-ts: RunPodSandbox', oursSandbox));
     out(`ratio p50 RunPodSandbox / floor: ${sandboxRatio.toFixed(2)}x`);
+    const createRatio = percentile(oursCreate, 50) / percentile(floorRootfs, 50);
+    out(row('floor: overlay mount + config.json', floorRootfs));
     out(row('crio-ts: CreateContainer', oursCreate));
+    out(`ratio p50 CreateContainer / floor: ${createRatio.toFixed(2)}x`);
     out(row('crio-ts: StartContainer', oursStart));
     out(result({ name: 'pod start (RunPodSandbox + Create + Start)', value: percentile(ours, 50), floor: percentile(floor, 50), ratio, unit: 'ms' }));
     out(result({ name: 'pod start vs floor with seccomp', value: percentile(ours, 50), floor: percentile(floorSeccomp, 50), ratio: seccompRatio, unit: 'ms' }));
     out(result({ name: 'RunPodSandbox', value: percentile(oursSandbox, 50), floor: percentile(floorSandbox, 50), ratio: sandboxRatio, unit: 'ms' }));
-    out(result({ name: 'CreateContainer', value: percentile(oursCreate, 50), unit: 'ms' }));
+    out(result({ name: 'CreateContainer', value: percentile(oursCreate, 50), floor: percentile(floorRootfs, 50), ratio: createRatio, unit: 'ms' }));
     out(result({ name: 'StartContainer', value: percentile(oursStart, 50), unit: 'ms' }));
   } finally {
     await stopFloorBench(bench);
