@@ -1,7 +1,8 @@
 /**
  * Environment the daemon should be started with: settings that only hold when they are there
  * before the process starts, so the launchers set them (contrib/systemd/crio.service,
- * `scripts/setup.sh daemon`, the test harness); `node build/cmd/crio.js` without them still
+ * `scripts/setup.sh daemon`, the test harness, and the shebang of cmd/crio.ts for `crio` run as
+ * a command); `node build/cmd/crio.js` without them still
  * works, only with a few MiB more resident memory. launch-env.test.ts checks that the launchers
  * carry the same value.
  *
@@ -12,8 +13,12 @@
  * mappings, returned when freed; `arena_max=2` keeps the ten threads of node (libuv's pool, V8's
  * workers) from each holding a malloc arena of their own. Measured on the idle daemon (issue 17,
  * bench/idle-rss.ts): 63.6 → 60.9 MiB.
+ * The threshold is 32 KiB, not 128: blocks of 32–128 KiB come and go all the time once pods run
+ * (64 KiB read buffers of /proc, cgroup and pipe reads, zlib's windows during a pull) and, from
+ * the heap, left it fragmented: [heap] 9.7 → 5.9 MiB and RSS with 30 pods 72.4 → 69.1 MiB
+ * (bench/rss.ts), pull throughput unchanged (bench/pull.ts); see the issue 17 figures.
  */
-export const DAEMON_GLIBC_TUNABLES = 'glibc.malloc.mmap_threshold=131072:glibc.malloc.arena_max=2';
+export const DAEMON_GLIBC_TUNABLES = 'glibc.malloc.mmap_threshold=32768:glibc.malloc.arena_max=2';
 
 /** The environment variables to add when starting the daemon; an operator's own GLIBC_TUNABLES wins. */
 export function daemonLaunchEnv(env: NodeJS.ProcessEnv = process.env): Record<string, string> {
