@@ -15,14 +15,15 @@ import { percentile, pool, runBench } from './stats';
  * image pulled; with PODS running pods of one container each (the per-pod increase, plus each
  * pod's conmon, RSS and PSS); then ListContainers with 500 containers, taken apart.
  * The daemon starts as its launchers start it (lib/server/launch-env.ts, through the harness).
- * Usage: node build/bench/rss.js [pods=50] [iterations=200] [many=500]   (pods=30 for issue 17's
- * row; many=0 stops after the pods; CRIO_TS_BUILD=<build dir> measures another build's daemon)
+ * Usage: node build/bench/rss.js [pods=50] [iterations=200] [many=500] [net-index=170]   (pods=30
+ * for issue 17's row; many=0 stops after the pods; CRIO_TS_BUILD=<build dir> measures another
+ * build's daemon, and another net index lets it run beside this one)
  */
 
 const PODS = Number(process.argv[2] ?? 50);
 const N = Number(process.argv[3] ?? 200);
 const MANY = Number(process.argv[4] ?? 500);
-const NET_INDEX = 170;
+const NET_INDEX = Number(process.argv[5] ?? 170);
 const POLL_ROUNDS = 300;
 
 /** What the kubelet asks every few seconds (PLEG relist, status, image GC, stats), `rounds` times. */
