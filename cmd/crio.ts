@@ -1,4 +1,4 @@
-#!/usr/bin/env -S GLIBC_TUNABLES=glibc.malloc.mmap_threshold=32768:glibc.malloc.arena_max=2:${GLIBC_TUNABLES} node
+#!/usr/bin/env -S GLIBC_TUNABLES=glibc.malloc.mmap_threshold=131072:glibc.malloc.arena_max=2:${GLIBC_TUNABLES} node
 // The shebang starts `crio` (npm's bin link, /usr/local/bin/crio) with the daemon's malloc tunables
 // (lib/server/launch-env.ts); glibc reads them only at exec, and an operator's own come last and win.
 // First: V8 heap settings must hold before the daemon's modules are loaded (see there).
