@@ -5,7 +5,8 @@ import { paired, pairedRatio, percentile, result, row, runBench } from './stats'
 
 /**
  * ExecSync `true` against its floor (issue 17: ≤ 1.0×), a bare `runc exec <id> true` of the same
- * command in the same running container, spawned by this bench process. The two alternate
+ * command in the same running container, spawned by this bench process (through lib/spawn.ts:
+ * posix_spawn, the cheapest way a node process starts it). The two alternate
  * round by round (the order swapping each round), so load on the shared machine hits both; the
  * ratio is the median of the per-round ratios. Also prints ExecSync of `sh -c 'echo out; echo
  * err >&2; exit 3'` next to the floor running the same, which exercises output capture.

@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn } from './spawn';
 
 /**
  * The one helper that runs external programs (runc, conmon, mount, CNI plugins, unshare).

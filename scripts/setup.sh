@@ -15,7 +15,8 @@ cd "$(dirname "$0")/.."
 # What the daemon runs: the OCI runtime, its monitor, CNI plugins, iptables for portmap/masquerade,
 # unshare/mount/nsenter (util-linux, mount), ip (iproute2), setfattr for layer xattrs and
 # opaque whiteouts (attr), socat for port-forward into a pod's network namespace; python3, make and
-# g++ for node-gyp, which builds os-lock (the fcntl record locks shared with podman on the image store).
+# g++ for node-gyp, which builds os-lock (the fcntl record locks shared with podman on the image store),
+# and its gcc for native/spawn.c (posix_spawn for the daemon, built by npm run build).
 RUNTIME_PKGS=(runc conmon containernetworking-plugins iptables iproute2 util-linux mount attr socat perl python3 make g++)
 # What the tests and code generation need: a real registry, the busybox the test images are built
 # from, htpasswd for the auth tests, apparmor_parser for profile syntax checks, zstd for zstd

@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn } from '../spawn';
 import type { Readable } from 'node:stream';
 import { InternalError } from '../errors';
 import { parseConmonSyncMessage } from './conmon-args';

@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn } from '../spawn';
 import type { Readable, Writable } from 'node:stream';
 import { InternalError } from '../errors';
 import { buildConmonArgs, type ConmonArgsOptions, conmonPidFile, parseConmonSyncMessage } from './conmon-args';

@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type SpawnedChild } from '../spawn';
 import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
@@ -46,12 +46,12 @@ const DRAIN_GRACE_MS = 250;
 const KILL_GRACE_MS = 5_000;
 const STOP_POLL_MS = 50;
 
-function running(child: ChildProcess): boolean {
+function running(child: SpawnedChild): boolean {
   return child.exitCode === null && child.signalCode === null;
 }
 
 /** Kills the exec'd process (retrying until its pid file exists), then its parent if that hangs. */
-async function stopExec(child: ChildProcess, pidFile: string): Promise<void> {
+async function stopExec(child: SpawnedChild, pidFile: string): Promise<void> {
   const deadline = Date.now() + KILL_GRACE_MS;
   let killed = false;
   while (running(child)) {
@@ -72,7 +72,7 @@ function startFailure(containerId: string, text: string): Error {
 }
 
 /** Resolves with runc's exit once its pipes are drained (or the drain grace passed). */
-function waitDrained(child: ChildProcess): Promise<number | null> {
+function waitDrained(child: SpawnedChild): Promise<number | null> {
   return new Promise((resolve, reject) => {
     let drain: NodeJS.Timeout | undefined;
     child.once('error', reject);

@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn } from '../spawn';
 import { randomBytes } from 'node:crypto';
 import { promises as fs, mkdirSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';

@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn } from '../spawn';
 import { closeSync, fstatSync, openSync, statSync, type Stats } from 'node:fs';
 import type { Logger } from '../log';
 import { runProgram } from '../process';

@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn } from '../spawn';
 import { connect } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { UnavailableError } from '../errors';

@@ -100,6 +100,16 @@ describe('oci runtime (runc + conmon)', { skip: canRun ? false : 'needs root, ru
     return text.split('\n').filter(Boolean).map(Number);
   }
 
+  /** Whether a process of the container ignores SIGTERM (its `trap "" TERM` has run). */
+  async function ignoresTerm(id: string): Promise<boolean> {
+    for (const pid of await cgroupPids(id)) {
+      const status = await fs.readFile(`/proc/${pid}/status`, 'utf8').catch(() => '');
+      const ign = /^SigIgn:\s+([0-9a-f]+)$/m.exec(status)?.[1];
+      if (ign !== undefined && (BigInt(`0x${ign}`) & (1n << 14n)) !== 0n) return true;
+    }
+    return false;
+  }
+
   /** PIDs of processes whose command line mentions our temp dir (conmon, runc) — must be none at the end. */
   async function processesMentioning(needle: string): Promise<number[]> {
     const out: number[] = [];
@@ -259,6 +269,9 @@ describe('oci runtime (runc + conmon)', { skip: canRun ? false : 'needs root, ru
 
     const stubborn = await create(['sh', '-c', 'trap "" TERM; sleep 1000']);
     await runtime.startContainer(stubborn.id);
+    // Stop only once the trap is in effect: a process of the container ignores SIGTERM (bit 15 of
+    // SigIgn). Before that, the signal could reach the shell while it is still starting.
+    while (!(await ignoresTerm(stubborn.id))) await new Promise((r) => setTimeout(r, 50));
     // A second, shorter stop joins the first and shortens its wait.
     const first = runtime.stopContainer(stubborn.id, 600, 'TERM');
     const second = runtime.stopContainer(stubborn.id, 1, 'TERM');

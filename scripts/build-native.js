@@ -1,0 +1,27 @@
+#!/usr/bin/env node
+// Part of `npm run build`: compiles native/spawn.c (posix_spawn for the daemon, see its header)
+// into build/native/spawn.node with the system C compiler (g++/gcc come with scripts/setup.sh's
+// RUNTIME_PKGS, as for os-lock) against the Node-API headers of the running node. Node-API is
+// ABI-stable, so one build serves every Node 20+. Skipped when the output is newer than the source.
+'use strict';
+const { execFileSync } = require('node:child_process');
+const fs = require('node:fs');
+const path = require('node:path');
+
+const root = path.resolve(__dirname, '..');
+const src = path.join(root, 'native', 'spawn.c');
+const out = path.join(root, 'build', 'native', 'spawn.node');
+const upToDate = fs.existsSync(out) && fs.statSync(out).mtimeMs >= fs.statSync(src).mtimeMs;
+if (!upToDate) {
+  // node's own headers: <prefix>/include/node for distribution packages and release tarballs.
+  const candidates = [path.resolve(path.dirname(process.execPath), '..', 'include', 'node'), '/usr/include/node', '/usr/local/include/node'];
+  const include = candidates.find((dir) => fs.existsSync(path.join(dir, 'node_api.h')));
+  if (!include) {
+    console.error(`build-native: node_api.h not found in ${candidates.join(', ')} (install the headers of this node)`);
+    process.exit(1);
+  }
+  fs.mkdirSync(path.dirname(out), { recursive: true });
+  const tmp = `${out}.tmp`;
+  execFileSync(process.env.CC || 'cc', ['-O2', '-Wall', '-Wextra', '-Werror', '-Wno-unused-parameter', '-shared', '-fPIC', `-I${include}`, '-o', tmp, src], { stdio: 'inherit' });
+  fs.renameSync(tmp, out);
+}
