@@ -11,6 +11,7 @@ import { createLogger, LOG_FORMATS, toLogLevel, type LogFormat } from '../lib/lo
 import { startDaemon } from '../lib/server/daemon';
 import { CRIO_TS_VERSION } from '../lib/server/runtime-version';
 import { runStatusCommand } from '../lib/server/status-command';
+import { startMallocTrim } from '../lib/malloc-trim';
 import { Notifier } from '../lib/sd-notify';
 import { watchSighup, watchdogHealth } from '../lib/server/signals';
 
@@ -57,6 +58,8 @@ async function main(argv: string[]): Promise<number> {
     log.error('unhandled promise rejection', { err: asError(reason).message, stack: asError(reason).stack });
   });
   const daemon = await startDaemon(loaded.config, log);
+  // Free heap pages back to the kernel every 10 s (issue 17: RSS after pulls and polling).
+  startMallocTrim();
   // SIGHUP reloads what CRI-O reloads (lib/server/reload.ts); an invalid new file changes nothing.
   watchSighup(daemon, { configFile: args.configFile, configDir: args.configDir, overrides: args.overrides }, log);
   const systemd = new Notifier(log);
