@@ -166,10 +166,10 @@ export interface FloorBenchParts {
 }
 
 /** Starts the daemon (network `netIndex`) with busybox pulled, and floor pods (network `netIndex + 1`) on its layer. */
-export async function startFloorBench(netIndex: number): Promise<FloorBenchParts> {
+export async function startFloorBench(netIndex: number, extraDropIn = ''): Promise<FloorBenchParts> {
   // The bridge plugin (isGateway) turns on IPv4 forwarding; the floor's own run must put it back.
   const ipForward = await fs.readFile('/proc/sys/net/ipv4/ip_forward', 'utf8');
-  const { registry, daemon } = await startBenchDaemon(netIndex);
+  const { registry, daemon } = await startBenchDaemon(netIndex, extraDropIn);
   const work = await fs.mkdtemp(path.join(os.tmpdir(), 'crio-ts-bench-'));
   const parts = { daemon, registry, work, ipForward };
   try {

@@ -12,7 +12,10 @@ import { percentile, result, row, runBench, timeMs } from './stats';
  * the plain floor does not pay). One crio-ts pod and two floor pods per round, so the machine's
  * load hits all alike; the first two rounds warm
  * caches (JIT, page cache) and are not counted. Ratios are of the p50s.
+ * CreateContainer alone is shown next to the floor's rootfs step (overlay mount + config.json).
  * Usage: node build/bench/pod-start.js [iterations=20]
+ * CRIO_BENCH_DROP_IN: extra crio.conf TOML for the daemon (e.g. to compare a setting within one
+ * machine state: `[crio]\nstorage_option = ["crio-ts.volatile_records=true"]`).
  */
 
 const N = Number(process.argv[2] ?? 20);
@@ -20,7 +23,7 @@ const NET_INDEX = 231;
 const WARM_UP = 2;
 
 async function main(): Promise<void> {
-  const bench = await startFloorBench(NET_INDEX);
+  const bench = await startFloorBench(NET_INDEX, process.env.CRIO_BENCH_DROP_IN ?? '');
   const { daemon, floorPods } = bench;
   try {
     const rt = daemon.cri.runtime;
@@ -29,12 +32,15 @@ async function main(): Promise<void> {
     const floor: number[] = [];
     const floorSandbox: number[] = [];
     const floorSeccomp: number[] = [];
+    const oursCreate: number[] = [];
+    const floorRootfs: number[] = [];
     try {
       for (let i = 0; i < N + WARM_UP; i++) {
         let podSandboxId = '';
         let sandboxMs = 0;
+        let createMs = 0;
         const t = await timeMs(async () => {
-          ({ podSandboxId, sandboxMs } = await startBenchPod(daemon, benchPodConfig(daemon, `bench-${i}`)));
+          ({ podSandboxId, sandboxMs, createMs } = await startBenchPod(daemon, benchPodConfig(daemon, `bench-${i}`)));
         });
         await rt.stopPodSandbox({ podSandboxId });
         await rt.removePodSandbox({ podSandboxId });
@@ -42,10 +48,11 @@ async function main(): Promise<void> {
         const id = `crts-floor-${process.pid}-${i}`;
         const f0 = process.hrtime.bigint();
         let fSandbox = 0;
+        let fRootfs = 0;
         const f = await timeMs(async () => {
           await floorPods.network(id);
           fSandbox = Number(process.hrtime.bigint() - f0) / 1e6;
-          await floorPods.rootfs(id, ['true']);
+          fRootfs = await timeMs(() => floorPods.rootfs(id, ['true']));
           await floorPods.run(id, false);
         });
         await floorPods.teardown(id);
@@ -63,6 +70,8 @@ async function main(): Promise<void> {
         oursSandbox.push(sandboxMs);
         floor.push(f);
         floorSandbox.push(fSandbox);
+        oursCreate.push(createMs);
+        floorRootfs.push(fRootfs);
       }
     } finally {
       await floorPods.close();
@@ -80,9 +89,14 @@ async function main(): Promise<void> {
     out(row('floor: netns + CNI bridge ADD', floorSandbox));
     out(row('crio-ts: RunPodSandbox', oursSandbox));
     out(`ratio p50 RunPodSandbox / floor: ${sandboxRatio.toFixed(2)}x`);
+    const createRatio = percentile(oursCreate, 50) / percentile(floorRootfs, 50);
+    out(row('floor: overlay mount + config.json', floorRootfs));
+    out(row('crio-ts: CreateContainer', oursCreate));
+    out(`ratio p50 CreateContainer / floor: ${createRatio.toFixed(2)}x`);
     out(result({ name: 'pod start (RunPodSandbox + Create + Start)', value: percentile(ours, 50), floor: percentile(floor, 50), ratio, unit: 'ms' }));
     out(result({ name: 'pod start vs floor with seccomp', value: percentile(ours, 50), floor: percentile(floorSeccomp, 50), ratio: seccompRatio, unit: 'ms' }));
     out(result({ name: 'RunPodSandbox', value: percentile(oursSandbox, 50), floor: percentile(floorSandbox, 50), ratio: sandboxRatio, unit: 'ms' }));
+    out(result({ name: 'CreateContainer', value: percentile(oursCreate, 50), floor: percentile(floorRootfs, 50), ratio: createRatio, unit: 'ms' }));
   } finally {
     await stopFloorBench(bench);
   }

@@ -44,6 +44,7 @@ export async function openStorage(config: Config, log: Logger): Promise<OpenedSt
     log,
     mountOptions: settings.mountOptions,
     legacyRoot: layout.legacy.containerLayers,
+    volatileRecords: settings.volatileRecords,
   });
   gc = new LayerGc({ layers: layerStore, images: imageRecords, containers: containerLayers.store, log });
   await migrateLegacyStore({ legacy: layout.legacy, layers: layerStore, images: imageRecords, log });

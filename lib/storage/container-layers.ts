@@ -10,6 +10,7 @@ import { createEmptyLayerDir, removeLayerDir } from './layer-dirs';
 import type { LayerStore } from './layer-store';
 import { ContainerRecords, crioMetadataOf, idMappingsOf, toStoredMap, type CrioMetadata } from './container-records';
 import { MountTable } from './mount-table';
+import { orphanVolatileLayers } from './orphan-layers';
 import { isMounted, listMountsUnder, unmount } from './mount';
 import { removeTree } from './remove-tree';
 import { INCOMPLETE_FLAG, MOUNT_LABEL_FLAG, PROCESS_LABEL_FLAG, VOLATILE_FLAG, goTime, type StoredContainer, type StoredLayer } from './store-records';
@@ -17,8 +18,9 @@ import { UsageCache } from './usage-cache';
 
 /**
  * Containers in containers/storage's container store, as CRI-O makes them: a record in
- * `overlay-containers/containers.json` with CRI-O's metadata (so `podman ps --external` lists
- * them and podman never deletes a layer they use), a writable layer (a random ID) on the
+ * `overlay-containers/containers.json` (`volatile-containers.json` with `volatileRecords`, its
+ * layer's in `volatile-layers.json`) with CRI-O's metadata (so `podman ps --external` lists
+ * them and podman never deletes a layer they use; for the volatile files podman ≥ 4.4), a writable layer (a random ID) on the
  * image's top layer, and `userdata` directories. The rootfs is `overlay/<layer>/merged`; mounts
  * are counted in the shared mountpoints.json (mount-table.ts). Only containers with CRI-O
  * metadata are ours: list() and init() never touch podman's.
@@ -67,6 +69,13 @@ export interface ContainerLayersOptions {
    * the upgrade stay there (a running container keeps its mount) until the container is removed.
    */
   legacyRoot?: string;
+  /**
+   * Record new containers and their writable layers in volatile-containers.json /
+   * volatile-layers.json (no fsync), as c/storage ≥ 1.45 does for CRI-O's Volatile containers.
+   * Off by default: c/storage < 1.45 (Debian 12's podman 4.3) reads only containers.json and
+   * layers.json, so it would not see these containers and could delete the image layers under them.
+   */
+  volatileRecords?: boolean;
 }
 
 const CONTAINER_ID = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
@@ -101,8 +110,10 @@ export class ContainerLayers {
   private readonly mounts: MountTable;
   private readonly usageCache: UsageCache;
   private readonly legacyRoot: string | undefined;
+  private readonly volatileRecords: boolean;
 
   constructor(options: ContainerLayersOptions) {
+    this.volatileRecords = options.volatileRecords ?? false;
     this.layers = options.layerStore;
     this.images = options.images;
     this.log = options.log;
@@ -140,6 +151,7 @@ export class ContainerLayers {
         }
         return keep.length === containers.length ? { result: undefined } : { records: keep, result: undefined };
       });
+      await this.dropOrphanVolatileLayers();
       await this.mounts.reconcile(new Map([...this.records.values()].map((r) => [r.layerId, r])));
     } finally {
       lock.unlock();
@@ -176,13 +188,16 @@ export class ContainerLayers {
         // do not depend on each other, and the record's fsync is ~2 ms), complete layer last: a
         // crash anywhere leaves an incomplete layer (deleted with its files by the next writer)
         // and at worst a container record without its layer (dropped by init()).
-        await this.layers.file.save([...this.layers.file.current(), { ...layer, flags: { [INCOMPLETE_FLAG]: true } }]);
+        // Volatile (when enabled): the volatile files without fsync; a crash may lose either record
+        // in any order, which init() settles (container without layer dropped, orphan layer deleted).
+        const volatile = this.volatileRecords ? { layer: [layerId], container: [containerId] } : undefined;
+        await this.layers.file.save([...this.layers.file.current(), { ...layer, flags: { [INCOMPLETE_FLAG]: true } }], volatile ? { volatile: volatile.layer } : {});
         const [recorded, made] = await Promise.allSettled([
           this.store.file.write((containers) => {
             if (containers.some((c) => c.id === containerId)) throw new AlreadyExistsError(`container ${containerId} already exists in the container store`);
             const taken = containers.find((c) => c.names?.some((x) => n.names.includes(x)));
             if (taken) throw new AlreadyExistsError(`the container name ${JSON.stringify(n.names.find((x) => taken.names?.includes(x)))} is already in use by ${taken.id}`);
-            return { records: [...containers, container], result: undefined };
+            return { records: [...containers, container], result: undefined, ...(volatile ? { volatile: volatile.container } : {}) };
           }),
           createEmptyLayerDir(this.layers.home, layerId, top, path.join(this.layers.staging, `${layerId}-rw`), topHome),
         ]);
@@ -342,6 +357,24 @@ export class ContainerLayers {
     const rec = this.records.get(containerId);
     if (!rec) throw new NotFoundError(`container layer ${containerId} not found`);
     return rec;
+  }
+
+  /** Deletes volatile writable layers a crash left without their container (orphan-layers.ts; the caller holds the layers lock). */
+  private async dropOrphanVolatileLayers(): Promise<void> {
+    const file = this.layers.file;
+    if (!file.current().some((l) => file.locationOf(l.id) === 'volatile')) return;
+    const orphans = orphanVolatileLayers({
+      layers: file.current(),
+      locationOf: (id) => file.locationOf(id),
+      containerLayers: await this.store.file.read((cs) => cs.map((c) => c.layer)),
+      imageLayers: (await this.images.list()).flatMap(({ image }) => [image.layer ?? '', ...(image['mapped-layers'] ?? [])]),
+    });
+    for (const id of orphans) {
+      this.log.info('removing volatile writable layer without a container', { layerId: id });
+      for (const m of await listMountsUnder(path.join(this.layers.home, id))) await unmount(m, { detach: true });
+      await this.mounts.forget(id);
+      await this.layers.deleteLocked(id);
+    }
   }
 
   /** Deletes the container's record, layer and directories (the caller holds the layers lock). */

@@ -9,7 +9,8 @@ export type { StoredContainer, StoredMount } from './store-records';
 
 /**
  * containers/storage's container store and mount records: `<graphroot>/overlay-containers/
- * containers.json` (containers.lock) with each container's `<id>/userdata` directory under the
+ * containers.json` and `volatile-containers.json` (Volatile containers, no fsync; both under
+ * containers.lock) with each container's `<id>/userdata` directory under the
  * graph root and the run root, and `<runroot>/overlay-layers/mountpoints.json`
  * (mountpoints.lock), the mount reference counts of layers, shared by every process using the
  * store and reset with the tmpfs at reboot.
@@ -66,7 +67,9 @@ export class ContainerRecords {
   constructor(graphRoot: string, runRoot: string) {
     this.graphDir = path.join(path.resolve(graphRoot), 'overlay-containers');
     this.runDir = path.join(path.resolve(runRoot), 'overlay-containers');
-    this.file = new RecordFile(path.join(this.graphDir, 'containers.json'), path.join(this.graphDir, 'containers.lock'));
+    this.file = new RecordFile(path.join(this.graphDir, 'containers.json'), path.join(this.graphDir, 'containers.lock'), {
+      volatileFile: path.join(this.graphDir, 'volatile-containers.json'),
+    });
     const layersRun = path.join(path.resolve(runRoot), 'overlay-layers');
     // On tmpfs, rebuilt after a reboot: no fsync (c/storage does not sync it either).
     this.mounts = new RecordFile(path.join(layersRun, 'mountpoints.json'), path.join(layersRun, 'mountpoints.lock'), { durable: false });

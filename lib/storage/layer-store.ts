@@ -23,7 +23,8 @@ export { INVENTORY_FLAG, inventoryOf } from './layer-commit';
 /**
  * Image layers in containers/storage's layout, shared with podman, skopeo and buildah:
  * `<graphroot>/overlay/<id>/…` (layer-dirs.ts) and `<graphroot>/overlay-layers/layers.json`
- * with each layer's `<id>.tar-split.gz`, guarded by `overlay-layers/layers.lock`. A pulled layer
+ * (plus `volatile-layers.json`, containers' writable layers written without fsync) with each
+ * layer's `<id>.tar-split.gz`, guarded by `overlay-layers/layers.lock`. A pulled layer
  * is unpacked outside the lock and committed under it (layer-commit.ts). Layers of
  * `additionalimagestores` are read, never changed.
  */
@@ -101,7 +102,9 @@ export class LayerStore {
     this.staging = path.join(this.home, 'crio-staging');
     this.graphLock = getLockFile(path.join(this.graphRoot, 'storage.lock'));
     const layersDir = path.join(this.graphRoot, 'overlay-layers');
-    this.rw = { home: this.home, file: new RecordFile(path.join(layersDir, 'layers.json'), path.join(layersDir, 'layers.lock')), readOnly: false };
+    // volatile-layers.json: writable layers of Volatile containers (ours when enabled, podman ≥ 4.4's).
+    const file = new RecordFile<StoredLayer>(path.join(layersDir, 'layers.json'), path.join(layersDir, 'layers.lock'), { volatileFile: path.join(layersDir, 'volatile-layers.json') });
+    this.rw = { home: this.home, file, readOnly: false };
     this.ro = (options.additionalImageStores ?? []).map((root) => ({
       home: path.join(root, 'overlay'),
       file: new RecordFile<StoredLayer>(path.join(root, 'overlay-layers', 'layers.json'), path.join(root, 'overlay-layers', 'layers.lock'), { readOnly: true }),

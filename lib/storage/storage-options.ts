@@ -14,6 +14,13 @@ export interface StorageSettings {
   additionalImageStores: string[];
   /** `skip_mount_home`: leave the driver home as it is (no private bind mount of itself). */
   skipMountHome: boolean;
+  /**
+   * `crio-ts.volatile_records=true`: CreateContainer's records go to volatile-containers.json and
+   * volatile-layers.json without fsync, as c/storage ≥ 1.45 (podman ≥ 4.4) does. A crio-ts key
+   * (crio.conf's storage_option only: c/storage's overlay driver refuses unknown keys), off by
+   * default because older c/storage users of the store (Debian 12's podman 4.3) do not read them.
+   */
+  volatileRecords: boolean;
   /** Options accepted but without effect in crio-ts (the daemon logs them). */
   ignored: string[];
 }
@@ -26,7 +33,7 @@ const IGNORED = new Set(['size', 'inodes', 'ignore_chown_errors', 'use_composefs
 
 /** Parses storage options ("overlay.mountopt=nodev", "overlay.imagestore=/ro"); InvalidArgumentError names what is refused. */
 export function parseStorageOptions(options: readonly string[]): StorageSettings {
-  const out: StorageSettings = { mountOptions: [], additionalImageStores: [], skipMountHome: false, ignored: [] };
+  const out: StorageSettings = { mountOptions: [], additionalImageStores: [], skipMountHome: false, volatileRecords: false, ignored: [] };
   for (const opt of options) {
     const eq = opt.indexOf('=');
     if (eq < 0) throw new InvalidArgumentError(`storage option ${JSON.stringify(opt)}: expected <driver>.<key>=<value>`);
@@ -35,6 +42,11 @@ export function parseStorageOptions(options: readonly string[]): StorageSettings
     const dot = fullKey.indexOf('.');
     const driver = dot < 0 ? '' : fullKey.slice(0, dot);
     const key = dot < 0 ? fullKey : fullKey.slice(dot + 1);
+    if (driver === 'crio-ts') {
+      if (key !== 'volatile_records' || (value !== 'true' && value !== 'false')) throw new InvalidArgumentError(`storage option ${JSON.stringify(opt)}: crio-ts knows only volatile_records=true|false`);
+      out.volatileRecords = value === 'true';
+      continue;
+    }
     if (driver !== '' && driver !== 'overlay' && driver !== 'overlay2') continue; // another driver's option
     if (REFUSED[key]) throw new InvalidArgumentError(`storage option ${JSON.stringify(opt)} is not supported: ${REFUSED[key]}`);
     if (key === 'mountopt') out.mountOptions.push(...value.split(',').filter((o) => o !== ''));

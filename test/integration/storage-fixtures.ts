@@ -145,7 +145,7 @@ export async function mountsUnder(dir: string): Promise<string[]> {
 }
 
 /** A whole store (graph root `<dir>/graph`, run root `<dir>/run`) as the daemon opens it. */
-export async function openTestStore(dir: string, log = nullLogger()): Promise<{ graphRoot: string; runRoot: string; layers: LayerStore; images: ImageRecords; containers: ContainerLayers; gc: LayerGc }> {
+export async function openTestStore(dir: string, log = nullLogger(), options: { volatileRecords?: boolean } = {}): Promise<{ graphRoot: string; runRoot: string; layers: LayerStore; images: ImageRecords; containers: ContainerLayers; gc: LayerGc }> {
   const graphRoot = path.join(dir, 'graph');
   const runRoot = path.join(dir, 'run');
   let gc: LayerGc | undefined;
@@ -153,7 +153,7 @@ export async function openTestStore(dir: string, log = nullLogger()): Promise<{ 
   await layers.init();
   const images = new ImageRecords(graphRoot, log);
   await images.init();
-  const containers = new ContainerLayers({ graphRoot, runRoot, layerStore: layers, images, log });
+  const containers = new ContainerLayers({ graphRoot, runRoot, layerStore: layers, images, log, ...options });
   gc = new LayerGc({ layers, images, containers: containers.store, log });
   await containers.init();
   return { graphRoot, runRoot, layers, images, containers, gc };
