@@ -6,11 +6,13 @@ import { runBench } from './stats';
  * The idle daemon's settled RSS (issue 17's target: ≤ 52 MiB), with metrics off (the default,
  * where prom-client must not even be loaded) and on, against the floor of a bare idle `node`.
  * Each figure is the median of ROUNDS daemons, since whether V8's memory reducer has run
- * varies by a few MiB. Usage: node build/bench/idle-rss.js [rounds=3]
+ * varies by a few MiB. Usage: node build/bench/idle-rss.js [rounds=3] [net-index=171]
+ * (CRIO_TS_BUILD=<build dir> measures another build's daemon; a second net index lets two runs
+ * go side by side, which the before/after comparisons on a shared machine want).
  */
 
 const ROUNDS = Number(process.argv[2] ?? 3);
-const NET_INDEX = 171;
+const NET_INDEX = Number(process.argv[3] ?? 171);
 
 async function idleDaemon(dropIn: string): Promise<ProcMemory> {
   const daemon = await startDaemon({ netIndex: NET_INDEX, noCni: true, dropIn });

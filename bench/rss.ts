@@ -4,7 +4,7 @@ import path from 'node:path';
 import { NamespaceMode } from '../lib/cri/gen/api';
 import { type TestDaemon } from '../test/harness/daemon';
 import { measureListContainers } from './list-containers';
-import { daemonPid, memoryLine, mib, nodeFloor, procMemory, pssKiB, settledMemory } from './proc-memory';
+import { daemonPid, memoryLine, mib, nodeFloor, procMemory, pssKiB, settledMemory, type ProcMemory } from './proc-memory';
 import { percentile, pool, runBench } from './stats';
 
 /**
@@ -15,13 +15,15 @@ import { percentile, pool, runBench } from './stats';
  * image pulled; with PODS running pods of one container each (the per-pod increase, plus each
  * pod's conmon, RSS and PSS); then ListContainers with 500 containers, taken apart.
  * The daemon starts as its launchers start it (lib/server/launch-env.ts, through the harness).
- * Usage: node build/bench/rss.js [pods=50] [iterations=200]   (pods=30 for issue 17's row)
+ * Usage: node build/bench/rss.js [pods=50] [iterations=200] [many=500] [net-index=170]   (pods=30
+ * for issue 17's row; many=0 stops after the pods; CRIO_TS_BUILD=<build dir> measures another
+ * build's daemon, and another net index lets it run beside this one)
  */
 
 const PODS = Number(process.argv[2] ?? 50);
 const N = Number(process.argv[3] ?? 200);
-const NET_INDEX = 170;
-const MANY = 500;
+const MANY = Number(process.argv[4] ?? 500);
+const NET_INDEX = Number(process.argv[5] ?? 170);
 const POLL_ROUNDS = 300;
 
 /** What the kubelet asks every few seconds (PLEG relist, status, image GC, stats), `rounds` times. */
@@ -61,7 +63,9 @@ async function conmonPids(daemon: TestDaemon, ids: string[]): Promise<number[]> 
 
 async function main(): Promise<void> {
   const out = (line: string) => process.stdout.write(line + '\n');
-  out(memoryLine('floor: node idle', await nodeFloor([])));
+  const floor = await nodeFloor([]);
+  out(memoryLine('floor: node idle', floor));
+  const ratio = (m: ProcMemory): string => `  ${(m.rss / floor.rss).toFixed(2)}× the floor`;
   // What the daemon cannot do without: gRPC, its logger and the generated CRI code (with the
   // daemon's V8 flags, applied by loading their module first as cmd/crio.ts does).
   out(memoryLine('floor: node + grpc-js + logger + CRI code', await nodeFloor(['../lib/server/v8-flags', '@grpc/grpc-js', '../lib/log', '../lib/cri/gen/api'])));
@@ -70,14 +74,15 @@ async function main(): Promise<void> {
     const { runtime: rt, image: im } = daemon.cri;
     const pid = await daemonPid(daemon);
     out(memoryLine('daemon at ready', await procMemory(pid)));
-    out(memoryLine('daemon idle, settled', await settledMemory(pid)));
+    const idle = await settledMemory(pid);
+    out(memoryLine('daemon idle, settled', idle) + ratio(idle));
     await kubeletPolling(daemon, POLL_ROUNDS);
     out(memoryLine(`  after ${POLL_ROUNDS} kubelet-like polling rounds`, await settledMemory(pid)));
 
     await im.pullImage({ image: { image: 'busybox' } });
     await kubeletPolling(daemon, 50);
     const base = await settledMemory(pid);
-    out(memoryLine('  with the image pulled', base));
+    out(memoryLine('  with the image pulled', base) + ratio(base));
 
     const containers: string[] = [];
     const pods: { podSandboxId: string; config: ReturnType<typeof podConfig> }[] = [];
@@ -95,7 +100,7 @@ async function main(): Promise<void> {
     }
     await kubeletPolling(daemon, 50);
     const withPods = await settledMemory(pid);
-    out(memoryLine(`daemon with ${PODS} running pods`, withPods));
+    out(memoryLine(`daemon with ${PODS} running pods`, withPods) + ratio(withPods));
     const perPod = (withPods.rss - base.rss) / PODS;
     const conmons = await conmonPids(daemon, containers);
     const conmonRss = percentile(await Promise.all(conmons.map(async (p) => (await procMemory(p)).rss)), 50);
@@ -103,6 +108,7 @@ async function main(): Promise<void> {
     out(`  per pod: daemon +${mib(perPod)} MiB, conmon RSS ${mib(conmonRss)} MiB (PSS ${mib(conmonPss)} MiB)`);
     out(`  per pod incl. conmon: +${mib(perPod + conmonRss)} MiB by RSS, +${mib(perPod + conmonPss)} MiB by PSS`);
 
+    if (MANY <= PODS) return;
     // Created (never started) containers are enough for the list: each has its record and conmon.
     const extra = Array.from({ length: MANY - PODS }, (_, i) => i);
     await pool(extra, 4, async (i) => {

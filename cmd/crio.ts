@@ -1,4 +1,6 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S GLIBC_TUNABLES=glibc.malloc.mmap_threshold=131072:glibc.malloc.arena_max=2:${GLIBC_TUNABLES} node
+// The shebang starts `crio` (npm's bin link, /usr/local/bin/crio) with the daemon's malloc tunables
+// (lib/server/launch-env.ts); glibc reads them only at exec, and an operator's own come last and win.
 // First: V8 heap settings must hold before the daemon's modules are loaded (see there).
 import '../lib/server/v8-flags';
 import { parseArgs, usage } from '../lib/config/flags';
@@ -9,6 +11,7 @@ import { createLogger, LOG_FORMATS, toLogLevel, type LogFormat } from '../lib/lo
 import { startDaemon } from '../lib/server/daemon';
 import { CRIO_TS_VERSION } from '../lib/server/runtime-version';
 import { runStatusCommand } from '../lib/server/status-command';
+import { startMallocTrim } from '../lib/malloc-trim';
 import { Notifier } from '../lib/sd-notify';
 import { watchSighup, watchdogHealth } from '../lib/server/signals';
 
@@ -55,6 +58,8 @@ async function main(argv: string[]): Promise<number> {
     log.error('unhandled promise rejection', { err: asError(reason).message, stack: asError(reason).stack });
   });
   const daemon = await startDaemon(loaded.config, log);
+  // Free heap pages back to the kernel every 10 s (issue 17: RSS after pulls and polling).
+  startMallocTrim();
   // SIGHUP reloads what CRI-O reloads (lib/server/reload.ts); an invalid new file changes nothing.
   watchSighup(daemon, { configFile: args.configFile, configDir: args.configDir, overrides: args.overrides }, log);
   const systemd = new Notifier(log);

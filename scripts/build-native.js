@@ -9,19 +9,22 @@ const fs = require('node:fs');
 const path = require('node:path');
 
 const root = path.resolve(__dirname, '..');
-const src = path.join(root, 'native', 'spawn.c');
-const out = path.join(root, 'build', 'native', 'spawn.node');
-const upToDate = fs.existsSync(out) && fs.statSync(out).mtimeMs >= fs.statSync(src).mtimeMs;
-if (!upToDate) {
-  // node's own headers: <prefix>/include/node for distribution packages and release tarballs.
-  const candidates = [path.resolve(path.dirname(process.execPath), '..', 'include', 'node'), '/usr/include/node', '/usr/local/include/node'];
-  const include = candidates.find((dir) => fs.existsSync(path.join(dir, 'node_api.h')));
-  if (!include) {
-    console.error(`build-native: node_api.h not found in ${candidates.join(', ')} (install the headers of this node)`);
-    process.exit(1);
+// native/malloc-trim.c: malloc_trim for the daemon (issue 17), built the same way.
+for (const name of ['spawn', 'malloc-trim']) {
+  const src = path.join(root, 'native', `${name}.c`);
+  const out = path.join(root, 'build', 'native', `${name}.node`);
+  const upToDate = fs.existsSync(out) && fs.statSync(out).mtimeMs >= fs.statSync(src).mtimeMs;
+  if (!upToDate) {
+    // node's own headers: <prefix>/include/node for distribution packages and release tarballs.
+    const candidates = [path.resolve(path.dirname(process.execPath), '..', 'include', 'node'), '/usr/include/node', '/usr/local/include/node'];
+    const include = candidates.find((dir) => fs.existsSync(path.join(dir, 'node_api.h')));
+    if (!include) {
+      console.error(`build-native: node_api.h not found in ${candidates.join(', ')} (install the headers of this node)`);
+      process.exit(1);
+    }
+    fs.mkdirSync(path.dirname(out), { recursive: true });
+    const tmp = `${out}.tmp`;
+    execFileSync(process.env.CC || 'cc', ['-O2', '-Wall', '-Wextra', '-Werror', '-Wno-unused-parameter', '-shared', '-fPIC', `-I${include}`, '-o', tmp, src], { stdio: 'inherit' });
+    fs.renameSync(tmp, out);
   }
-  fs.mkdirSync(path.dirname(out), { recursive: true });
-  const tmp = `${out}.tmp`;
-  execFileSync(process.env.CC || 'cc', ['-O2', '-Wall', '-Wextra', '-Werror', '-Wno-unused-parameter', '-shared', '-fPIC', `-I${include}`, '-o', tmp, src], { stdio: 'inherit' });
-  fs.renameSync(tmp, out);
 }
