@@ -1,15 +1,17 @@
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
+import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
 import { pack, type Header } from 'tar-stream';
+import { backgroundContext } from '../../lib/context';
 import { nullLogger } from '../../lib/log';
 import { ContainerLayers } from '../../lib/storage/container-layers';
 import type { CrioMetadata } from '../../lib/storage/container-records';
 import { ImageRecords } from '../../lib/storage/image-records';
 import { LayerGc } from '../../lib/storage/layer-gc';
 import { LayerStore } from '../../lib/storage/layer-store';
-import { layerIdsOf } from '../../lib/storage/store-records';
+import { layerIdOf, layerIdsOf } from '../../lib/storage/store-records';
 import type { BuiltImage } from '../harness/test-images';
 
 /**
@@ -162,6 +164,24 @@ export async function openTestStore(dir: string, log = nullLogger(), options: { 
 /** Records an image on `topLayer` (its big data is a stand-in: the storage tests never read it). */
 export async function recordImage(images: ImageRecords, id: string, topLayer: string, names: string[] = []): Promise<void> {
   await images.createImage({ id, names, topLayer, created: new Date(0), metadata: '{}', bigData: [{ key: 'manifest', data: Buffer.from('{}') }] });
+}
+
+/** A one-file base layer (`hello`: "world") applied to `layers` and an image `imageId` on it; returns the layer ID. */
+export async function applyOneFileImage(layers: LayerStore, images: ImageRecords, imageId: string): Promise<string> {
+  const p = pack();
+  const chunks: Buffer[] = [];
+  const done = (async () => {
+    for await (const c of p) chunks.push(Buffer.from(c as Uint8Array));
+  })();
+  p.entry({ name: 'hello', mode: 0o644 }, 'world');
+  p.finalize();
+  await done;
+  const tar = Buffer.concat(chunks);
+  const diff = 'sha256:' + createHash('sha256').update(tar).digest('hex');
+  const layerId = layerIdOf(undefined, diff);
+  await layers.applyLayer({ layerId, parentLayerId: undefined, diffId: diff, tar: Readable.from([tar]) }, backgroundContext(nullLogger()));
+  await recordImage(images, imageId, layerId);
+  return layerId;
 }
 
 /** CRI-O-style names and metadata for a test container. */

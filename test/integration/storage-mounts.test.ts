@@ -1,19 +1,14 @@
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Readable } from 'node:stream';
 import { after, before, test } from 'node:test';
-import { pack } from 'tar-stream';
-import { backgroundContext } from '../../lib/context';
 import { nullLogger } from '../../lib/log';
 import { runProgram } from '../../lib/process';
 import { ContainerLayers } from '../../lib/storage/container-layers';
 import type { ImageRecords } from '../../lib/storage/image-records';
 import type { LayerStore } from '../../lib/storage/layer-store';
-import { layerIdOf } from '../../lib/storage/store-records';
-import { openTestStore, recordImage, testContainer } from './storage-fixtures';
+import { applyOneFileImage, openTestStore, testContainer } from './storage-fixtures';
 import { isMounted, listMountsUnder, mount, unmount } from '../../lib/storage/mount';
 
 /*
@@ -57,19 +52,7 @@ before(async () => {
   tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'crio-mounts-it-'));
   runRoot = path.join(tmp, 'run');
   ({ layers: store, images } = await openTestStore(tmp));
-  const p = pack();
-  const chunks: Buffer[] = [];
-  const done = (async () => {
-    for await (const c of p) chunks.push(Buffer.from(c as Uint8Array));
-  })();
-  p.entry({ name: 'hello', mode: 0o644 }, 'world');
-  p.finalize();
-  await done;
-  const tar = Buffer.concat(chunks);
-  const diff = 'sha256:' + createHash('sha256').update(tar).digest('hex');
-  chain = layerIdOf(undefined, diff);
-  await store.applyLayer({ layerId: chain, parentLayerId: undefined, diffId: diff, tar: Readable.from([tar]) }, backgroundContext(nullLogger()));
-  await recordImage(images, IMAGE, chain);
+  chain = await applyOneFileImage(store, images, IMAGE);
 });
 
 after(async () => {

@@ -1,17 +1,12 @@
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Readable } from 'node:stream';
 import { after, before, test } from 'node:test';
-import { pack } from 'tar-stream';
-import { backgroundContext } from '../../lib/context';
 import { nullLogger } from '../../lib/log';
 import { deleteImage } from '../../lib/storage/image-removal';
 import { isMounted, listMountsUnder, unmount } from '../../lib/storage/mount';
-import { layerIdOf } from '../../lib/storage/store-records';
-import { openTestStore, recordImage, testContainer } from './storage-fixtures';
+import { applyOneFileImage, openTestStore, testContainer } from './storage-fixtures';
 
 /*
  * Volatile containers as c/storage ≥ 1.45 stores CRI-O's: the container's record in
@@ -59,19 +54,7 @@ before(async () => {
   graphRoot = path.join(tmp, 'graph');
   runRoot = path.join(tmp, 'run');
   const { layers, images } = await open();
-  const p = pack();
-  const chunks: Buffer[] = [];
-  const done = (async () => {
-    for await (const c of p) chunks.push(Buffer.from(c as Uint8Array));
-  })();
-  p.entry({ name: 'hello', mode: 0o644 }, 'world');
-  p.finalize();
-  await done;
-  const tar = Buffer.concat(chunks);
-  const diff = 'sha256:' + createHash('sha256').update(tar).digest('hex');
-  base = layerIdOf(undefined, diff);
-  await layers.applyLayer({ layerId: base, parentLayerId: undefined, diffId: diff, tar: Readable.from([tar]) }, backgroundContext(nullLogger()));
-  await recordImage(images, IMAGE, base);
+  base = await applyOneFileImage(layers, images, IMAGE);
 });
 
 after(async () => {
