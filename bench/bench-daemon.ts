@@ -11,6 +11,8 @@ export async function startBenchDaemon(netIndex: number, extraDropIn = '', nodeA
   await registry.push('library/busybox', 'latest', await buildBusyboxImage());
   const daemon = await startDaemon({
     netIndex,
+    // CRI-O's default network (bridge only), which is what the floors set up.
+    portmap: false,
     dropIn: `[crio.runtime]\nlog_level = "warn"\n${extraDropIn}`,
     registriesConf: `[[registry]]\nprefix = "docker.io/library/busybox"\nlocation = "${registry.host}/library/busybox"\ninsecure = true\n`,
     nodeArgs,

@@ -23,6 +23,11 @@ export interface TestDaemonOptions {
   netIndex: number;
   /** Write no CNI config (to test NetworkReady=false). */
   noCni?: boolean;
+  /**
+   * Chain portmap after bridge in the CNI config (default true: the hostPort tests need it).
+   * The benches use false: bridge only, like CRI-O's default network and their floors.
+   */
+  portmap?: boolean;
   /** storage.conf content (CONTAINERS_STORAGE_CONF of the daemon and of podman); default: overlay on the test root. */
   storageConf?: string;
   /** The CRI socket path (default `<dir>/crio.sock`); the node e2e suite uses the production one. */
@@ -92,7 +97,7 @@ plugin_dirs = ["/usr/lib/cni"]
 `;
 }
 
-function cniConfig(dir: string, bridge: string, subnet: string): string {
+function cniConfig(dir: string, bridge: string, subnet: string, portmap: boolean): string {
   return JSON.stringify({
     cniVersion: '1.0.0',
     name: 'crio-ts-test',
@@ -105,7 +110,7 @@ function cniConfig(dir: string, bridge: string, subnet: string): string {
         hairpinMode: true,
         ipam: { type: 'host-local', dataDir: `${dir}/ipam`, routes: [{ dst: '0.0.0.0/0' }], ranges: [[{ subnet }]] },
       },
-      { type: 'portmap', capabilities: { portMappings: true } },
+      ...(portmap ? [{ type: 'portmap', capabilities: { portMappings: true } }] : []),
     ],
   });
 }
@@ -151,7 +156,7 @@ export async function startDaemon(options: TestDaemonOptions): Promise<TestDaemo
   await fs.writeFile(path.join(dir, 'registries.conf'), options.registriesConf ?? '');
   // The host's /etc/containers/storage.conf must not decide where a test daemon's images go.
   await fs.writeFile(path.join(dir, 'storage.conf'), options.storageConf ?? `[storage]\ndriver = "overlay"\ngraphroot = "${dir}/root"\nrunroot = "${dir}/run"\n`);
-  if (!options.noCni) await fs.writeFile(path.join(dir, 'cni', '10-test.conflist'), cniConfig(dir, bridge, subnet));
+  if (!options.noCni) await fs.writeFile(path.join(dir, 'cni', '10-test.conflist'), cniConfig(dir, bridge, subnet, options.portmap ?? true));
   // The bridge plugin (isGateway) turns on IPv4 forwarding; put the host's setting back afterwards.
   const ipForward = readFileSync('/proc/sys/net/ipv4/ip_forward', 'utf8');
   const logFile = path.join(dir, 'crio.log');
