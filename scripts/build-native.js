@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// Part of `npm run build`: compiles native/spawn.c (posix_spawn for the daemon, see its header)
-// into build/native/spawn.node with the system C compiler (g++/gcc come with scripts/setup.sh's
+// Part of `npm run build`: compiles the daemon's Node-API addons, native/<name>.c (spawn.c:
+// posix_spawn; malloc-trim.c: malloc_trim; each header says why) into build/native/<name>.node
+// with the system C compiler (g++/gcc come with scripts/setup.sh's
 // RUNTIME_PKGS, as for os-lock) against the Node-API headers of the running node. Node-API is
 // ABI-stable, so one build serves every Node 20+. Skipped when the output is newer than the source.
 'use strict';
@@ -9,7 +10,6 @@ const fs = require('node:fs');
 const path = require('node:path');
 
 const root = path.resolve(__dirname, '..');
-// native/malloc-trim.c: malloc_trim for the daemon (issue 17), built the same way.
 for (const name of ['spawn', 'malloc-trim']) {
   const src = path.join(root, 'native', `${name}.c`);
   const out = path.join(root, 'build', 'native', `${name}.node`);
