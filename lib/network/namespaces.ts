@@ -1,12 +1,12 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { InternalError, InvalidArgumentError, UnavailableError, asError, errnoCode } from '../errors';
+import { InternalError, InvalidArgumentError, asError, errnoCode } from '../errors';
 import { nullLogger, type Logger } from '../log';
 import { runProgram, stderrTail } from '../process';
 import { hasOwnFilesystem, readMountPointCounts } from '../mountinfo';
 import type { IdMappings } from '../idmap';
-import { usernsPinnsArgs } from './userns-pinns';
-import { podPinnsArgs } from './pod-pinns';
+import { makePodNamespaces } from './pod-ns-make';
+import type { PodNsBackend } from './pod-ns-native';
 import { faultPoint } from '../fault-points';
 import { quote } from '../quote';
 
@@ -42,7 +42,7 @@ export interface CreatePodNamespacesOptions {
   /** Bring `lo` up inside the new network namespace (instead of a CNI loopback plugin exec). */
   loopbackUp?: boolean;
   /**
-   * Mount the pod's /dev/shm tmpfs in the same spawn (the IPC namespace's shared memory). The
+   * Mount the pod's /dev/shm tmpfs with the namespaces (the IPC namespace's shared memory). The
    * caller owns the mount afterwards and unmounts it on stop.
    */
   shm?: { path: string; sizeBytes: number };
@@ -50,18 +50,20 @@ export interface CreatePodNamespacesOptions {
   sysctls?: { path: string; value: string }[];
   /** A user namespace with these maps owning the others (hostUsers: false). */
   userns?: IdMappings;
+  /** How they are made (pod-ns-make.ts; default: a thread when the addon loaded, else perl); tests run both. */
+  backend?: PodNsBackend;
   signal?: AbortSignal;
   log?: Logger;
 }
 
 type Kind = keyof PodNamespaces;
 
-const KINDS: readonly { kind: Kind; dir: string; flag: string }[] = [
-  { kind: 'net', dir: 'netns', flag: '--net' },
-  { kind: 'ipc', dir: 'ipcns', flag: '--ipc' },
-  { kind: 'uts', dir: 'utsns', flag: '--uts' },
+const KINDS: readonly { kind: Kind; dir: string }[] = [
+  { kind: 'net', dir: 'netns' },
+  { kind: 'ipc', dir: 'ipcns' },
+  { kind: 'uts', dir: 'utsns' },
   // Created only by the userns helper (util-linux 2.38's unshare cannot pin a mapped one).
-  { kind: 'user', dir: 'userns', flag: '--user' },
+  { kind: 'user', dir: 'userns' },
 ];
 
 const ID_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
@@ -89,59 +91,7 @@ export function podNamespacePaths(
   return out;
 }
 
-/** Work done inside the new namespaces by the one spawn that creates them. */
-export interface NamespaceSetup {
-  hostname?: string;
-  loopbackUp?: boolean;
-  shm?: { path: string; sizeBytes: number };
-  sysctls?: { path: string; value: string }[];
-}
-
-/** Quotes one word for /bin/sh. */
-function shellQuote(word: string): string {
-  return `'${word.replace(/'/g, `'\\''`)}'`;
-}
-
-/**
- * The unshare(1) argv that creates and pins the namespaces and does the setup inside them
- * (pure). One spawn for all of it: from a Node daemon each spawn costs ~8 ms of pod start.
- */
-export function unshareArgs(ns: PodNamespaces, setup: NamespaceSetup = {}): string[] {
-  const args: string[] = [];
-  for (const k of KINDS) {
-    const file = ns[k.kind];
-    if (file !== undefined && k.kind !== 'user') args.push(`${k.flag}=${file}`);
-  }
-  return [...args, ...setupCommand(ns, setup)];
-}
-
-/** The command run inside new namespaces for `setup` (pure); `true` when there is nothing to do. */
-export function setupCommand(ns: PodNamespaces, setup: NamespaceSetup): string[] {
-  const args: string[] = [];
-  // Each step is an argv, optionally with its stdout redirected to a file (sysctl writes).
-  const steps: { argv: string[]; to?: string }[] = [];
-  const argvStep = (argv: string[]) => steps.push({ argv });
-  // Through /proc rather than hostname(1), which refuses names CRI-O accepts ("crictl_host"). A pod
-  // with a user namespace cannot write there: the userns helper calls sethostname(2) itself.
-  if (ns.uts !== undefined && setup.hostname) steps.push({ argv: ['printf', '%s', setup.hostname], to: '/proc/sys/kernel/hostname' });
-  if (ns.net !== undefined && setup.loopbackUp) argvStep(['ip', 'link', 'set', 'lo', 'up']);
-  // /proc/sys shows the namespaces of the writing process: these land in the pod's.
-  for (const s of setup.sysctls ?? []) steps.push({ argv: ['printf', '%s\\n', s.value], to: `/proc/sys/${s.path}` });
-  if (setup.shm) {
-    const opts = `rw,nosuid,nodev,noexec,mode=1777,size=${Math.floor(setup.shm.sizeBytes)}`;
-    argvStep(['mount', '-i', '-t', 'tmpfs', '-o', opts, 'shm', setup.shm.path]);
-  }
-  const [first, ...rest] = steps;
-  if (!first) args.push('true');
-  else if (rest.length === 0 && first.to === undefined) args.push(...first.argv);
-  else {
-    const line = (st: { argv: string[]; to?: string }) => st.argv.map(shellQuote).join(' ') + (st.to === undefined ? '' : ` > ${shellQuote(st.to)}`);
-    args.push('/bin/sh', '-ec', steps.map(line).join('\n'));
-  }
-  return args;
-}
-
-/** Creates the pod's namespaces with one spawn (pod-pinns.ts, else unshare(1)); on failure nothing is left behind. */
+/** Creates the pod's namespaces (pod-ns-make.ts: a thread of ours, else one exec); on failure nothing is left behind. */
 export async function createPodNamespaces(opts: CreatePodNamespacesOptions): Promise<PodNamespaces> {
   const log = opts.log ?? nullLogger();
   if (!ID_RE.test(opts.podSandboxId)) {
@@ -155,31 +105,15 @@ export async function createPodNamespaces(opts: CreatePodNamespacesOptions): Pro
     if (/[,=|]/.test(file)) throw new InvalidArgumentError(`namespaces_dir path ${quote(file)} must not contain ",", "=" or "|"`);
   }
   try {
-    // A crashed earlier attempt with this ID may have left files behind: they are ours.
-    await removePodNamespaces(ns);
-    for (const k of KINDS) {
-      const file = ns[k.kind];
-      if (file === undefined) continue;
-      await ensureNamespaceDir(path.dirname(file));
-      await fs.writeFile(file, '', { flag: 'wx', mode: 0o444 });
-    }
+    await createPinFiles(ns);
     faultPoint('pod-ns:files-created');
-    const pinns = opts.userns === undefined ? podPinnsArgs(ns, opts) : undefined;
-    const [program, args] =
-      opts.userns !== undefined ? ['perl', usernsArgs(ns, opts.userns, opts)] : pinns !== undefined ? ['perl', pinns] : ['unshare', unshareArgs(ns, opts)];
-    let result;
-    try {
-      result = await runProgram(program, args, { signal: opts.signal, timeoutMs: SPAWN_TIMEOUT_MS });
-    } catch (err) {
-      throw new UnavailableError(`cannot run ${program} to create namespaces of pod ${opts.podSandboxId}`, { cause: err });
-    }
+    // A failure is reported after the fault point, as it was when one exec made the namespaces:
+    // a crash here leaves pinned namespaces for start-up cleanup whatever the outcome.
+    let failure: { err: unknown } | undefined;
+    await makePodNamespaces(ns, opts).catch((err: unknown) => (failure = { err }));
     faultPoint('pod-ns:created');
     opts.signal?.throwIfAborted();
-    if (result.exitCode !== 0) {
-      throw new InternalError(
-        `${program} creating the namespaces of pod ${opts.podSandboxId} failed (exit ${result.exitCode}${result.timedOut ? ', timed out' : ''}): ${stderrTail(result)}`,
-      );
-    }
+    if (failure) throw failure.err;
     return ns;
   } catch (err) {
     try {
@@ -192,24 +126,24 @@ export async function createPodNamespaces(opts: CreatePodNamespacesOptions): Pro
 }
 
 /**
- * The userns helper's argv: the same setup as unshareArgs, but /dev/shm is mounted by the
- * helper from the host side (a mount from inside the pod's user namespace is not allowed in
- * the host's mount namespace), owned by the pod's root so that it can write there.
+ * Creates the empty files the namespaces are pinned on, all at once (each is two thread-pool
+ * round trips, and this is on the path to the CNI ADD). Exclusively: a file that exists was left
+ * by a crashed earlier attempt with this ID (IDs are random, so that is rare); then everything
+ * of that attempt is removed, pins included, and the files are made again. Checking for leftovers
+ * first instead cost two stats per file on every pod.
  */
-function usernsArgs(ns: PodNamespaces, mappings: IdMappings, setup: NamespaceSetup): string[] {
-  const root = { uid: mappings.uids.find((m) => m.containerId === 0)?.hostId ?? 0, gid: mappings.gids.find((m) => m.containerId === 0)?.hostId ?? 0 };
-  const shm = setup.shm
-    ? { path: setup.shm.path, options: `mode=1777,size=${Math.floor(setup.shm.sizeBytes)},uid=${root.uid},gid=${root.gid}` }
-    : undefined;
-  const command = setupCommand(ns, { ...setup, shm: undefined, hostname: undefined });
-  return usernsPinnsArgs({
-    mappings,
-    userFile: ns.user ?? '',
-    files: { net: ns.net, ipc: ns.ipc, uts: ns.uts },
-    shm,
-    hostname: ns.uts !== undefined ? setup.hostname : undefined,
-    command: command.length === 1 && command[0] === 'true' ? [] : command,
-  });
+async function createPinFiles(ns: PodNamespaces): Promise<void> {
+  const files = KINDS.map((k) => ns[k.kind]).filter((f): f is string => f !== undefined);
+  const create = (file: string): Promise<void> =>
+    ensureNamespaceDir(path.dirname(file))
+      .then(() => fs.open(file, 'wx', 0o444))
+      .then((h) => h.close());
+  const made = await Promise.allSettled(files.map(create));
+  const failed = made.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed === undefined) return;
+  if (errnoCode(failed.reason) !== 'EEXIST') throw failed.reason;
+  await removePodNamespaces(ns);
+  await Promise.all(files.map(create));
 }
 
 /**
