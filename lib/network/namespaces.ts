@@ -109,11 +109,14 @@ export async function createPodNamespaces(opts: CreatePodNamespacesOptions): Pro
     faultPoint('pod-ns:files-created');
     // A failure is reported after the fault point, as it was when one exec made the namespaces:
     // a crash here leaves pinned namespaces for start-up cleanup whatever the outcome.
-    let failure: { err: unknown } | undefined;
-    await makePodNamespaces(ns, opts).catch((err: unknown) => (failure = { err }));
+    const made = await makePodNamespaces(ns, opts).then(
+      (by) => ({ by }),
+      (err: unknown) => ({ err }),
+    );
     faultPoint('pod-ns:created');
     opts.signal?.throwIfAborted();
-    if (failure) throw failure.err;
+    if ('err' in made) throw made.err;
+    log.debug('pod namespaces created', { podSandboxId: opts.podSandboxId, madeBy: made.by });
     return ns;
   } catch (err) {
     try {

@@ -27,8 +27,11 @@ export interface MakeOptions extends NamespaceSetup {
   signal?: AbortSignal;
 }
 
+/** Which way makePodNamespaces went (logged: an operator comparing pod start times needs it). */
+export type MadeBy = 'thread' | 'perl' | 'unshare' | 'userns-helper';
+
 /** Creates, pins and sets up the namespaces `ns` names (files already created); throws naming the failed step. */
-export async function makePodNamespaces(ns: PodNamespaces, opts: MakeOptions): Promise<void> {
+export async function makePodNamespaces(ns: PodNamespaces, opts: MakeOptions): Promise<MadeBy> {
   const spec = opts.userns === undefined && (opts.backend ?? podNsBackend()) === 'thread' ? podNsSpec(ns, opts) : undefined;
   if (spec) {
     try {
@@ -36,7 +39,7 @@ export async function makePodNamespaces(ns: PodNamespaces, opts: MakeOptions): P
     } catch (err) {
       throw new InternalError(`creating the namespaces of pod ${opts.podSandboxId} failed: ${asError(err).message}`, { cause: err });
     }
-    return;
+    return 'thread';
   }
   const pinns = opts.userns === undefined ? podPinnsArgs(ns, opts) : undefined;
   const [program, args] =
@@ -52,6 +55,7 @@ export async function makePodNamespaces(ns: PodNamespaces, opts: MakeOptions): P
       `${program} creating the namespaces of pod ${opts.podSandboxId} failed (exit ${result.exitCode}${result.timedOut ? ', timed out' : ''}): ${stderrTail(result)}`,
     );
   }
+  return opts.userns !== undefined ? 'userns-helper' : pinns !== undefined ? 'perl' : 'unshare';
 }
 
 /** Work done inside the new namespaces by whatever creates them. */
