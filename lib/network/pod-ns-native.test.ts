@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { loadNativeAddon } from '../native-addon';
 import { errnoText, podNsSpec, type PodNsSpec } from './pod-ns-native';
 import { podPinnsArgs, type PinnedFiles, type PinnsSetup } from './pod-pinns';
 
@@ -81,3 +82,20 @@ const errnoCases: { errno: number; want: string }[] = [
   { errno: 99999, want: 'errno 99999' },
 ];
 for (const c of errnoCases) test(`errnoText(${c.errno})`, () => assert.equal(errnoText(c.errno), c.want));
+
+// The addon checks what it is given before it starts a thread (the types say the same to callers).
+const badSpecs: { name: string; spec: unknown }[] = [
+  { name: 'a user namespace (never unshared by a thread)', spec: { files: [['user', '/r/userns/p']], hostname: '', loopbackUp: false, shm: null, sysctls: [] } },
+  { name: 'a path with a NUL byte', spec: { files: [['net', '/r/netns/p\0x']], hostname: '', loopbackUp: false, shm: null, sysctls: [] } },
+  { name: 'four files', spec: { files: [['net', '/a'], ['ipc', '/b'], ['uts', '/c'], ['net', '/d']], hostname: '', loopbackUp: false, shm: null, sysctls: [] } },
+  { name: 'no hostname', spec: { files: [], loopbackUp: false, shm: null, sysctls: [] } },
+  { name: 'a sysctl that is not a pair of strings', spec: { files: [], hostname: '', loopbackUp: false, shm: null, sysctls: [['kernel/x', 1]] } },
+];
+for (const c of badSpecs) {
+  test(`native create refuses ${c.name}`, async () => {
+    // The addon itself, whatever CRIO_TS_PODNS says (npm run build makes it).
+    const addon = loadNativeAddon<{ create(spec: unknown): Promise<void> }>('pod-ns');
+    assert.ok(addon, 'build/native/pod-ns.node is built');
+    assert.throws(() => addon.create(c.spec), { name: 'TypeError', message: 'pod-ns create: bad spec' });
+  });
+}
