@@ -207,8 +207,11 @@ export class ContainerLayers {
         if (recorded.status === 'rejected') throw recorded.reason;
         if (made.status === 'rejected') throw made.reason;
         if (n.idMappings) await this.openForUserNamespace(layerId, n.idMappings);
-        await this.layers.file.save(this.layers.file.current().map((l) => (l.id === layerId ? layer : l)));
-        await this.store.makeDirs(containerId);
+        // The container's directories need only its record, which is on disk: made while the
+        // complete layer is saved.
+        const [completed, dirs] = await Promise.allSettled([this.layers.file.save(this.layers.file.current().map((l) => (l.id === layerId ? layer : l))), this.store.makeDirs(containerId)]);
+        if (completed.status === 'rejected') throw completed.reason;
+        if (dirs.status === 'rejected') throw dirs.reason;
       } catch (err) {
         await this.dropLocked(containerId, layerId).catch((e: unknown) => this.log.warn('cleanup of a failed create failed', { containerId, err: String(e) }));
         throw err;
