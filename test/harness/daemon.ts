@@ -99,21 +99,27 @@ plugin_dirs = ["/usr/lib/cni"]
 `;
 }
 
+/**
+ * The bridge plugin's settings of the test network: CRI-O's default network (its
+ * 10-crio-bridge.conflist) without ipMasq, whose iptables rules tests would have to clean up.
+ * bench/floor-pod.ts runs the plugin by hand with these same settings.
+ */
+export function testBridgePlugin(ipamDir: string, bridge: string, subnet: string): Record<string, unknown> {
+  return {
+    type: 'bridge',
+    bridge,
+    isGateway: true,
+    ipMasq: false,
+    hairpinMode: true,
+    ipam: { type: 'host-local', dataDir: ipamDir, routes: [{ dst: '0.0.0.0/0' }], ranges: [[{ subnet }]] },
+  };
+}
+
 function cniConfig(dir: string, bridge: string, subnet: string, portmap: boolean): string {
   return JSON.stringify({
     cniVersion: '1.0.0',
     name: 'crio-ts-test',
-    plugins: [
-      {
-        type: 'bridge',
-        bridge,
-        isGateway: true,
-        ipMasq: false,
-        hairpinMode: true,
-        ipam: { type: 'host-local', dataDir: `${dir}/ipam`, routes: [{ dst: '0.0.0.0/0' }], ranges: [[{ subnet }]] },
-      },
-      ...(portmap ? [{ type: 'portmap', capabilities: { portMappings: true } }] : []),
-    ],
+    plugins: [testBridgePlugin(`${dir}/ipam`, bridge, subnet), ...(portmap ? [{ type: 'portmap', capabilities: { portMappings: true } }] : [])],
   });
 }
 
