@@ -49,14 +49,14 @@ async function run(argv: string[]): Promise<string> {
 const readSysctl = (key: string): Promise<string> => fs.readFile(`/proc/sys/${key}`, 'utf8').then((s) => s.trim());
 
 /** The mountinfo line fields of the mount on `target` in this (the host's) mount namespace; undefined when none (or no target). */
-async function mountOf(target: string): Promise<{ fstype: string; options: string[]; superOptions: string[] } | undefined> {
+async function mountOf(target: string): Promise<{ fstype: string; options: string[]; optional: string[]; superOptions: string[] } | undefined> {
   const real = await fs.realpath(target).catch(() => undefined);
   if (real === undefined) return undefined;
   for (const line of (await fs.readFile('/proc/self/mountinfo', 'utf8')).split('\n')) {
     const [left, right] = line.split(' - ');
     const f = left?.split(' ') ?? [];
     const r = right?.split(' ') ?? [];
-    if (f[4] === real) return { fstype: r[0] ?? '', options: (f[5] ?? '').split(','), superOptions: (r[2] ?? '').split(',') };
+    if (f[4] === real) return { fstype: r[0] ?? '', options: (f[5] ?? '').split(','), optional: f.slice(6), superOptions: (r[2] ?? '').split(',') };
   }
   return undefined;
 }
@@ -162,6 +162,11 @@ for (const backend of BACKENDS) {
     });
     try {
       await assertPodNamespaces(ns, shm, want);
+      // As `ip netns` makes /run/netns: an unpin then propagates into mount namespaces copied from ours.
+      for (const d of ['netns', 'ipcns', 'utsns']) {
+        const m = await mountOf(path.join(tmp, 'ns', d));
+        assert.ok(m?.optional.some((o) => o.startsWith('shared:')), `${d} is a shared mount: ${m?.optional.join(' ')}`);
+      }
       await assertHostUnchanged(sysctls.host, want.hostname);
       assertThreadsInHostNamespaces('self');
     } finally {
