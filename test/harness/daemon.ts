@@ -58,6 +58,8 @@ export interface TestDaemon {
   exited(): Promise<NodeJS.Signals | number | null>;
   /** Sends a signal to the running daemon (SIGHUP: reload). */
   signal(sig: NodeJS.Signals): void;
+  /** The running daemon's process ID (e.g. to look at its threads' namespaces). */
+  pid(): number | undefined;
   /** Remove every pod through the CRI, stop the daemon, unmount and delete everything. */
   cleanup(): Promise<void>;
 }
@@ -221,6 +223,7 @@ export async function startDaemon(options: TestDaemonOptions): Promise<TestDaemo
     signal: (sig) => {
       child?.kill(sig);
     },
+    pid: () => child?.pid,
     cleanup: async () => {
       try {
         if (child && child.exitCode === null) {
