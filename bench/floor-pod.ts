@@ -6,7 +6,7 @@ import { runProgram } from '../lib/process';
 import type { TestDaemon } from '../test/harness/daemon';
 import type { TestRegistry } from '../test/harness/registry';
 import { startBenchDaemon } from './bench-daemon';
-import { unmountUnder } from '../test/harness/daemon';
+import { testBridgePlugin, unmountUnder } from '../test/harness/daemon';
 import { testBridge, TEST_SUBNET_OCTET } from '../test/harness/slot';
 import { defaultConfig } from '../lib/config/config';
 import { DEFAULT_SECCOMP_PROFILE } from '../lib/security/seccomp-default';
@@ -66,16 +66,9 @@ export class FloorPods {
     this.subnet = `10.${TEST_SUBNET_OCTET}.${netIndex}.0/24`;
   }
 
+  /** The daemon's network settings (the harness's bridge plugin), so both do the same work. */
   private conf(): string {
-    return JSON.stringify({
-      cniVersion: '1.0.0',
-      name: 'bench-floor',
-      type: 'bridge',
-      bridge: this.bridge,
-      isGateway: true,
-      ipMasq: false,
-      ipam: { type: 'host-local', dataDir: path.join(this.dir, 'ipam'), ranges: [[{ subnet: this.subnet }]] },
-    });
+    return JSON.stringify({ cniVersion: '1.0.0', name: 'bench-floor', ...testBridgePlugin(path.join(this.dir, 'ipam'), this.bridge, this.subnet) });
   }
 
   private env(id: string, command: 'ADD' | 'DEL'): NodeJS.ProcessEnv {

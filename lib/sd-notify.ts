@@ -1,6 +1,6 @@
-import path from 'node:path';
 import { getSystemErrorName } from 'node:util';
 import type { Logger } from './log';
+import { loadNativeAddon } from './native-addon';
 
 /**
  * systemd's notify protocol (sd_notify(3)) for a `Type=notify` unit: `READY=1` once the CRI
@@ -27,9 +27,10 @@ interface NativeNotify {
   send(address: Buffer, message: Buffer): number;
 }
 
-/** build/native/sd-notify.node, next to build/lib (tsc output) and build/cmd (the bundle). */
 function loadNative(): NativeNotify {
-  return require(path.join(__dirname, '..', 'native', 'sd-notify.node')) as NativeNotify;
+  const native = loadNativeAddon<NativeNotify>('sd-notify');
+  if (!native) throw new Error('build/native/sd-notify.node is missing (npm run build compiles it)');
+  return native;
 }
 
 /** Sends notifications to systemd; a no-op when NOTIFY_SOCKET is unset (not started by systemd). */

@@ -1,12 +1,13 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { InternalError, InvalidArgumentError, UnavailableError, asError, errnoCode } from '../errors';
+import { InternalError, InvalidArgumentError, asError, errnoCode } from '../errors';
 import { nullLogger, type Logger } from '../log';
 import { runProgram, stderrTail } from '../process';
 import { hasOwnFilesystem, readMountPointCounts } from '../mountinfo';
+import { mountSyscall, mountSyscallAvailable, umountSyscall } from '../mount-syscall';
 import type { IdMappings } from '../idmap';
-import { usernsPinnsArgs } from './userns-pinns';
-import { podPinnsArgs } from './pod-pinns';
+import { makePodNamespaces } from './pod-ns-make';
+import type { PodNsBackend } from './pod-ns-native';
 import { faultPoint } from '../fault-points';
 import { quote } from '../quote';
 
@@ -42,7 +43,7 @@ export interface CreatePodNamespacesOptions {
   /** Bring `lo` up inside the new network namespace (instead of a CNI loopback plugin exec). */
   loopbackUp?: boolean;
   /**
-   * Mount the pod's /dev/shm tmpfs in the same spawn (the IPC namespace's shared memory). The
+   * Mount the pod's /dev/shm tmpfs with the namespaces (the IPC namespace's shared memory). The
    * caller owns the mount afterwards and unmounts it on stop.
    */
   shm?: { path: string; sizeBytes: number };
@@ -50,18 +51,20 @@ export interface CreatePodNamespacesOptions {
   sysctls?: { path: string; value: string }[];
   /** A user namespace with these maps owning the others (hostUsers: false). */
   userns?: IdMappings;
+  /** How they are made (pod-ns-make.ts; default: a thread when the addon loaded, else perl); tests run both. */
+  backend?: PodNsBackend;
   signal?: AbortSignal;
   log?: Logger;
 }
 
 type Kind = keyof PodNamespaces;
 
-const KINDS: readonly { kind: Kind; dir: string; flag: string }[] = [
-  { kind: 'net', dir: 'netns', flag: '--net' },
-  { kind: 'ipc', dir: 'ipcns', flag: '--ipc' },
-  { kind: 'uts', dir: 'utsns', flag: '--uts' },
+const KINDS: readonly { kind: Kind; dir: string }[] = [
+  { kind: 'net', dir: 'netns' },
+  { kind: 'ipc', dir: 'ipcns' },
+  { kind: 'uts', dir: 'utsns' },
   // Created only by the userns helper (util-linux 2.38's unshare cannot pin a mapped one).
-  { kind: 'user', dir: 'userns', flag: '--user' },
+  { kind: 'user', dir: 'userns' },
 ];
 
 const ID_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
@@ -70,6 +73,9 @@ const ID_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 // no leading '-' (a hostname(1) option, should anyone run it on the node).
 const HOSTNAME_RE = /^(?!-)[^\s\x00-\x1f\x7f]{1,64}$/;
 const SPAWN_TIMEOUT_MS = 30_000;
+// <linux/mount.h>
+const MS_BIND = 4096;
+const MS_SHARED = 1 << 20;
 
 /** Refuses a hostname sethostname(2), /etc/hostname or /etc/hosts cannot take; `field` names it in the message. */
 export function checkHostname(hostname: string, field = 'hostname'): void {
@@ -89,59 +95,7 @@ export function podNamespacePaths(
   return out;
 }
 
-/** Work done inside the new namespaces by the one spawn that creates them. */
-export interface NamespaceSetup {
-  hostname?: string;
-  loopbackUp?: boolean;
-  shm?: { path: string; sizeBytes: number };
-  sysctls?: { path: string; value: string }[];
-}
-
-/** Quotes one word for /bin/sh. */
-function shellQuote(word: string): string {
-  return `'${word.replace(/'/g, `'\\''`)}'`;
-}
-
-/**
- * The unshare(1) argv that creates and pins the namespaces and does the setup inside them
- * (pure). One spawn for all of it: from a Node daemon each spawn costs ~8 ms of pod start.
- */
-export function unshareArgs(ns: PodNamespaces, setup: NamespaceSetup = {}): string[] {
-  const args: string[] = [];
-  for (const k of KINDS) {
-    const file = ns[k.kind];
-    if (file !== undefined && k.kind !== 'user') args.push(`${k.flag}=${file}`);
-  }
-  return [...args, ...setupCommand(ns, setup)];
-}
-
-/** The command run inside new namespaces for `setup` (pure); `true` when there is nothing to do. */
-export function setupCommand(ns: PodNamespaces, setup: NamespaceSetup): string[] {
-  const args: string[] = [];
-  // Each step is an argv, optionally with its stdout redirected to a file (sysctl writes).
-  const steps: { argv: string[]; to?: string }[] = [];
-  const argvStep = (argv: string[]) => steps.push({ argv });
-  // Through /proc rather than hostname(1), which refuses names CRI-O accepts ("crictl_host"). A pod
-  // with a user namespace cannot write there: the userns helper calls sethostname(2) itself.
-  if (ns.uts !== undefined && setup.hostname) steps.push({ argv: ['printf', '%s', setup.hostname], to: '/proc/sys/kernel/hostname' });
-  if (ns.net !== undefined && setup.loopbackUp) argvStep(['ip', 'link', 'set', 'lo', 'up']);
-  // /proc/sys shows the namespaces of the writing process: these land in the pod's.
-  for (const s of setup.sysctls ?? []) steps.push({ argv: ['printf', '%s\\n', s.value], to: `/proc/sys/${s.path}` });
-  if (setup.shm) {
-    const opts = `rw,nosuid,nodev,noexec,mode=1777,size=${Math.floor(setup.shm.sizeBytes)}`;
-    argvStep(['mount', '-i', '-t', 'tmpfs', '-o', opts, 'shm', setup.shm.path]);
-  }
-  const [first, ...rest] = steps;
-  if (!first) args.push('true');
-  else if (rest.length === 0 && first.to === undefined) args.push(...first.argv);
-  else {
-    const line = (st: { argv: string[]; to?: string }) => st.argv.map(shellQuote).join(' ') + (st.to === undefined ? '' : ` > ${shellQuote(st.to)}`);
-    args.push('/bin/sh', '-ec', steps.map(line).join('\n'));
-  }
-  return args;
-}
-
-/** Creates the pod's namespaces with one spawn (pod-pinns.ts, else unshare(1)); on failure nothing is left behind. */
+/** Creates the pod's namespaces (pod-ns-make.ts: a thread of ours, else one exec); on failure nothing is left behind. */
 export async function createPodNamespaces(opts: CreatePodNamespacesOptions): Promise<PodNamespaces> {
   const log = opts.log ?? nullLogger();
   if (!ID_RE.test(opts.podSandboxId)) {
@@ -155,31 +109,18 @@ export async function createPodNamespaces(opts: CreatePodNamespacesOptions): Pro
     if (/[,=|]/.test(file)) throw new InvalidArgumentError(`namespaces_dir path ${quote(file)} must not contain ",", "=" or "|"`);
   }
   try {
-    // A crashed earlier attempt with this ID may have left files behind: they are ours.
-    await removePodNamespaces(ns);
-    for (const k of KINDS) {
-      const file = ns[k.kind];
-      if (file === undefined) continue;
-      await ensureNamespaceDir(path.dirname(file));
-      await fs.writeFile(file, '', { flag: 'wx', mode: 0o444 });
-    }
+    await createPinFiles(ns);
     faultPoint('pod-ns:files-created');
-    const pinns = opts.userns === undefined ? podPinnsArgs(ns, opts) : undefined;
-    const [program, args] =
-      opts.userns !== undefined ? ['perl', usernsArgs(ns, opts.userns, opts)] : pinns !== undefined ? ['perl', pinns] : ['unshare', unshareArgs(ns, opts)];
-    let result;
-    try {
-      result = await runProgram(program, args, { signal: opts.signal, timeoutMs: SPAWN_TIMEOUT_MS });
-    } catch (err) {
-      throw new UnavailableError(`cannot run ${program} to create namespaces of pod ${opts.podSandboxId}`, { cause: err });
-    }
+    // A failure is reported after the fault point, as it was when one exec made the namespaces:
+    // a crash here leaves pinned namespaces for start-up cleanup whatever the outcome.
+    const made = await makePodNamespaces(ns, opts).then(
+      (by) => ({ by }),
+      (err: unknown) => ({ err }),
+    );
     faultPoint('pod-ns:created');
     opts.signal?.throwIfAborted();
-    if (result.exitCode !== 0) {
-      throw new InternalError(
-        `${program} creating the namespaces of pod ${opts.podSandboxId} failed (exit ${result.exitCode}${result.timedOut ? ', timed out' : ''}): ${stderrTail(result)}`,
-      );
-    }
+    if ('err' in made) throw made.err;
+    log.debug('pod namespaces created', { podSandboxId: opts.podSandboxId, madeBy: made.by });
     return ns;
   } catch (err) {
     try {
@@ -192,30 +133,30 @@ export async function createPodNamespaces(opts: CreatePodNamespacesOptions): Pro
 }
 
 /**
- * The userns helper's argv: the same setup as unshareArgs, but /dev/shm is mounted by the
- * helper from the host side (a mount from inside the pod's user namespace is not allowed in
- * the host's mount namespace), owned by the pod's root so that it can write there.
+ * Creates the empty files the namespaces are pinned on, all at once (each is two thread-pool
+ * round trips, and this is on the path to the CNI ADD). Exclusively: a file that exists was left
+ * by a crashed earlier attempt with this ID (IDs are random, so that is rare); then everything
+ * of that attempt is removed, pins included, and the files are made again. Checking for leftovers
+ * first instead cost two stats per file on every pod.
  */
-function usernsArgs(ns: PodNamespaces, mappings: IdMappings, setup: NamespaceSetup): string[] {
-  const root = { uid: mappings.uids.find((m) => m.containerId === 0)?.hostId ?? 0, gid: mappings.gids.find((m) => m.containerId === 0)?.hostId ?? 0 };
-  const shm = setup.shm
-    ? { path: setup.shm.path, options: `mode=1777,size=${Math.floor(setup.shm.sizeBytes)},uid=${root.uid},gid=${root.gid}` }
-    : undefined;
-  const command = setupCommand(ns, { ...setup, shm: undefined, hostname: undefined });
-  return usernsPinnsArgs({
-    mappings,
-    userFile: ns.user ?? '',
-    files: { net: ns.net, ipc: ns.ipc, uts: ns.uts },
-    shm,
-    hostname: ns.uts !== undefined ? setup.hostname : undefined,
-    command: command.length === 1 && command[0] === 'true' ? [] : command,
-  });
+async function createPinFiles(ns: PodNamespaces): Promise<void> {
+  const files = KINDS.map((k) => ns[k.kind]).filter((f): f is string => f !== undefined);
+  const create = (file: string): Promise<void> =>
+    ensureNamespaceDir(path.dirname(file))
+      .then(() => fs.open(file, 'wx', 0o444))
+      .then((h) => h.close());
+  const made = await Promise.allSettled(files.map(create));
+  const failed = made.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed === undefined) return;
+  if (errnoCode(failed.reason) !== 'EEXIST') throw failed.reason;
+  await removePodNamespaces(ns);
+  await Promise.all(files.map(create));
 }
 
 /**
  * Unmounts (lazily) and unlinks each namespace file; files already gone are fine. `alongside`:
- * other mounts of the pod with a filesystem of their own (its /dev/shm tmpfs), unmounted by the
- * same umount, since each spawn blocks the daemon for 5-15 ms.
+ * other mounts of the pod with a filesystem of their own (its /dev/shm tmpfs), unmounted with
+ * them (by the same umount when there is no mount addon: each spawn costs 5-15 ms).
  */
 export async function removePodNamespaces(ns: PodNamespaces, alongside: readonly string[] = []): Promise<void> {
   const files = KINDS.map((k) => ns[k.kind]).filter((f): f is string => f !== undefined);
@@ -227,10 +168,8 @@ export async function removePodNamespaces(ns: PodNamespaces, alongside: readonly
     const mounted = await stillThere();
     if (mounted.length === 0) break;
     unmounted = true;
-    const r = await runProgram('umount', ['--lazy', ...mounted], { timeoutMs: SPAWN_TIMEOUT_MS });
-    if (r.exitCode !== 0 && pass === 3) {
-      throw new InternalError(`cannot unmount namespace files ${mounted.join(', ')}: ${stderrTail(r)}`);
-    }
+    const failure = await detachAll(mounted);
+    if (failure !== undefined && pass === 3) throw new InternalError(`cannot unmount namespace files ${mounted.join(', ')}: ${failure}`);
   }
   const stillMounted = await stillThere();
   if (stillMounted.length > 0) throw new InternalError(`namespace files still mounted: ${stillMounted.join(', ')}`);
@@ -270,10 +209,25 @@ export async function unmountNamespaceDirs(namespacesDir: string): Promise<void>
   for (let pass = 0; pass < 4; pass++) {
     const mounted = await mountedFiles(dirs);
     if (mounted.length === 0) return;
-    await runProgram('umount', ['--lazy', ...mounted], { timeoutMs: SPAWN_TIMEOUT_MS });
+    await detachAll(mounted);
   }
   const left = await mountedFiles(dirs);
   if (left.length > 0) throw new InternalError(`cannot unmount namespace directories ${left.join(', ')}`);
+}
+
+/**
+ * Detaches the top mount of each target: umount2(MNT_DETACH) through the mount addon (no
+ * process: a StopPodSandbox or a failed start paid a umount(8) exec here), else one
+ * `umount --lazy` for all. Returns what failed, if anything; callers look at the mounts again.
+ */
+async function detachAll(targets: readonly string[]): Promise<string | undefined> {
+  if (mountSyscallAvailable()) {
+    const results = await Promise.allSettled(targets.map((t) => umountSyscall(t, true)));
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    return failed ? asError(failed.reason).message : undefined;
+  }
+  const r = await runProgram('umount', ['--lazy', ...targets], { timeoutMs: SPAWN_TIMEOUT_MS });
+  return r.exitCode === 0 ? undefined : stderrTail(r);
 }
 
 /** The subset of paths that are mount points now (resolved through symlinks such as /var/run). */
@@ -321,7 +275,19 @@ function ensureNamespaceDir(dir: string): Promise<void> {
 
 async function setUpNamespaceDir(dir: string): Promise<void> {
   await fs.mkdir(dir, { recursive: true, mode: 0o755 });
-  if ((await mountedFiles([dir])).length === 0) {
+  const bound = (await mountedFiles([dir])).length > 0;
+  // mount(2) through the mount addon where built: the first pod after a start paid up to six
+  // mount(8) execs here (~5 ms each); the calls are the ones mount(8) makes.
+  if (mountSyscallAvailable()) {
+    const call = (flags: number, source: string, what: string): Promise<void> =>
+      mountSyscall({ source, target: dir, fstype: '', flags, data: '' }).catch((err: unknown) => {
+        throw new InternalError(`cannot ${what}: ${asError(err).message}`, { cause: err });
+      });
+    if (!bound) await call(MS_BIND, dir, `bind-mount namespace directory ${dir} onto itself`);
+    await call(MS_SHARED, 'none', `make namespace directory ${dir} shared`);
+    return;
+  }
+  if (!bound) {
     const bind = await runProgram('mount', ['--bind', dir, dir], { timeoutMs: SPAWN_TIMEOUT_MS });
     if (bind.exitCode !== 0) throw new InternalError(`cannot bind-mount namespace directory ${dir} onto itself: ${stderrTail(bind)}`);
   }

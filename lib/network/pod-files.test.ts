@@ -71,3 +71,37 @@ for (const c of writeCases) {
     }
   });
 }
+
+test('writePodFiles: with the IPs still to come, resolv.conf and hostname are written first, hosts when they arrive', async () => {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'crts-podfiles-'));
+  try {
+    let giveIps: (ips: string[]) => void = () => undefined;
+    const ips = new Promise<string[]>((resolve) => (giveIps = resolve));
+    const done = writePodFiles(dir, { hostname: 'web', ips, dns: { servers: ['10.96.0.10'], searches: [], options: [] } });
+    // Wait for the two files that do not need the IPs (a condition, not a delay).
+    for (;;) {
+      const names = await fs.readdir(dir);
+      if (names.includes('resolv.conf') && names.includes('hostname')) break;
+      await new Promise((r) => setImmediate(r));
+    }
+    assert.ok(!(await fs.readdir(dir)).includes('hosts'), 'hosts waits for the IPs');
+    giveIps(['10.88.0.9']);
+    const p = await done;
+    assert.equal(await fs.readFile(p.hostsPath, 'utf8'), LOCALHOST + '10.88.0.9\tweb\n');
+  } finally {
+    await fs.rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('writePodFiles: a failed network fails it, after the other writes settled (no temp file left behind)', async () => {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'crts-podfiles-'));
+  try {
+    await assert.rejects(
+      writePodFiles(dir, { hostname: 'web', ips: Promise.reject(new Error('CNI ADD failed')), dns: { servers: ['10.96.0.10'], searches: [], options: [] } }),
+      /CNI ADD failed/,
+    );
+    assert.deepEqual((await fs.readdir(dir)).sort(), ['hostname', 'resolv.conf']);
+  } finally {
+    await fs.rm(dir, { recursive: true, force: true });
+  }
+});

@@ -18,7 +18,8 @@ export interface PodDnsConfig {
 /** Input of writePodFiles. */
 export interface PodFilesInput {
   hostname: string;
-  ips: string[];
+  /** The pod's IPs, or the promise of them (the CNI ADD): only /etc/hosts waits for it. */
+  ips: string[] | Promise<string[]>;
   dns?: PodDnsConfig;
   /** Host-network pods get the node's /etc/hosts verbatim, as the kubelet does for them. */
   hostNetwork?: boolean;
@@ -94,6 +95,9 @@ async function readHostFile(file: string): Promise<string | undefined> {
 
 /** Writes hosts, resolv.conf and hostname into `dir` atomically; host files are read only when needed. */
 export async function writePodFiles(dir: string, input: PodFilesInput, host: HostFilePaths = {}): Promise<PodFilePaths> {
+  // Handled from here on: a failed ADD while the host files are read is not an unhandled rejection.
+  const ips = Promise.resolve(input.ips);
+  ips.catch(() => undefined);
   const [hostResolv, hostHosts] = await Promise.all([
     isEmptyDns(input.dns) ? readHostFile(host.resolvConf ?? HOST_RESOLV_CONF) : undefined,
     input.hostNetwork ? readHostFile(host.hosts ?? HOST_HOSTS) : undefined,
@@ -105,11 +109,16 @@ export async function writePodFiles(dir: string, input: PodFilesInput, host: Hos
     hostnamePath: path.join(dir, 'hostname'),
   };
   // Pod files live in runroot (tmpfs, gone at reboot with the pod): atomic, but no fsync. The
-  // three are independent, so they are written at once (pod start waits for them).
-  await Promise.all([
-    writeFileAtomic(paths.hostsPath, hostHosts ?? renderHosts(input), 0o644, false),
+  // three are independent, so they are written at once (pod start waits for them); a pod's own
+  // hosts file waits for its IPs, a host-network pod's is the node's. All settle before a failure
+  // is thrown, so the caller's removal of the directory never races a write into it.
+  const hosts = hostHosts !== undefined ? Promise.resolve(hostHosts) : ips.then((list) => renderHosts({ hostname: input.hostname, ips: list }));
+  const written = await Promise.allSettled([
+    hosts.then((text) => writeFileAtomic(paths.hostsPath, text, 0o644, false)),
     writeFileAtomic(paths.resolvPath, renderResolvConf(input.dns, hostResolv), 0o644, false),
     writeFileAtomic(paths.hostnamePath, renderHostname(input.hostname), 0o644, false),
   ]);
+  const failed = written.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
   return paths;
 }

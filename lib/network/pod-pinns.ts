@@ -2,7 +2,9 @@ import { syscallNumbers } from '../syscall-numbers';
 
 /**
  * The one process that creates, pins and sets up a pod's net/ipc/uts namespaces (no user
- * namespace: userns-pinns.ts does those), as CRI-O's pinns does in one exec.
+ * namespace: userns-pinns.ts does those), as CRI-O's pinns does in one exec. Since issue 17 a
+ * thread of the daemon does this work (native/pod-ns.c, pod-ns-native.ts, same steps in the same
+ * order); this script is the fallback without the addon, or with CRIO_TS_PODNS=exec.
  *
  * Why: unshare(1) pinning the namespaces and then running `sh -ec` with `ip link set lo up` and
  * `mount -t tmpfs` inside them is four execs in a row (~17 ms, measured, of every

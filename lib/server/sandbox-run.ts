@@ -121,7 +121,9 @@ async function createSandbox(deps: ServerDeps, ctx: OpContext, n: NewSandbox): P
     const podDir = path.join(deps.paths.podsDir, id);
     await fs.mkdir(podDir, { recursive: true, mode: 0o755 });
     cleanup.add('remove pod dir', () => fs.rm(podDir, { recursive: true, force: true }));
-    await createPodDiffDir(podDir);
+    // A private /dev/shm per pod, shared by its containers; host-IPC pods use the host's. Made with
+    // the diff dir, at once: both are on the path to the namespaces and the CNI ADD.
+    const [, shmPath] = await Promise.all([createPodDiffDir(podDir), hostIpc ? '/dev/shm' : preparePodShmDir(podDir)]);
     // The pod cgroup (~5 ms of cpuset copies on cgroup v1) is made while the namespaces and the
     // network are set up, and awaited with them; its removal waits for the make to settle.
     let cgroupDone: Promise<void> | undefined;
@@ -137,8 +139,6 @@ async function createSandbox(deps: ServerDeps, ctx: OpContext, n: NewSandbox): P
     }
     faultPoint('sandbox-run:pod-dir-created');
 
-    // A private /dev/shm per pod, shared by its containers; host-IPC pods use the host's.
-    const shmPath = hostIpc ? '/dev/shm' : await preparePodShmDir(podDir);
     const sysctls = n.sysctls;
     if (sysctls.skipped.length > 0) log.warn('sysctls of host namespaces skipped', { sysctls: sysctls.skipped });
     const namespacesDone = createPodNamespaces({
@@ -169,7 +169,15 @@ async function createSandbox(deps: ServerDeps, ctx: OpContext, n: NewSandbox): P
       const bandwidth = podBandwidth(config.annotations);
       networkDone = deps.cni.setUpPod({ ...podInfo, portMappings, bandwidth }, work, namespacesDone);
     }
-    const [nsResult, netResult, cgroupResult] = await Promise.allSettled([namespacesDone, networkDone, cgroupDone]);
+    // hostname and resolv.conf do not depend on the pod's IPs: written while the CNI ADD runs, and
+    // hosts as soon as the IPs are known (the files were written after the ADD, ~1 ms more).
+    const podFilesDone = writePodFiles(podDir, {
+      hostname,
+      ips: networkDone?.then((r) => r.ips) ?? [],
+      dns: config.dnsConfig ?? { servers: [], searches: [], options: [] },
+      hostNetwork,
+    });
+    const [nsResult, netResult, cgroupResult, podFilesResult] = await Promise.allSettled([namespacesDone, networkDone, cgroupDone, podFilesDone]);
     faultPoint('sandbox-run:namespaces-and-network-done');
     // Failed namespaces leave nothing behind, and a network set-up waiting for them undid itself.
     if (nsResult.status === 'rejected') throw nsResult.reason;
@@ -182,12 +190,8 @@ async function createSandbox(deps: ServerDeps, ctx: OpContext, n: NewSandbox): P
     view.ips = ips;
     if (networkDone) cleanup.add('tear down pod network', () => deps.cni.tearDownPod(podInfo, { log, signal: new AbortController().signal }));
 
-    const podFiles = await writePodFiles(podDir, {
-      hostname,
-      ips,
-      dns: config.dnsConfig ?? { servers: [], searches: [], options: [] },
-      hostNetwork,
-    });
+    if (podFilesResult.status === 'rejected') throw podFilesResult.reason;
+    const podFiles = podFilesResult.value;
     if (ids.mappings) await chownPodFiles(podFiles, ids.mappings);
     faultPoint('sandbox-run:pod-files-written');
 

@@ -184,14 +184,16 @@ export class ContainerLayers {
           ...(n.idMappings ? { uidmap: toStoredMap(n.idMappings.uids), gidmap: toStoredMap(n.idMappings.gids) } : {}),
           flags: { [MOUNT_LABEL_FLAG]: '', [PROCESS_LABEL_FLAG]: '', [VOLATILE_FLAG]: true },
         };
-        // Incomplete layer first, then the container record and the layer's files (at once: they
-        // do not depend on each other, and the record's fsync is ~2 ms), complete layer last: a
-        // crash anywhere leaves an incomplete layer (deleted with its files by the next writer)
-        // and at worst a container record without its layer (dropped by init()).
+        // The incomplete layer and the container record at once (each save is an fsync, ~2-5 ms
+        // here; they do not depend on each other), the layer's files once the incomplete record is
+        // on disk, the complete layer last: a crash anywhere leaves an incomplete layer (deleted
+        // with its files by the next writer) and at worst a container record without its layer
+        // (dropped by init()). Another process that reads the record meanwhile finds its layer
+        // incomplete, as it could before this ran the two saves at once.
         // Volatile (when enabled): the volatile files without fsync; a crash may lose either record
         // in any order, which init() settles (container without layer dropped, orphan layer deleted).
         const volatile = this.volatileRecords ? { layer: [layerId], container: [containerId] } : undefined;
-        await this.layers.file.save([...this.layers.file.current(), { ...layer, flags: { [INCOMPLETE_FLAG]: true } }], volatile ? { volatile: volatile.layer } : {});
+        const incomplete = this.layers.file.save([...this.layers.file.current(), { ...layer, flags: { [INCOMPLETE_FLAG]: true } }], volatile ? { volatile: volatile.layer } : {});
         const [recorded, made] = await Promise.allSettled([
           this.store.file.write((containers) => {
             if (containers.some((c) => c.id === containerId)) throw new AlreadyExistsError(`container ${containerId} already exists in the container store`);
@@ -199,14 +201,17 @@ export class ContainerLayers {
             if (taken) throw new AlreadyExistsError(`the container name ${JSON.stringify(n.names.find((x) => taken.names?.includes(x)))} is already in use by ${taken.id}`);
             return { records: [...containers, container], result: undefined, ...(volatile ? { volatile: volatile.container } : {}) };
           }),
-          createEmptyLayerDir(this.layers.home, layerId, top, path.join(this.layers.staging, `${layerId}-rw`), topHome),
+          incomplete.then(() => createEmptyLayerDir(this.layers.home, layerId, top, path.join(this.layers.staging, `${layerId}-rw`), topHome)),
         ]);
         // Both settled before the cleanup below runs; the record's refusal (AlreadyExists) wins.
         if (recorded.status === 'rejected') throw recorded.reason;
         if (made.status === 'rejected') throw made.reason;
         if (n.idMappings) await this.openForUserNamespace(layerId, n.idMappings);
-        await this.layers.file.save(this.layers.file.current().map((l) => (l.id === layerId ? layer : l)));
-        await this.store.makeDirs(containerId);
+        // The container's directories need only its record, which is on disk: made while the
+        // complete layer is saved.
+        const [completed, dirs] = await Promise.allSettled([this.layers.file.save(this.layers.file.current().map((l) => (l.id === layerId ? layer : l))), this.store.makeDirs(containerId)]);
+        if (completed.status === 'rejected') throw completed.reason;
+        if (dirs.status === 'rejected') throw dirs.reason;
       } catch (err) {
         await this.dropLocked(containerId, layerId).catch((e: unknown) => this.log.warn('cleanup of a failed create failed', { containerId, err: String(e) }));
         throw err;

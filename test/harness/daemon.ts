@@ -58,6 +58,8 @@ export interface TestDaemon {
   exited(): Promise<NodeJS.Signals | number | null>;
   /** Sends a signal to the running daemon (SIGHUP: reload). */
   signal(sig: NodeJS.Signals): void;
+  /** The running daemon's process ID (e.g. to look at its threads' namespaces). */
+  pid(): number | undefined;
   /** Remove every pod through the CRI, stop the daemon, unmount and delete everything. */
   cleanup(): Promise<void>;
 }
@@ -97,21 +99,27 @@ plugin_dirs = ["/usr/lib/cni"]
 `;
 }
 
+/**
+ * The bridge plugin's settings of the test network: CRI-O's default network (its
+ * 10-crio-bridge.conflist) without ipMasq, whose iptables rules tests would have to clean up.
+ * bench/floor-pod.ts runs the plugin by hand with these same settings.
+ */
+export function testBridgePlugin(ipamDir: string, bridge: string, subnet: string): Record<string, unknown> {
+  return {
+    type: 'bridge',
+    bridge,
+    isGateway: true,
+    ipMasq: false,
+    hairpinMode: true,
+    ipam: { type: 'host-local', dataDir: ipamDir, routes: [{ dst: '0.0.0.0/0' }], ranges: [[{ subnet }]] },
+  };
+}
+
 function cniConfig(dir: string, bridge: string, subnet: string, portmap: boolean): string {
   return JSON.stringify({
     cniVersion: '1.0.0',
     name: 'crio-ts-test',
-    plugins: [
-      {
-        type: 'bridge',
-        bridge,
-        isGateway: true,
-        ipMasq: false,
-        hairpinMode: true,
-        ipam: { type: 'host-local', dataDir: `${dir}/ipam`, routes: [{ dst: '0.0.0.0/0' }], ranges: [[{ subnet }]] },
-      },
-      ...(portmap ? [{ type: 'portmap', capabilities: { portMappings: true } }] : []),
-    ],
+    plugins: [testBridgePlugin(`${dir}/ipam`, bridge, subnet), ...(portmap ? [{ type: 'portmap', capabilities: { portMappings: true } }] : [])],
   });
 }
 
@@ -215,6 +223,7 @@ export async function startDaemon(options: TestDaemonOptions): Promise<TestDaemo
     signal: (sig) => {
       child?.kill(sig);
     },
+    pid: () => child?.pid,
     cleanup: async () => {
       try {
         if (child && child.exitCode === null) {

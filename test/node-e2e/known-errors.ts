@@ -17,7 +17,12 @@ export interface RunFacts {
   teardownFrom: ReadonlyMap<string, number>;
   /** Container IDs named by dangling /var/log/containers symlinks an earlier kubelet left before the suite began. */
   staleLogLinks: ReadonlySet<string>;
+  /** When the suite's daemon logged each container removed (container ID → ms): removals the kubelet asked for. */
+  removedAt: ReadonlyMap<string, number>;
 }
+
+/** How long after a removal the kubelet may still ask about the container from a listing made before it. */
+const REMOVAL_RACE_MS = 10_000;
 
 const has = (...parts: string[]) => (e: ErrorLine) => parts.every((p) => e.line.includes(p));
 
@@ -81,10 +86,30 @@ export function knownKubeletErrors(facts: RunFacts): ExpectedError[] {
     {
       match: (e) => {
         const id = /"ContainerStatus from runtime service failed" err="rpc error: code = NotFound desc = container \\"([0-9a-f]{64})\\" not found"/.exec(e.line)?.[1];
+        const removed = id === undefined ? undefined : facts.removedAt.get(id);
+        // The daemon's log has milliseconds, the kubelet's microseconds: 5 ms of slack.
+        return removed !== undefined && e.time >= removed - 5 && e.time <= removed + REMOVAL_RACE_MS;
+      },
+      reason:
+        "the kubelet's own race: it removed a dead container (its pod-container deleter or container GC; the daemon had logged the removal) while another of its loops still held a listing with it, and that loop's ContainerStatus got NotFound (the kubelet's getPodContainerStatuses says this is normal; remote_runtime.go logs every error first)",
+    },
+    {
+      match: (e) => {
+        const id = /"ContainerStatus from runtime service failed" err="rpc error: code = NotFound desc = container \\"([0-9a-f]{64})\\" not found"/.exec(e.line)?.[1];
         return id !== undefined && facts.staleLogLinks.has(id) && !facts.ownIds.has(id);
       },
       reason:
         "an earlier kubelet on this host left a dangling /var/log/containers symlink; the kubelet's container-log GC asks the runtime about the ID in its name (a container this daemon never had), then removes the link",
     },
   ];
+}
+
+/** Container ID → when the daemon logged its removal (`time="…" level=info msg="container removed" containerId=…`). */
+export function containerRemovals(daemonLog: string): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const m of daemonLog.matchAll(/^time="([^"]+)" level=info msg="container removed" .*?containerId=([0-9a-f]{64})/gm)) {
+    const t = Date.parse(m[1] ?? '');
+    if (!Number.isNaN(t)) out.set(m[2] ?? '', t);
+  }
+  return out;
 }

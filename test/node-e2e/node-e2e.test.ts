@@ -7,7 +7,7 @@ import { after, before } from 'node:test';
 import { unusedPort } from '../harness/image-fixtures';
 import { kubeletLogEntries, leftoversOf } from './host-leftovers';
 import { containerLogs, execInContainer, kubeletPods, portForward, runInContainer, statsSummary, type Pod } from './kubelet-api';
-import { knownKubeletErrors } from './known-errors';
+import { containerRemovals, knownKubeletErrors } from './known-errors';
 import { appPod, crashLoopPod, hostNetworkPod, hostPortPod, NAMESPACE, sharedPidPod, twinPod } from './manifests';
 import { kubeletErrors, renderReport, triageErrors } from './report';
 import { fullName, isReady, pod, removeManifest as removeManifestFile, results, scenario, setUpNode, tearDownNode, waitFor, waitReady, writeManifest, type Node } from './suite';
@@ -40,8 +40,9 @@ let hostPort = 0;
 /** The kubelet's error lines of the run so far, grouped, each with its reason if it is expected. */
 function errorTriage(kubeletLog: string, daemonLog: string) {
   const ownIds = new Set(daemonLog.match(/[0-9a-f]{64}/g) ?? []);
-  return triageErrors(kubeletErrors(kubeletLog), knownKubeletErrors({ ownIds, runtimeDown, crashLoopPod: fullName('crashloop'), teardownFrom, staleLogLinks }));
+  return triageErrors(kubeletErrors(kubeletLog), knownKubeletErrors({ ownIds, runtimeDown, crashLoopPod: fullName('crashloop'), teardownFrom, staleLogLinks, removedAt: containerRemovals(daemonLog) }));
 }
+
 
 /** `<pod>_<namespace>_<container>-<id>.log` links in /var/log/containers whose target is gone. */
 async function danglingLogLinks(): Promise<Set<string>> {

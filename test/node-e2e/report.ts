@@ -48,8 +48,9 @@ export function triageErrors(lines: ErrorLine[], expected: readonly ExpectedErro
     const head = (/^"([^"]*)"/.exec(l.message)?.[1] ?? l.message.replace(/[0-9a-f]{12,}/g, '<id>')).slice(0, 80);
     const key = `${l.source} ${head}`;
     const reason = expected.find((e) => e.match(l))?.reason;
-    // Lines of one kind with and without a reason are kept apart: the unexplained ones must show.
-    const k = reason === undefined ? `${key} (unexplained)` : key;
+    // Lines of one kind with and without a reason, or with different reasons, are kept apart:
+    // the unexplained ones must show, and each reason counts its own lines.
+    const k = reason === undefined ? `${key} (unexplained)` : `${key} (${reason})`;
     const g = groups.get(k) ?? { key, count: 0, example: l.line, reason };
     g.count++;
     groups.set(k, g);
