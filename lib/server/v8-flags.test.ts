@@ -1,6 +1,4 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import path from 'node:path';
 import { test } from 'node:test';
 import { getHeapSpaceStatistics } from 'node:v8';
 import { DAEMON_V8_FLAGS } from './v8-flags';
@@ -27,32 +25,3 @@ for (const c of cases) {
   });
 }
 
-// A process that ran code once (as the daemon runs its start-up code), then made garbage until V8
-// ran two full GCs (as the idle daemon's memory reducer does): its bytecode in bytes.
-function bytecodeAfterTwoFullGcs(withDaemonFlags: boolean): number {
-  const script = `
-    ${withDaemonFlags ? `require(${JSON.stringify(path.join(__dirname, 'v8-flags.js'))});` : ''}
-    const v8 = require('node:v8');
-    const { PerformanceObserver, constants } = require('node:perf_hooks');
-    let full = 0;
-    new PerformanceObserver((l) => { for (const e of l.getEntries()) if (e.detail.kind === constants.NODE_PERFORMANCE_GC_MAJOR) full++; }).observe({ entryTypes: ['gc'] });
-    const fns = [];
-    for (let i = 0; i < 2000; i++) fns.push(new Function('a', 'let s = a; for (let j = 0; j < 3; j++) s += j * ' + i + '; return s;'));
-    for (const f of fns) f(1);
-    let keep = [];
-    (function churn() {
-      for (let k = 0; k < 20000; k++) keep.push({ k, s: 'x' + k });
-      if (keep.length > 400000) keep = [];
-      if (full < 2) setImmediate(churn);
-      else process.stdout.write(String(v8.getHeapCodeStatistics().bytecode_and_metadata_size));
-    })();`;
-  const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 60_000 });
-  assert.equal(r.status, 0, r.stderr);
-  return Number(r.stdout);
-}
-
-test('bytecode of code that did not run since the last full GC is dropped (--bytecode-old-age=1 at run time)', () => {
-  assert.ok(DAEMON_V8_FLAGS.includes('--bytecode-old-age=1'));
-  const [without, withFlags] = [bytecodeAfterTwoFullGcs(false), bytecodeAfterTwoFullGcs(true)];
-  assert.ok(withFlags < without / 2, `bytecode ${without} bytes without the daemon's flags, ${withFlags} with`);
-});
