@@ -24,4 +24,3 @@ for (const c of cases) {
     assert.ok(newSpaceSize() <= 4 << 20, `new space is ${newSpaceSize()} bytes`);
   });
 }
-
