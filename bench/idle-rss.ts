@@ -1,6 +1,6 @@
 import { startDaemon } from '../test/harness/daemon';
 import { daemonPid, memoryLine, mib, nodeFloor, settledMemory, type ProcMemory } from './proc-memory';
-import { runBench } from './stats';
+import { result, runBench } from './stats';
 
 /**
  * The idle daemon's settled RSS (issue 17's target: ≤ 52 MiB), with metrics off (the default,
@@ -39,6 +39,10 @@ async function main(): Promise<void> {
   const off = await median('daemon idle, metrics off', quiet);
   const on = await median('daemon idle, enable_metrics = true', `${quiet}[crio.metrics]\nenable_metrics = true\nmetrics_port = 0\n`);
   process.stdout.write(`ratio to floor: metrics off ${(off.rss / floor.rss).toFixed(2)}×, on ${(on.rss / floor.rss).toFixed(2)}×; metrics cost +${mib(on.rss - off.rss)} MiB\n`);
+  // For bench/ab.ts: RSS in MiB against the bare node floor.
+  for (const [name, m] of [['idle RSS, metrics off', off], ['idle RSS, metrics on', on]] as const) {
+    process.stdout.write(result({ name, value: m.rss / 1024, floor: floor.rss / 1024, diff: (m.rss - floor.rss) / 1024, unit: 'MiB' }) + '\n');
+  }
 }
 
 runBench(main);

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { daemonLaunchEnv } from '../lib/server/launch-env';
+import { DAEMON_NODE_ARGS, daemonLaunchEnv } from '../lib/server/launch-env';
 import type { TestDaemon } from '../test/harness/daemon';
 
 /**
@@ -68,11 +68,11 @@ export async function settledMemory(pid: number, minMs = 50_000, maxMs = 80_000)
 /**
  * Settled RSS of a bare `node` that requires `modules` (paths or package names resolved from
  * this file) and idles: the floor the daemon's own code sits on. Started with the environment
- * the daemon is launched with (lib/server/launch-env.ts), so floor and daemon compare alike.
+ * and node flags the daemon is launched with (lib/server/launch-env.ts), so floor and daemon compare alike.
  */
 export async function nodeFloor(modules: string[]): Promise<ProcMemory> {
   const script = `${modules.map((m) => `require(${JSON.stringify(m)});`).join('')}setInterval(() => {}, 1000);`;
-  const child = spawn(process.execPath, ['-e', script], { stdio: 'ignore', cwd: __dirname, env: { ...daemonLaunchEnv(), ...process.env } });
+  const child = spawn(process.execPath, [...DAEMON_NODE_ARGS, '-e', script], { stdio: 'ignore', cwd: __dirname, env: { ...daemonLaunchEnv(), ...process.env } });
   try {
     await new Promise((r) => setTimeout(r, 1000));
     return await settledMemory(child.pid ?? 0, 15_000, 30_000);

@@ -5,7 +5,7 @@ import { NamespaceMode } from '../lib/cri/gen/api';
 import { type TestDaemon } from '../test/harness/daemon';
 import { measureListContainers } from './list-containers';
 import { daemonPid, memoryLine, mib, nodeFloor, procMemory, pssKiB, settledMemory, type ProcMemory } from './proc-memory';
-import { percentile, pool, runBench } from './stats';
+import { percentile, pool, result, runBench } from './stats';
 
 /**
  * The daemon's footprint (issue 17's targets: idle ≤ 52 MiB, ≤ 67 MiB with 30 running pods) and
@@ -66,6 +66,8 @@ async function main(): Promise<void> {
   const floor = await nodeFloor([]);
   out(memoryLine('floor: node idle', floor));
   const ratio = (m: ProcMemory): string => `  ${(m.rss / floor.rss).toFixed(2)}× the floor`;
+  // For bench/ab.ts: RSS in MiB against the bare node floor.
+  const record = (name: string, m: ProcMemory): void => void out(result({ name, value: m.rss / 1024, floor: floor.rss / 1024, diff: (m.rss - floor.rss) / 1024, unit: 'MiB' }));
   // What the daemon cannot do without: gRPC, its logger and the generated CRI code (with the
   // daemon's V8 flags, applied by loading their module first as cmd/crio.ts does).
   out(memoryLine('floor: node + grpc-js + logger + CRI code', await nodeFloor(['../lib/server/v8-flags', '@grpc/grpc-js', '../lib/log', '../lib/cri/gen/api'])));
@@ -76,13 +78,17 @@ async function main(): Promise<void> {
     out(memoryLine('daemon at ready', await procMemory(pid)));
     const idle = await settledMemory(pid);
     out(memoryLine('daemon idle, settled', idle) + ratio(idle));
+    record('RSS idle', idle);
     await kubeletPolling(daemon, POLL_ROUNDS);
-    out(memoryLine(`  after ${POLL_ROUNDS} kubelet-like polling rounds`, await settledMemory(pid)));
+    const polled = await settledMemory(pid);
+    out(memoryLine(`  after ${POLL_ROUNDS} kubelet-like polling rounds`, polled));
+    record('RSS after polling', polled);
 
     await im.pullImage({ image: { image: 'busybox' } });
     await kubeletPolling(daemon, 50);
     const base = await settledMemory(pid);
     out(memoryLine('  with the image pulled', base) + ratio(base));
+    record('RSS after a pull', base);
 
     const containers: string[] = [];
     const pods: { podSandboxId: string; config: ReturnType<typeof podConfig> }[] = [];
@@ -101,6 +107,7 @@ async function main(): Promise<void> {
     await kubeletPolling(daemon, 50);
     const withPods = await settledMemory(pid);
     out(memoryLine(`daemon with ${PODS} running pods`, withPods) + ratio(withPods));
+    record(`RSS with ${PODS} pods`, withPods);
     const perPod = (withPods.rss - base.rss) / PODS;
     const conmons = await conmonPids(daemon, containers);
     const conmonRss = percentile(await Promise.all(conmons.map(async (p) => (await procMemory(p)).rss)), 50);

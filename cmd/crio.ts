@@ -1,6 +1,7 @@
-#!/usr/bin/env -S GLIBC_TUNABLES=glibc.malloc.mmap_threshold=131072:glibc.malloc.arena_max=2:${GLIBC_TUNABLES} node
+#!/usr/bin/env -S GLIBC_TUNABLES=glibc.malloc.mmap_threshold=131072:glibc.malloc.arena_max=2:${GLIBC_TUNABLES} node --no-icu-timezone-data
 // The shebang starts `crio` (npm's bin link, /usr/local/bin/crio) with the daemon's malloc tunables
 // (lib/server/launch-env.ts); glibc reads them only at exec, and an operator's own come last and win.
+// The node flags after `node` are DAEMON_NODE_ARGS (launch-env.ts): V8 reads them only at start.
 // First: V8 heap settings must hold before the daemon's modules are loaded (see there).
 import '../lib/server/v8-flags';
 import { parseArgs, usage } from '../lib/config/flags';

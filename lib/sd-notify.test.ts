@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -93,4 +94,24 @@ test('a send failure is logged, not thrown', async () => {
   await n.notify('READY=1');
   n.close();
   assert.deepEqual(warnings, ['systemd notification failed']);
+});
+
+test('notifying loads neither node-unix-socket nor worker_threads (issue 17: +2.0 MiB under systemd)', async () => {
+  const l = listener();
+  try {
+    const script = `
+      const { Notifier } = require(${JSON.stringify(path.join(__dirname, 'sd-notify.js'))});
+      const log = { debug() {}, info() {}, warn(m, f) { console.error(m, JSON.stringify(f)); }, error() {} };
+      new Notifier(log, { NOTIFY_SOCKET: ${JSON.stringify(l.path)} }).notify('READY=1').then(() => {
+        const loaded = [...Object.keys(require.cache), ...process.moduleLoadList];
+        process.stdout.write(JSON.stringify(loaded.filter((m) => /node-unix-socket|worker_threads/.test(m))));
+      });`;
+    const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stderr, '');
+    assert.deepEqual(JSON.parse(r.stdout), []);
+    assert.equal(await l.next(), 'READY=1');
+  } finally {
+    l.close();
+  }
 });

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Part of `npm run build`: compiles the daemon's Node-API addons, native/<name>.c (spawn.c:
 // posix_spawn; malloc-trim.c: malloc_trim; mount.c: mount(2)/umount2(2); pod-ns.c: a pod's
-// namespaces made on a thread; each header says why) into build/native/<name>.node
+// namespaces made on a thread; sd-notify.c: systemd's notify datagram; each header says why)
+// into build/native/<name>.node
 // with the system C compiler (g++/gcc come with scripts/setup.sh's
 // RUNTIME_PKGS, as for os-lock) against the Node-API headers of the running node. Node-API is
 // ABI-stable, so one build serves every Node 20+. Skipped when the output is newer than the source.
@@ -11,7 +12,7 @@ const fs = require('node:fs');
 const path = require('node:path');
 
 const root = path.resolve(__dirname, '..');
-for (const name of ['spawn', 'malloc-trim', 'mount', 'pod-ns']) {
+for (const name of ['spawn', 'malloc-trim', 'mount', 'pod-ns', 'sd-notify']) {
   const src = path.join(root, 'native', `${name}.c`);
   const out = path.join(root, 'build', 'native', `${name}.node`);
   const upToDate = fs.existsSync(out) && fs.statSync(out).mtimeMs >= fs.statSync(src).mtimeMs;

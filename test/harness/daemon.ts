@@ -3,7 +3,7 @@ import { openSync, closeSync, promises as fs, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { runProgram } from '../../lib/process';
-import { daemonLaunchEnv } from '../../lib/server/launch-env';
+import { daemonLaunchEnv, firstLine, shebangNodeArgs } from '../../lib/server/launch-env';
 import { connectCri, type CriClients } from './cri-client';
 import { testBridge, TEST_SUBNET_OCTET } from './slot';
 
@@ -175,7 +175,7 @@ export async function startDaemon(options: TestDaemonOptions): Promise<TestDaemo
     const fd = openSync(logFile, 'a');
     child = spawn(
       process.execPath,
-      [...(options.nodeArgs ?? []), CRIO_JS, '--config', path.join(dir, 'crio.conf'), '--config-dir', path.join(dir, 'crio.conf.d'), '--registries-conf', path.join(dir, 'registries.conf'), ...(options.args ?? [])],
+      [...shebangNodeArgs(firstLine(CRIO_JS)), ...(options.nodeArgs ?? []), CRIO_JS, '--config', path.join(dir, 'crio.conf'), '--config-dir', path.join(dir, 'crio.conf.d'), '--registries-conf', path.join(dir, 'registries.conf'), ...(options.args ?? [])],
       { stdio: ['ignore', fd, fd], env: { ...daemonLaunchEnv(), ...process.env, CONTAINERS_STORAGE_CONF: path.join(dir, 'storage.conf'), ...extraEnv } },
     );
     closeSync(fd);
