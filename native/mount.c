@@ -24,6 +24,7 @@
 #define _GNU_SOURCE /* statx */
 #include <errno.h>
 #include <node_api.h>
+#include "napi-string.h"
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
@@ -81,22 +82,13 @@ static void complete(napi_env env, napi_status status, void *p) {
   free_call(c);
 }
 
-/* A string argument copied to the heap; NULL for null/undefined; *ok = 0 on any other type. */
+/* A string argument copied to the heap; NULL for null/undefined; *ok = 0 on anything else. */
 static char *string_arg(napi_env env, napi_value v, int *ok) {
   napi_valuetype t;
   napi_typeof(env, v, &t);
   if (t == napi_null || t == napi_undefined) return NULL;
-  size_t len;
-  if (t != napi_string || napi_get_value_string_utf8(env, v, NULL, 0, &len) != napi_ok) {
-    *ok = 0;
-    return NULL;
-  }
-  char *s = malloc(len + 1);
-  if (s == NULL) {
-    *ok = 0;
-    return NULL;
-  }
-  napi_get_value_string_utf8(env, v, s, len + 1, &len);
+  char *s = napi_string_dup(env, v);
+  if (s == NULL) *ok = 0;
   return s;
 }
 

@@ -28,6 +28,7 @@
 #include <fcntl.h>
 #include <net/if.h>
 #include <node_api.h>
+#include "napi-string.h"
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
@@ -200,32 +201,19 @@ static void settle(napi_env env, napi_value unused, void *context, void *data) {
   free_job(j);
 }
 
-/* A JS string as a malloc'd C string; NULL (and an exception) when it is not one. */
-static char *get_string(napi_env env, napi_value value) {
-  size_t len = 0;
-  if (napi_get_value_string_utf8(env, value, NULL, 0, &len) != napi_ok) return NULL;
-  char *s = malloc(len + 1);
-  if (s == NULL) return NULL;
-  napi_get_value_string_utf8(env, value, s, len + 1, &len);
-  if (strlen(s) != len) { /* an embedded NUL would silently cut a path */
-    free(s);
-    return NULL;
-  }
-  return s;
-}
 
 static char *get_property_string(napi_env env, napi_value obj, const char *name) {
   napi_value v;
   if (napi_get_named_property(env, obj, name, &v) != napi_ok) return NULL;
-  return get_string(env, v);
+  return napi_string_dup(env, v);
 }
 
 /* A JS [string, string] as two C strings; 0 on success. */
 static int get_pair_value(napi_env env, napi_value pair, char **a, char **b) {
   napi_value x, y;
   if (napi_get_element(env, pair, 0, &x) != napi_ok || napi_get_element(env, pair, 1, &y) != napi_ok) return -1;
-  *a = get_string(env, x);
-  *b = get_string(env, y);
+  *a = napi_string_dup(env, x);
+  *b = napi_string_dup(env, y);
   return *a != NULL && *b != NULL ? 0 : -1;
 }
 

@@ -27,6 +27,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <node_api.h>
+#include "napi-string.h"
 #include <signal.h>
 #include <spawn.h>
 #include <stdlib.h>
@@ -62,18 +63,6 @@ static void free_strings(char **list) {
   free(list);
 }
 
-/* A JS string as a malloc'd C string; NULL on failure (a pending exception is set). */
-static char *get_string(napi_env env, napi_value value) {
-  size_t len = 0;
-  if (napi_get_value_string_utf8(env, value, NULL, 0, &len) != napi_ok) return NULL;
-  char *s = malloc(len + 1);
-  if (s == NULL) return NULL;
-  if (napi_get_value_string_utf8(env, value, s, len + 1, &len) != napi_ok) {
-    free(s);
-    return NULL;
-  }
-  return s;
-}
 
 /* A JS array of strings as a NULL-terminated list. */
 static char **get_strings(napi_env env, napi_value array) {
@@ -83,7 +72,7 @@ static char **get_strings(napi_env env, napi_value array) {
   if (list == NULL) return NULL;
   for (uint32_t i = 0; i < n; i++) {
     napi_value item;
-    if (napi_get_element(env, array, i, &item) != napi_ok || (list[i] = get_string(env, item)) == NULL) {
+    if (napi_get_element(env, array, i, &item) != napi_ok || (list[i] = napi_string_dup(env, item)) == NULL) {
       free_strings(list);
       return NULL;
     }
@@ -137,12 +126,12 @@ static napi_value Spawn(napi_env env, napi_callback_info info) {
     napi_throw_type_error(env, NULL, "spawn: 7 arguments expected");
     return NULL;
   }
-  char *file = get_string(env, args[0]);
+  char *file = napi_string_dup(env, args[0]);
   char **argv = get_strings(env, args[1]);
   char **envp = get_strings(env, args[2]);
   napi_valuetype cwd_type;
   napi_typeof(env, args[3], &cwd_type);
-  char *cwd = cwd_type == napi_string ? get_string(env, args[3]) : NULL;
+  char *cwd = cwd_type == napi_string ? napi_string_dup(env, args[3]) : NULL;
   bool setsid_flag = false;
   napi_get_value_bool(env, args[4], &setsid_flag);
   uint32_t nfds = 0;

@@ -12,10 +12,12 @@ const fs = require('node:fs');
 const path = require('node:path');
 
 const root = path.resolve(__dirname, '..');
+// The headers the addons share (native/*.h): a change rebuilds every addon.
+const headersMtime = Math.max(0, ...fs.readdirSync(path.join(root, 'native')).filter((f) => f.endsWith('.h')).map((f) => fs.statSync(path.join(root, 'native', f)).mtimeMs));
 for (const name of ['spawn', 'malloc-trim', 'mount', 'pod-ns', 'sd-notify']) {
   const src = path.join(root, 'native', `${name}.c`);
   const out = path.join(root, 'build', 'native', `${name}.node`);
-  const upToDate = fs.existsSync(out) && fs.statSync(out).mtimeMs >= fs.statSync(src).mtimeMs;
+  const upToDate = fs.existsSync(out) && fs.statSync(out).mtimeMs >= Math.max(fs.statSync(src).mtimeMs, headersMtime);
   if (!upToDate) {
     // node's own headers: <prefix>/include/node for distribution packages and release tarballs.
     const candidates = [path.resolve(path.dirname(process.execPath), '..', 'include', 'node'), '/usr/include/node', '/usr/local/include/node'];
