@@ -8,16 +8,22 @@ import { buildBusyboxImage } from '../test/harness/test-images';
 /** The set-up every daemon bench shares: a local registry with busybox and a quiet daemon that pulls it as `busybox`. */
 export async function startBenchDaemon(netIndex: number, extraDropIn = '', nodeArgs?: string[]): Promise<{ registry: TestRegistry; daemon: TestDaemon }> {
   const registry = await startRegistry();
-  await registry.push('library/busybox', 'latest', await buildBusyboxImage());
-  const daemon = await startDaemon({
-    netIndex,
-    // CRI-O's default network (bridge only), which is what the floors set up.
-    portmap: false,
-    dropIn: `[crio.runtime]\nlog_level = "warn"\n${extraDropIn}`,
-    registriesConf: `[[registry]]\nprefix = "docker.io/library/busybox"\nlocation = "${registry.host}/library/busybox"\ninsecure = true\n`,
-    nodeArgs,
-  });
-  return { registry, daemon };
+  try {
+    await registry.push('library/busybox', 'latest', await buildBusyboxImage());
+    const daemon = await startDaemon({
+      netIndex,
+      // CRI-O's default network (bridge only), which is what the floors set up.
+      portmap: false,
+      dropIn: `[crio.runtime]\nlog_level = "warn"\n${extraDropIn}`,
+      registriesConf: `[[registry]]\nprefix = "docker.io/library/busybox"\nlocation = "${registry.host}/library/busybox"\ninsecure = true\n`,
+      nodeArgs,
+    });
+    return { registry, daemon };
+  } catch (err) {
+    // A daemon that does not start (a broken build under ab.js) must not leave the registry running.
+    await registry.stop();
+    throw err;
+  }
 }
 
 /** A pod of the benches: its own PID namespace (no infra container), logs under the daemon's dir. */
