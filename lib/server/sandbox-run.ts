@@ -123,7 +123,11 @@ async function createSandbox(deps: ServerDeps, ctx: OpContext, n: NewSandbox): P
     cleanup.add('remove pod dir', () => fs.rm(podDir, { recursive: true, force: true }));
     // A private /dev/shm per pod, shared by its containers; host-IPC pods use the host's. Made with
     // the diff dir, at once: both are on the path to the namespaces and the CNI ADD.
-    const [, shmPath] = await Promise.all([createPodDiffDir(podDir), hostIpc ? '/dev/shm' : preparePodShmDir(podDir)]);
+    // Both settle before a failure is thrown, so the cleanup's removal of the pod dir runs after them.
+    const [diffMade, shmMade] = await Promise.allSettled([createPodDiffDir(podDir), hostIpc ? '/dev/shm' : preparePodShmDir(podDir)]);
+    if (diffMade.status === 'rejected') throw diffMade.reason;
+    if (shmMade.status === 'rejected') throw shmMade.reason;
+    const shmPath = shmMade.value;
     // The pod cgroup (~5 ms of cpuset copies on cgroup v1) is made while the namespaces and the
     // network are set up, and awaited with them; its removal waits for the make to settle.
     let cgroupDone: Promise<void> | undefined;
