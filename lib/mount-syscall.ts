@@ -1,5 +1,6 @@
 import { constants } from 'node:os';
 import path from 'node:path';
+import { loadNativeAddon } from './native-addon';
 
 /**
  * mount(2)/umount2(2) through native/mount.c, for the mounts whose options this module fully
@@ -100,18 +101,9 @@ interface NativeMount {
 
 let native: NativeMount | null | undefined;
 
+/** The addon, loaded once; undefined when it is not built or CRIO_TS_MOUNT=exec asks for mount(8). */
 function loadNative(): NativeMount | undefined {
-  if (native === undefined) {
-    native = null;
-    if (process.env.CRIO_TS_MOUNT !== 'exec') {
-      try {
-        // build/native/mount.node, next to build/lib (tsc output) and build/cmd (the bundle).
-        native = require(path.join(__dirname, '..', 'native', 'mount.node')) as NativeMount;
-      } catch {
-        native = null;
-      }
-    }
-  }
+  if (native === undefined) native = (process.env.CRIO_TS_MOUNT === 'exec' ? undefined : loadNativeAddon<NativeMount>('mount')) ?? null;
   return native ?? undefined;
 }
 
