@@ -1,4 +1,5 @@
 import { promises as fs } from 'node:fs';
+import { readKernelFile } from '../procfs';
 
 /**
  * The number of zombie processes on the node (CRI-O's processes_defunct): processes whose
@@ -11,7 +12,7 @@ export async function countDefunctProcesses(proc = '/proc'): Promise<number> {
     names
       .filter((n) => /^\d+$/.test(n))
       .map(async (pid) => {
-        const stat = await fs.readFile(`${proc}/${pid}/stat`, 'utf8').catch(() => '');
+        const stat = await readKernelFile(`${proc}/${pid}/stat`).catch(() => '');
         // The command name is in parentheses and may itself hold ") "; the state follows the last ')'.
         if (stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'Z') count++;
       }),

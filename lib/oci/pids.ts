@@ -1,5 +1,6 @@
 import { promises as fs } from 'node:fs';
 import { errnoCode } from '../errors';
+import { readKernelFile } from '../procfs';
 
 /** Small /proc and pid-file helpers shared by the runtime driver. */
 
@@ -17,7 +18,7 @@ export async function readPidFile(file: string): Promise<number | undefined> {
 /** The fields of /proc/<pid>/stat after `comm`, which may itself contain spaces and parentheses. */
 async function statFields(pid: number): Promise<string[] | undefined> {
   try {
-    const stat = await fs.readFile(`/proc/${pid}/stat`, 'utf8');
+    const stat = await readKernelFile(`/proc/${pid}/stat`);
     return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   } catch {
     return undefined;

@@ -3,6 +3,7 @@ import path from 'node:path';
 import type { OpContext } from '../context';
 import { InternalError, NotFoundError } from '../errors';
 import { pathExists } from '../fsutil';
+import { readKernelFile } from '../procfs';
 import type { Logger } from '../log';
 import { cgroupLayout, controllerDir } from './cgroup-layout';
 import type { CgroupManagerName } from './cgroup-systemd';
@@ -433,7 +434,7 @@ export class OciRuntime {
     const layout = await cgroupLayout();
     const dir = controllerDir(layout, 'pids', cgroupPath) ?? controllerDir(layout, 'memory', cgroupPath);
     if (dir === undefined) return false;
-    const procs = await fs.readFile(path.join(dir, 'cgroup.procs'), 'utf8').catch(() => '');
+    const procs = await readKernelFile(path.join(dir, 'cgroup.procs')).catch(() => '');
     if (procs.trim() === '') return false;
     await ignoreNotRunning(() => this.runc.kill(containerId, 'KILL', true));
     return true;

@@ -5,6 +5,7 @@ import { readCgroupStats, type CgroupStats } from '../oci/cgroup-stats';
 import { cgroupParentPath, containerCgroupDir } from '../oci/cgroup-systemd';
 import { pidAlive } from '../oci/pids';
 import { runProgram } from '../process';
+import { readKernelFile } from '../procfs';
 import type { SandboxRecord } from '../state/records';
 import { containerCgroupStats, containerStatsOf, criCpu, criMemory, u64 } from './container-stats-read';
 import type { ServerDeps } from './deps';
@@ -27,7 +28,7 @@ async function inode(p: string): Promise<bigint | undefined> {
 
 /** /proc/net/dev as seen inside the pod: through a pod process when one runs, else nsenter. */
 async function podNetDev(deps: ServerDeps, pod: SandboxRecord): Promise<NetDevCounters[] | undefined> {
-  if (pod.hostNetwork) return parseNetDev(await fs.readFile('/proc/self/net/dev', 'utf8'));
+  if (pod.hostNetwork) return parseNetDev(await readKernelFile('/proc/self/net/dev'));
   const netns = pod.namespaces.net;
   if (!netns) return undefined;
   const want = await inode(netns);
@@ -42,7 +43,7 @@ async function podNetDev(deps: ServerDeps, pod: SandboxRecord): Promise<NetDevCo
   for (const pid of pids) {
     // The netns inode check guards against a reused PID that now belongs to someone else.
     if (pid === undefined || pid <= 0 || !(await pidAlive(pid)) || (await inode(`/proc/${pid}/ns/net`)) !== want) continue;
-    const text = await fs.readFile(`/proc/${pid}/net/dev`, 'utf8').catch(() => undefined);
+    const text = await readKernelFile(`/proc/${pid}/net/dev`).catch(() => undefined);
     if (text !== undefined) return parseNetDev(text);
   }
   const out = await runProgram('nsenter', [`--net=${netns}`, 'cat', '/proc/net/dev'], { timeoutMs: 5_000 });
