@@ -1,4 +1,4 @@
-#!/usr/bin/env -S GLIBC_TUNABLES=glibc.malloc.mmap_threshold=131072:glibc.malloc.arena_max=2:${GLIBC_TUNABLES} node --no-icu-timezone-data
+#!/usr/bin/env -S GLIBC_TUNABLES=glibc.malloc.mmap_threshold=131072:glibc.malloc.arena_max=2:${GLIBC_TUNABLES} node --no-icu-timezone-data --expose-gc
 // The shebang starts `crio` (npm's bin link, /usr/local/bin/crio) with the daemon's malloc tunables
 // (lib/server/launch-env.ts); glibc reads them only at exec, and an operator's own come last and win.
 // The node flags after `node` are DAEMON_NODE_ARGS (launch-env.ts): V8 reads them only at start.
@@ -12,7 +12,7 @@ import { createLogger, LOG_FORMATS, toLogLevel, type LogFormat } from '../lib/lo
 import { startDaemon } from '../lib/server/daemon';
 import { CRIO_TS_VERSION } from '../lib/server/runtime-version';
 import { runStatusCommand } from '../lib/server/status-command';
-import { startMallocTrim } from '../lib/malloc-trim';
+import { startMemoryUpkeep } from '../lib/memory-upkeep';
 import { Notifier } from '../lib/sd-notify';
 import { watchSighup, watchdogHealth } from '../lib/server/signals';
 
@@ -59,8 +59,8 @@ async function main(argv: string[]): Promise<number> {
     log.error('unhandled promise rejection', { err: asError(reason).message, stack: asError(reason).stack });
   });
   const daemon = await startDaemon(loaded.config, log);
-  // Free heap pages back to the kernel every 10 s (issue 17: RSS after pulls and polling).
-  startMallocTrim();
+  // Garbage collected after growth and heap pages freed back to the kernel every 10 s (issue 17: RSS after pulls and polling).
+  startMemoryUpkeep();
   // SIGHUP reloads what CRI-O reloads (lib/server/reload.ts); an invalid new file changes nothing.
   watchSighup(daemon, { configFile: args.configFile, configDir: args.configDir, overrides: args.overrides }, log);
   const systemd = new Notifier(log);

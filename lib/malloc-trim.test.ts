@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import { startMallocTrim, trimMalloc } from './malloc-trim';
+import { trimMalloc } from './malloc-trim';
 
 test('npm run build builds the malloc_trim addon next to build/lib', () => {
   assert.ok(existsSync(path.join(__dirname, '..', 'native', 'malloc-trim.node')));
@@ -10,10 +10,4 @@ test('npm run build builds the malloc_trim addon next to build/lib', () => {
 
 test('trimMalloc: the addon loads and runs malloc_trim (true or false: whether pages were released)', () => {
   assert.equal(typeof trimMalloc(), 'boolean');
-});
-
-test('startMallocTrim: an unref timer, stopped by its stop function', () => {
-  const stop = startMallocTrim(10);
-  assert.equal(typeof stop, 'function');
-  stop();
 });

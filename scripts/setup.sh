@@ -102,7 +102,7 @@ case "${1:-}" in
     install_cni_default
     # Debian's CNI plugins live in /usr/lib/cni, which the embedded plugin_dirs include.
     # glibc malloc settings and node flags that keep the idle daemon a few MiB smaller (lib/server/launch-env.ts).
-    GLIBC_TUNABLES=glibc.malloc.mmap_threshold=131072:glibc.malloc.arena_max=2 exec node --no-icu-timezone-data build/cmd/crio.js --config "" --config-dir ""
+    GLIBC_TUNABLES=glibc.malloc.mmap_threshold=131072:glibc.malloc.arena_max=2 exec node --no-icu-timezone-data --expose-gc build/cmd/crio.js --config "" --config-dir ""
     ;;
   test)
     need_root

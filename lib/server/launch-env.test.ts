@@ -56,6 +56,10 @@ test('the shebang of build/cmd/crio.js starts node with the node flags, which th
   assert.deepEqual(runShebang(process.env, 'process.stdout.write(JSON.stringify(process.execArgv.slice(0, -2)))'), JSON.stringify(DAEMON_NODE_ARGS));
 });
 
+test('the shebang of build/cmd/crio.js exposes gc (lib/memory-upkeep.ts collects with it)', () => {
+  assert.equal(runShebang(process.env, 'process.stdout.write(typeof gc)'), 'function');
+});
+
 test('the test harness reads the node flags from the shebang of the script it starts', () => {
   assert.deepEqual(shebangNodeArgs(firstLine(path.join(repo, 'build', 'cmd', 'crio.js'))), DAEMON_NODE_ARGS);
 });

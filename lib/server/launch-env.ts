@@ -46,8 +46,12 @@ export function daemonLaunchEnv(env: NodeJS.ProcessEnv = process.env): Record<st
  * `--v8-pool-size=1`, `--max-semi-space-size=1`, `--max-lazy`: no change (±0.1 MiB);
  * `--max-opt=1` (no TurboFan): −3.5 MiB of node's code pages at idle, which a daemon gets back
  * as soon as the kubelet's polling makes any function hot, at a multiple of the CPU per RPC.
+ *
+ * `--expose-gc`: the global `gc` with which lib/memory-upkeep.ts collects after the heap grew
+ * (V8's own memory reducer waits for a full GC that a burst of RPCs does not bring; see there).
+ * Nothing else changes; without it the daemon only trims malloc.
  */
-export const DAEMON_NODE_ARGS: readonly string[] = ['--no-icu-timezone-data'];
+export const DAEMON_NODE_ARGS: readonly string[] = ['--no-icu-timezone-data', '--expose-gc'];
 
 /**
  * The node flags a script's shebang asks for: `#!/usr/bin/env -S [VAR=value…] node <flags>`
