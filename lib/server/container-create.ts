@@ -136,16 +136,19 @@ async function create(deps: ServerDeps, ctx: OpContext, job: CreateJob): Promise
       { containerId: id, name: job.reservedName, bundleDir, logPath, terminal: config.tty, stdin: config.stdin, stdinOnce: config.stdinOnce },
       backgroundContext(log),
     );
-    const [made, waiting] = await Promise.allSettled([layer, conmon]);
+    // The spec is decided meanwhile too: only the user (the image's passwd file) and image volumes wait for the rootfs.
+    const specInput = buildSpecInput(deps, { id, pod, config, image, rootfs: layer.then((l) => l.rootfs), bundleDir, runtime });
+    const [made, waiting, specified] = await Promise.allSettled([layer, conmon, specInput]);
     if (made.status === 'fulfilled') cleanup.add('remove container layer', () => deps.containerLayers.remove(id));
     if (waiting.status === 'fulfilled') cleanup.add('stop the waiting conmon', () => waiting.value.abandon());
     if (made.status === 'rejected') throw made.reason;
     if (waiting.status === 'rejected') throw waiting.reason;
+    if (specified.status === 'rejected') throw specified.reason;
     const { rootfs } = made.value;
     const pending = waiting.value;
     faultPoint('container-create:layer-created');
 
-    const { input, warnings, decided } = await buildSpecInput(deps, { id, pod, config, image, rootfs, bundleDir, runtime });
+    const { input, warnings, decided } = specified.value;
     for (const w of warnings) log.warn('container config adjusted', { warning: w });
     const cgroupsPath = input.cgroupsPath;
     const base = {
