@@ -32,9 +32,9 @@ export async function readTrimmed(file: string): Promise<string | undefined> {
 
 /** The `l/<short>` entries a layer's mount uses: its own link, then its `lower` file's. */
 export async function layerLinks(home: string, id: string): Promise<string[]> {
-  const link = await readTrimmed(path.join(home, id, 'link'));
+  const [link, lowerText] = await Promise.all([readTrimmed(path.join(home, id, 'link')), readTrimmed(path.join(home, id, 'lower'))]);
   if (link === undefined || !isShortName(link)) throw new FailedPreconditionError(`layer ${id} has no valid link file`);
-  const lower = (await readTrimmed(path.join(home, id, 'lower'))) ?? '';
+  const lower = lowerText ?? '';
   return [`l/${link}`, ...lower.split(':').filter((s) => s !== '')];
 }
 
@@ -115,6 +115,12 @@ async function fillLayerDir(dir: string, short: string, lower: string | undefine
 /** Removes a layer's directory (unmounting what is mounted below it first) and its short link; missing is fine. */
 export async function removeLayerDir(home: string, id: string): Promise<void> {
   const dir = path.join(home, id);
+  try {
+    await fs.lstat(dir);
+  } catch (err) {
+    if (errnoCode(err) === 'ENOENT') return; // the usual case when a new layer is installed: one lookup, not three
+    throw err;
+  }
   for (const m of await listMountsUnder(dir)) await unmount(m, { detach: true });
   const short = await readTrimmed(path.join(dir, 'link'));
   if (short !== undefined && isShortName(short)) await fs.rm(path.join(home, 'l', short), { force: true });
