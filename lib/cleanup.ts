@@ -41,3 +41,9 @@ export async function allDone(steps: readonly Promise<unknown>[]): Promise<void>
   const failed = (await Promise.allSettled(steps)).find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failed) throw failed.reason;
 }
+
+/** allDone with the steps' values (Promise.all's typing): every step has settled when it returns or throws. */
+export async function allValues<T extends readonly unknown[] | []>(steps: T): Promise<{ -readonly [P in keyof T]: Awaited<T[P]> }> {
+  await allDone(steps.map((s) => Promise.resolve(s)));
+  return Promise.all(steps);
+}

@@ -123,29 +123,35 @@ async function create(deps: ServerDeps, ctx: OpContext, job: CreateJob): Promise
     });
     const bundleDir = path.join(deps.paths.bundlesDir, id);
     cleanup.add('remove bundle', () => fs.rm(bundleDir, { recursive: true, force: true }));
-    await allDone([
+    // The layer first: its records' fsyncs are the longest chain before the runtime, and it needs
+    // neither the bundle nor the log directory.
+    const layer = deps.containerLayers.create(id, { imageId: image.id, ...entry, idMappings });
+    const dirs = allDone([
       fs.mkdir(path.dirname(logPath), { recursive: true, mode: 0o755 }),
       // In a user namespace runc mounts the bundle's files (termination log, volumes) as the pod's root.
       fs.mkdir(bundleDir, { recursive: true, mode: pod.userns ? 0o711 : 0o700 }),
     ]);
-
-    // conmon starts now and waits on its start pipe until the bundle is complete: its spawn
-    // (which blocks the event loop) and start-up overlap the layer's I/O, which is issued first.
-    const layer = deps.containerLayers.create(id, { imageId: image.id, ...entry, idMappings });
-    const conmon = runtime.prepareCreate(
-      { containerId: id, name: job.reservedName, bundleDir, logPath, terminal: config.tty, stdin: config.stdin, stdinOnce: config.stdinOnce },
-      backgroundContext(log),
+    // conmon starts once the directories are there and waits on its start pipe until the bundle
+    // is complete: its spawn (which blocks the event loop) and start-up overlap the layer's I/O.
+    const conmon = dirs.then(() =>
+      runtime.prepareCreate(
+        { containerId: id, name: job.reservedName, bundleDir, logPath, terminal: config.tty, stdin: config.stdin, stdinOnce: config.stdinOnce },
+        backgroundContext(log),
+      ),
     );
-    const [made, waiting] = await Promise.allSettled([layer, conmon]);
+    // The spec is decided meanwhile too: only the user (the image's passwd file) and image volumes wait for the rootfs.
+    const specInput = dirs.then(() => buildSpecInput(deps, { id, pod, config, image, rootfs: layer.then((l) => l.rootfs), bundleDir, runtime }));
+    const [made, waiting, specified] = await Promise.allSettled([layer, conmon, specInput]);
     if (made.status === 'fulfilled') cleanup.add('remove container layer', () => deps.containerLayers.remove(id));
     if (waiting.status === 'fulfilled') cleanup.add('stop the waiting conmon', () => waiting.value.abandon());
     if (made.status === 'rejected') throw made.reason;
     if (waiting.status === 'rejected') throw waiting.reason;
+    if (specified.status === 'rejected') throw specified.reason;
     const { rootfs } = made.value;
     const pending = waiting.value;
     faultPoint('container-create:layer-created');
 
-    const { input, warnings, decided } = await buildSpecInput(deps, { id, pod, config, image, rootfs, bundleDir, runtime });
+    const { input, warnings, decided } = specified.value;
     for (const w of warnings) log.warn('container config adjusted', { warning: w });
     const cgroupsPath = input.cgroupsPath;
     const base = {

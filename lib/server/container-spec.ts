@@ -1,5 +1,6 @@
 import { promises as fs } from 'node:fs';
 import { NamespaceMode, SupplementalGroupsPolicy, type ContainerConfig } from '../cri/gen/api';
+import { allValues } from '../cleanup';
 import { NotFoundError } from '../errors';
 import type { ImageRecord } from '../image/image-store';
 import { cgroupManagerName, containerCgroupsPath, systemdScopeAnnotations } from '../oci/cgroup-systemd';
@@ -28,7 +29,12 @@ export interface SpecSources {
   pod: SandboxRecord;
   config: ContainerConfig;
   image: ImageRecord;
-  rootfs: string;
+  /**
+   * The container's rootfs, once its layer is mounted: everything else about the spec is decided
+   * while the layer is made (its records' fsyncs), only the user (the image's /etc/passwd and
+   * /etc/group) and image volumes wait for it.
+   */
+  rootfs: Promise<string>;
   /** The container's bundle directory (image VOLUME dirs with image_volumes = bind, termination log). */
   bundleDir: string;
   runtime: OciRuntime;
@@ -75,6 +81,18 @@ export async function buildSpecInput(deps: ServerDeps, src: SpecSources): Promis
   const warnings: string[] = [];
 
   const args = resolveProcessArgs({ imageEntrypoint: image.config.entrypoint, imageCmd: image.config.cmd, command: config.command, args: config.args });
+  // The rootfs and the steps that need neither it nor each other, at once; warnings keep their
+  // order. All settle before a failure is thrown: the caller removes the bundle directory next.
+  const resourceWarnings: string[] = [];
+  const [rootfs, sec, { resources: res, oomScoreAdj, rlimits }, volumes, defaultMounts, devices, hostMqueue] = await allValues([
+    src.rootfs,
+    containerSecurity(deps, pod, config),
+    containerResources(deps, pod, config, resourceWarnings),
+    criMounts(deps, src.runtime, config.mounts),
+    containerDefaultMounts(deps, pod, src.bundleDir),
+    containerDevices(deps, pod, config),
+    pod.namespaces.ipc === undefined ? hostHasMqueue() : undefined,
+  ]);
   const user = resolveUser({
     runAsUser: sc?.runAsUser ? Number(sc.runAsUser.value) : undefined,
     runAsUsername: sc?.runAsUsername,
@@ -82,7 +100,7 @@ export async function buildSpecInput(deps: ServerDeps, src: SpecSources): Promis
     imageUser: image.config.user,
     supplementalGroups: (sc?.supplementalGroups ?? []).map(Number),
     supplementalGroupsPolicy: sc?.supplementalGroupsPolicy === SupplementalGroupsPolicy.Strict ? 'strict' : 'merge',
-    userDb: await readUserDb(src.rootfs),
+    userDb: await readUserDb(rootfs),
   });
   const env = mergeEnv({
     defaults: deps.config.runtime.default_env,
@@ -92,11 +110,7 @@ export async function buildSpecInput(deps: ServerDeps, src: SpecSources): Promis
   if (!env.some((e) => e.startsWith('HOSTNAME='))) env.push(`HOSTNAME=${pod.hostname}`);
   if (!env.some((e) => e.startsWith('HOME='))) env.push(`HOME=${user.home}`);
 
-  const sec = await containerSecurity(deps, pod, config);
-  warnings.push(...sec.warnings);
-  const { resources: res, oomScoreAdj, rlimits } = await containerResources(deps, pod, config, warnings);
-
-  const volumes = await criMounts(deps, src.runtime, config.mounts);
+  warnings.push(...sec.warnings, ...resourceWarnings);
   await relabelVolumes(pod, config, sec.security);
   // Files crio-ts makes for the container belong to its user as the host sees it.
   const owner = pod.userns
@@ -104,7 +118,7 @@ export async function buildSpecInput(deps: ServerDeps, src: SpecSources): Promis
     : { uid: user.uid, gid: user.gid };
   const imageVolumes = await imageVolumeMounts(deps, {
     volumes: image.config.volumes,
-    rootfs: src.rootfs,
+    rootfs,
     bundleDir: src.bundleDir,
     uid: owner.uid,
     gid: owner.gid,
@@ -113,12 +127,11 @@ export async function buildSpecInput(deps: ServerDeps, src: SpecSources): Promis
   const termination = await terminationLog(config, volumes, src.bundleDir);
   // Image volumes first: a CRI mount or the termination log at the same path replaces one.
   const mounts = [...imageVolumes, ...volumes, ...(termination.mount ? [termination.mount] : [])];
-  const defaultMounts = await containerDefaultMounts(deps, pod, src.bundleDir);
   warnings.push(...defaultMounts.warnings);
 
   const input: SpecInput = {
     containerId: src.id,
-    rootfs: src.rootfs,
+    rootfs,
     hostname: pod.namespaces.uts ? pod.hostname : undefined,
     process: {
       args,
@@ -142,8 +155,8 @@ export async function buildSpecInput(deps: ServerDeps, src: SpecSources): Promis
     podFiles: { ...pod.podFiles, shmPath: pod.shmPath },
     cgroupsPath: containerCgroupsPath(cgroupManagerName(deps.config.runtime.cgroup_manager), pod.cgroupParent, src.id),
     resources: res,
-    devices: await containerDevices(deps, pod, config),
-    hostMqueue: pod.namespaces.ipc === undefined ? await hostHasMqueue() : undefined,
+    devices,
+    hostMqueue,
     annotations: {
       ...config.annotations,
       ...sec.annotations,

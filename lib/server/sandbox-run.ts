@@ -115,7 +115,26 @@ async function createSandbox(deps: ServerDeps, ctx: OpContext, n: NewSandbox): P
     ips: [],
   };
   deps.creating.sandboxes.set(id, view);
+  // The CNI cache record (on disk before any plugin runs: two fsyncs) is written from the start;
+  // the plugins wait for the namespaces, handed over once they are being made (or a failure
+  // before that, which makes the set-up remove its record).
+  let handOver: (namespaces: Promise<unknown>) => void = () => undefined;
+  const netnsReady = new Promise<unknown>((resolve) => (handOver = resolve));
+  netnsReady.catch(() => undefined); // observed by the set-up; a failure handed over early is not unhandled
+  const netnsPath = podNamespacePaths(deps.config.runtime.namespaces_dir, id, { net: !hostNetwork, ipc: false, uts: false }).net ?? '';
+  const podInfo = { podSandboxId: id, name: meta.name, namespace: meta.namespace, uid: meta.uid, netnsPath };
+  let networkDone: Promise<{ ips: string[] }> | undefined;
   try {
+    if (!hostNetwork) {
+      const portMappings = config.portMappings.map((p) => ({
+        hostPort: p.hostPort,
+        containerPort: p.containerPort,
+        protocol: protocolName(p.protocol),
+        hostIP: p.hostIp || undefined,
+      }));
+      const bandwidth = podBandwidth(config.annotations);
+      networkDone = deps.cni.setUpPod({ ...podInfo, portMappings, bandwidth }, work, netnsReady);
+    }
     const ids = await podIdMappings(deps, id, n.userns);
     cleanup.add('release user namespace ids', async () => ids.release());
     const podDir = path.join(deps.paths.podsDir, id);
@@ -158,21 +177,7 @@ async function createSandbox(deps: ServerDeps, ctx: OpContext, n: NewSandbox): P
       userns: ids.mappings,
       log,
     });
-    // The netns path is known before the file exists, so the CNI manager writes its cache record
-    // (on disk before any plugin runs) while the namespaces are made, then waits for them.
-    const netnsPath = podNamespacePaths(deps.config.runtime.namespaces_dir, id, { net: !hostNetwork, ipc: false, uts: false }).net ?? '';
-    const podInfo = { podSandboxId: id, name: meta.name, namespace: meta.namespace, uid: meta.uid, netnsPath };
-    let networkDone: Promise<{ ips: string[] }> | undefined;
-    if (!hostNetwork) {
-      const portMappings = config.portMappings.map((p) => ({
-        hostPort: p.hostPort,
-        containerPort: p.containerPort,
-        protocol: protocolName(p.protocol),
-        hostIP: p.hostIp || undefined,
-      }));
-      const bandwidth = podBandwidth(config.annotations);
-      networkDone = deps.cni.setUpPod({ ...podInfo, portMappings, bandwidth }, work, namespacesDone);
-    }
+    handOver(namespacesDone);
     // hostname and resolv.conf do not depend on the pod's IPs: written while the CNI ADD runs, and
     // hosts as soon as the IPs are known (the files were written after the ADD, ~1 ms more).
     const podFilesDone = writePodFiles(podDir, {
@@ -244,6 +249,12 @@ async function createSandbox(deps: ServerDeps, ctx: OpContext, n: NewSandbox): P
     cleanup.clear();
     log.info('pod sandbox ready', { name: meta.name, namespace: meta.namespace, ips });
   } catch (err) {
+    // A failure before the namespaces were handed over: the set-up removes its cache record.
+    // (After the hand-over this does nothing; the rejection is observed here so it never goes unhandled.)
+    const early = Promise.reject(err);
+    early.catch(() => undefined);
+    handOver(early);
+    await networkDone?.catch(() => undefined);
     await cleanup.run(log);
     throw err;
   } finally {

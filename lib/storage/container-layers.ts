@@ -6,7 +6,7 @@ import type { Logger } from '../log';
 import { hostIdOf, type IdMappings } from '../idmap';
 import { diskUsage, type DiskUsage } from './disk-usage';
 import type { ImageRecords } from './image-records';
-import { createEmptyLayerDir, removeLayerDir } from './layer-dirs';
+import { installPreparedLayerDir, prepareEmptyLayerDir, removeLayerDir } from './layer-dirs';
 import type { LayerStore } from './layer-store';
 import { ContainerRecords, crioMetadataOf, idMappingsOf, toStoredMap, type CrioMetadata } from './container-records';
 import { MountTable } from './mount-table';
@@ -185,23 +185,31 @@ export class ContainerLayers {
           flags: { [MOUNT_LABEL_FLAG]: '', [PROCESS_LABEL_FLAG]: '', [VOLATILE_FLAG]: true },
         };
         // The incomplete layer and the container record at once (each save is an fsync, ~2-5 ms
-        // here; they do not depend on each other), the layer's files once the incomplete record is
-        // on disk, the complete layer last: a crash anywhere leaves an incomplete layer (deleted
-        // with its files by the next writer) and at worst a container record without its layer
-        // (dropped by init()). Another process that reads the record meanwhile finds its layer
-        // incomplete, as it could before this ran the two saves at once.
+        // here; they do not depend on each other), and meanwhile the layer's directory in staging
+        // (emptied at start, so a crash there leaves nothing in the store); it moves into the store
+        // once the incomplete record is on disk, the complete layer last: a crash anywhere leaves an
+        // incomplete layer (deleted with its files by the next writer) and at worst a container
+        // record without its layer (dropped by init()). Another process that reads the record
+        // meanwhile finds its layer incomplete, as it could before this ran the two saves at once.
         // Volatile (when enabled): the volatile files without fsync; a crash may lose either record
         // in any order, which init() settles (container without layer dropped, orphan layer deleted).
         const volatile = this.volatileRecords ? { layer: [layerId], container: [containerId] } : undefined;
         const incomplete = this.layers.file.save([...this.layers.file.current(), { ...layer, flags: { [INCOMPLETE_FLAG]: true } }], volatile ? { volatile: volatile.layer } : {});
+        const record = this.store.file.write((containers) => {
+          if (containers.some((c) => c.id === containerId)) throw new AlreadyExistsError(`container ${containerId} already exists in the container store`);
+          const taken = containers.find((c) => c.names?.some((x) => n.names.includes(x)));
+          if (taken) throw new AlreadyExistsError(`the container name ${JSON.stringify(n.names.find((x) => taken.names?.includes(x)))} is already in use by ${taken.id}`);
+          return { records: [...containers, container], result: undefined, ...(volatile ? { volatile: volatile.container } : {}) };
+        });
+        const staging = path.join(this.layers.staging, `${layerId}-rw`);
+        const prepared = prepareEmptyLayerDir(this.layers.home, layerId, top, staging, topHome);
         const [recorded, made] = await Promise.allSettled([
-          this.store.file.write((containers) => {
-            if (containers.some((c) => c.id === containerId)) throw new AlreadyExistsError(`container ${containerId} already exists in the container store`);
-            const taken = containers.find((c) => c.names?.some((x) => n.names.includes(x)));
-            if (taken) throw new AlreadyExistsError(`the container name ${JSON.stringify(n.names.find((x) => taken.names?.includes(x)))} is already in use by ${taken.id}`);
-            return { records: [...containers, container], result: undefined, ...(volatile ? { volatile: volatile.container } : {}) };
+          record,
+          Promise.allSettled([incomplete, prepared]).then(async ([saved, dir]) => {
+            if (saved.status === 'fulfilled' && dir.status === 'fulfilled') return installPreparedLayerDir(this.layers.home, dir.value);
+            await removeTree(staging); // the store itself is untouched
+            throw [saved, dir].find((r): r is PromiseRejectedResult => r.status === 'rejected')?.reason;
           }),
-          incomplete.then(() => createEmptyLayerDir(this.layers.home, layerId, top, path.join(this.layers.staging, `${layerId}-rw`), topHome)),
         ]);
         // Both settled before the cleanup below runs; the record's refusal (AlreadyExists) wins.
         if (recorded.status === 'rejected') throw recorded.reason;

@@ -1,5 +1,6 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
+import { allDone } from '../cleanup';
 import { FailedPreconditionError, ResourceExhaustedError, errnoCode } from '../errors';
 import { isShortName, newShortName } from './layer-links';
 import { listMountsUnder, unmount } from './mount';
@@ -31,9 +32,9 @@ export async function readTrimmed(file: string): Promise<string | undefined> {
 
 /** The `l/<short>` entries a layer's mount uses: its own link, then its `lower` file's. */
 export async function layerLinks(home: string, id: string): Promise<string[]> {
-  const link = await readTrimmed(path.join(home, id, 'link'));
+  const [link, lowerText] = await Promise.all([readTrimmed(path.join(home, id, 'link')), readTrimmed(path.join(home, id, 'lower'))]);
   if (link === undefined || !isShortName(link)) throw new FailedPreconditionError(`layer ${id} has no valid link file`);
-  const lower = (await readTrimmed(path.join(home, id, 'lower'))) ?? '';
+  const lower = lowerText ?? '';
   return [`l/${link}`, ...lower.split(':').filter((s) => s !== '')];
 }
 
@@ -53,38 +54,73 @@ export async function lowerFor(home: string, id: string, parent: string): Promis
  */
 export async function installLayerDir(home: string, id: string, dir: string, lower: string | undefined): Promise<void> {
   const short = await newShortName(home);
-  await fs.writeFile(path.join(dir, 'link'), short, { mode: 0o644 });
-  if (lower) await fs.writeFile(path.join(dir, 'lower'), lower, { mode: 0o644 });
-  for (const sub of ['work', 'merged', ...(lower ? [] : ['empty'])]) await fs.mkdir(path.join(dir, sub), { mode: 0o700 }).catch(ignoreExists);
-  await fs.chmod(dir, 0o700);
-  const final = path.join(home, id);
-  await removeLayerDir(home, id); // a leftover of a crash (c/storage removes it the same way)
-  await fs.rename(dir, final);
-  await fs.symlink(`../${id}/diff`, path.join(home, 'l', short));
+  await fillLayerDir(dir, short, lower);
+  await installPreparedLayerDir(home, { id, dir, short });
+}
+
+/** A new layer's directory, complete but still in the staging directory. */
+export interface PreparedLayerDir {
+  id: string;
+  dir: string;
+  short: string;
 }
 
 /**
- * Creates an empty layer directory (a container's writable layer) with diff's mode and owner like
- * its parent's; `parentHome` is where the parent lives (a read-only image store's home for its images).
+ * Makes a new empty layer (a container's writable layer) in `staging`, with diff's mode and owner
+ * like its parent's; `parentHome` is where the parent lives (a read-only image store's home for
+ * its images). Nothing in the store changes: the layer store empties its staging at start, so
+ * this may run while the layer's incomplete record is saved (an fsync); only
+ * installPreparedLayerDir waits for that record. Run under the layers lock (the short name is
+ * checked against `l/`).
  */
-export async function createEmptyLayerDir(home: string, id: string, parent: string | undefined, staging: string, parentHome = home): Promise<void> {
+export async function prepareEmptyLayerDir(home: string, id: string, parent: string | undefined, staging: string, parentHome = home): Promise<PreparedLayerDir> {
   await fs.mkdir(staging, { mode: 0o700 });
   const diff = path.join(staging, 'diff');
-  if (parent === undefined) {
-    await fs.mkdir(diff, { mode: BASE_DIFF_MODE });
-    await fs.chmod(diff, BASE_DIFF_MODE);
-  } else {
-    const st = await fs.stat(path.join(parentHome, parent, 'diff'));
-    await fs.mkdir(diff);
-    await fs.chown(diff, st.uid, st.gid);
-    await fs.chmod(diff, st.mode & 0o7777);
-  }
-  await installLayerDir(home, id, staging, parent === undefined ? undefined : await lowerFor(parentHome, id, parent));
+  const [parentDiff, lower, short] = await Promise.all([
+    parent === undefined ? undefined : fs.stat(path.join(parentHome, parent, 'diff')),
+    parent === undefined ? undefined : lowerFor(parentHome, id, parent),
+    newShortName(home),
+  ]);
+  const diffMade =
+    parentDiff === undefined
+      ? fs.mkdir(diff, { mode: BASE_DIFF_MODE }).then(() => fs.chmod(diff, BASE_DIFF_MODE))
+      : fs.mkdir(diff).then(async () => {
+          await fs.chown(diff, parentDiff.uid, parentDiff.gid);
+          await fs.chmod(diff, parentDiff.mode & 0o7777);
+        });
+  await allDone([diffMade, fillLayerDir(staging, short, lower)]);
+  return { id, dir: staging, short };
+}
+
+/**
+ * Moves a prepared layer to `<home>/<id>` and links it, once its record is on disk. A leftover
+ * of a crash under that ID goes first (c/storage removes it the same way).
+ */
+export async function installPreparedLayerDir(home: string, layer: PreparedLayerDir): Promise<void> {
+  await removeLayerDir(home, layer.id);
+  await fs.rename(layer.dir, path.join(home, layer.id));
+  await fs.symlink(`../${layer.id}/diff`, path.join(home, 'l', layer.short));
+}
+
+/** The driver's files beside `diff/`: link, lower (none for a base layer, which gets `empty`), work, merged. */
+async function fillLayerDir(dir: string, short: string, lower: string | undefined): Promise<void> {
+  await allDone([
+    fs.writeFile(path.join(dir, 'link'), short, { mode: 0o644 }),
+    ...(lower ? [fs.writeFile(path.join(dir, 'lower'), lower, { mode: 0o644 })] : []),
+    ...['work', 'merged', ...(lower ? [] : ['empty'])].map((sub) => fs.mkdir(path.join(dir, sub), { mode: 0o700 }).catch(ignoreExists)),
+  ]);
+  await fs.chmod(dir, 0o700);
 }
 
 /** Removes a layer's directory (unmounting what is mounted below it first) and its short link; missing is fine. */
 export async function removeLayerDir(home: string, id: string): Promise<void> {
   const dir = path.join(home, id);
+  try {
+    await fs.lstat(dir);
+  } catch (err) {
+    if (errnoCode(err) === 'ENOENT') return; // the usual case when a new layer is installed: one lookup, not three
+    throw err;
+  }
   for (const m of await listMountsUnder(dir)) await unmount(m, { detach: true });
   const short = await readTrimmed(path.join(dir, 'link'));
   if (short !== undefined && isShortName(short)) await fs.rm(path.join(home, 'l', short), { force: true });

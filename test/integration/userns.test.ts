@@ -237,6 +237,10 @@ test('userns-mode.crio.io: auto gives each pod its own range from /etc/subuid', 
   const a = (await rt.runPodSandbox({ config: auto('auto-a') })).podSandboxId;
   const b = (await rt.runPodSandbox({ config: auto('auto-b', 'auto:size=65536') })).podSandboxId;
   await rejectsWith(rt.runPodSandbox({ config: auto('auto-c') }), grpcStatus.RESOURCE_EXHAUSTED, /no 65536 free subordinate ids/);
+  // The failed pod's CNI cache record (written from the start of RunPodSandbox, before its ids
+  // were sought) is gone again: only the two pods' records remain.
+  const cniRecords = (await fs.readdir(path.join(daemon.dir, 'root', 'crio-state', 'cni'))).filter((n) => n.endsWith('.json'));
+  assert.deepEqual(cniRecords.sort(), [`${a}.json`, `${b}.json`].sort());
   const mapOf = async (pod: string) => (await run(pod, 'cat /proc/self/uid_map')).out.trim().split(/\s+/).join(' ');
   assert.deepEqual([await mapOf(a), await mapOf(b)].sort(), ['0 400000 65536', '0 465536 65536']);
 
