@@ -17,9 +17,10 @@ import { trimMalloc } from './malloc-trim';
  * scavenger that returns free pages. The collection also frees the native memory behind dead
  * Buffers and handles, which is what makes the trim after it return pages.
  *
- * Cost: a full GC of this heap (~10-15 MiB) pauses the event loop a few milliseconds, at most
- * once per interval and only after the heap grew: nothing while idle and settled, at most
- * ~0.1% of a core under constant load. `gc` exists only when node runs with --expose-gc (every
+ * Cost: a full GC of this heap (~10-15 MiB) pauses the event loop 10-25 ms on this VM (two per
+ * upkeep), only after the heap grew: nothing while idle and settled, at most two per interval
+ * under constant load. The daemon's CPU per List/Status call did not move (issue 17 A/B,
+ * bench/list-status.ts, 30 and 40 pods). `gc` exists only when node runs with --expose-gc (every
  * launcher passes it, lib/server/launch-env.ts); without it only the trim runs.
  */
 
